@@ -1,0 +1,415 @@
+"""Bundles: everything the app needs about one trained model, and nothing that runs code.
+
+A bundle is a folder::
+
+    bundle.json             format version, model kind + config, training config, catalogue
+                            (fingerprint, source, size, count, columns), metrics, file checksums
+    model.safetensors       weights
+    embeddings.safetensors  mu, logvar: float32 [N, latent_dim]
+    projections.safetensors pca, umap, tsne: float32 [N, 2] (whichever were computed)
+    gallery.safetensors     gallery: uint8 [epochs, G, S, S, 3], the fixed latents decoded per epoch
+    history.json            per-epoch training and validation losses
+    metadata.csv            the catalogue's metadata table, row i = item i
+    images/                 the catalogue's images as WebP atlases (explorer.imagestore)
+
+Loading checks the format version, every file against its recorded size and SHA-256, the
+config, and every tensor's shape against the config and the catalogue size. Weights go through
+safetensors only; nothing is unpickled.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file as np_load_file
+from safetensors.numpy import save as np_save
+from safetensors.torch import load_file as torch_load_file
+from safetensors.torch import save as torch_save
+
+from explorer.atomic import atomic_replace_dir, atomic_write_bytes, atomic_write_text
+from explorer.catalogue import Catalogue, metadata_to_csv_bytes, read_metadata_csv
+from explorer.imagestore import ImageStore, write_images
+from explorer.models import MODEL_KINDS, AutoEncoder, build_model
+
+FORMAT_VERSION = 1
+
+
+class BundleError(ValueError):
+    """A bundle is missing, incomplete, corrupt, or does not match its config or catalogue."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def images_to_tensor(images: np.ndarray, channels_last: bool = False) -> torch.Tensor:
+    """uint8 [B, S, S, 3] -> float32 [B, 3, S, S] in [0, 1]."""
+    t = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).permute(0, 3, 1, 2).float().div_(255.0)
+    return t.contiguous(memory_format=torch.channels_last) if channels_last else t.contiguous()
+
+
+def tensor_to_images(x: torch.Tensor) -> np.ndarray:
+    """float [B, 3, S, S] in [0, 1] -> uint8 [B, S, S, 3]."""
+    return (x.detach().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
+
+
+@torch.inference_mode()
+def encode_images(model: AutoEncoder, images: np.ndarray, batch_size: int = 512,
+                  progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [N, S, S, 3] -> (mu, logvar), float32 [N, latent_dim] each."""
+    was_training = model.training
+    model.eval()
+    n, d = len(images), model.cfg.latent_dim
+    mu = np.empty((n, d), np.float32)
+    logvar = np.empty((n, d), np.float32)
+    steps: Iterable[int] = range(0, n, batch_size)
+    if progress:
+        from tqdm import tqdm
+        steps = tqdm(steps, desc="encoding", unit="batch")
+    device = next(model.parameters()).device
+    for s in steps:
+        x = images_to_tensor(images[s:s + batch_size]).to(device)
+        m, lv = model.encode(x)
+        mu[s:s + len(x)] = m.float().cpu().numpy()
+        logvar[s:s + len(x)] = lv.float().cpu().numpy()
+    model.train(was_training)
+    return mu, logvar
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle. The model is in eval mode on the CPU; treat everything as read-only."""
+
+    path: Path
+    info: dict[str, Any]
+    model: AutoEncoder
+    mu: np.ndarray                     # [N, latent_dim]
+    logvar: np.ndarray                 # [N, latent_dim]
+    projections: dict[str, np.ndarray]  # method -> [N, 2]
+    metadata: pd.DataFrame
+    history: list[dict[str, Any]]
+    gallery: np.ndarray                # uint8 [epochs, G, S, S, 3]
+    images: ImageStore
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.info["model_kind"]
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.model.cfg.latent_dim)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.model.cfg.image_size)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.info["catalogue"]["fingerprint"]
+
+    @property
+    def key(self) -> str:
+        """Identifies this bundle's content (for caches): its weights' checksum."""
+        return self.info["files"]["model.safetensors"]["sha256"][:16]
+
+    def __len__(self) -> int:
+        return len(self.mu)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """z [B, latent_dim] -> uint8 images [B, S, S, 3]."""
+        with torch.inference_mode():
+            x = self.model.decode(torch.as_tensor(np.atleast_2d(z), dtype=torch.float32))
+        return tensor_to_images(x)
+
+    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 [B, S, S, 3] -> (mu, logvar) [B, latent_dim]."""
+        return encode_images(self.model, images)
+
+
+# ---------------------------------------------------------------------------- writing
+def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Catalogue, *,
+                 train_config: dict[str, Any], history: list[dict[str, Any]],
+                 gallery: np.ndarray, metrics: dict[str, Any] | None = None,
+                 projections: Iterable[str] = ("pca", "umap", "tsne"), seed: int = 0,
+                 image_quality: int | None = None, mu: np.ndarray | None = None,
+                 logvar: np.ndarray | None = None, keep: Iterable[str] = (),
+                 progress: bool = False) -> Path:
+    """Encode the catalogue, compute the projections and write the bundle atomically.
+
+    The bundle is written to a temporary sibling folder and moved into place at the end, so a
+    crash or a full disk leaves the previous bundle at out_dir intact. Sub-folders named in
+    `keep` (the training checkpoint) are carried over from the old folder, outside the
+    bundle's checksummed file list.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        model = model.cpu().eval()
+        if mu is None or logvar is None:
+            mu, logvar = encode_images(model, catalogue.images, progress=progress)
+        projs: dict[str, np.ndarray] = {}
+        from explorer.projection import project
+        timings = {}
+        for method in projections:
+            t0 = time.perf_counter()
+            if progress:
+                print(f"projecting with {method} ({len(mu)} items) ...", flush=True)
+            projs[method] = project(method, mu, seed=seed)
+            timings[method] = round(time.perf_counter() - t0, 2)
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        atomic_write_bytes(tmp / "model.safetensors", torch_save(state))
+        atomic_write_bytes(tmp / "embeddings.safetensors",
+                           np_save({"mu": np.ascontiguousarray(mu, np.float32),
+                                    "logvar": np.ascontiguousarray(logvar, np.float32)}))
+        if projs:
+            atomic_write_bytes(tmp / "projections.safetensors",
+                               np_save({k: np.ascontiguousarray(v, np.float32)
+                                        for k, v in projs.items()}))
+        atomic_write_bytes(tmp / "gallery.safetensors",
+                           np_save({"gallery": np.ascontiguousarray(gallery, np.uint8)}))
+        atomic_write_text(tmp / "history.json", json.dumps(history, indent=1))
+        atomic_write_bytes(tmp / "metadata.csv", metadata_to_csv_bytes(catalogue.metadata))
+        write_images(catalogue.images, tmp / "images", quality=image_quality, progress=progress)
+        files = {}
+        for p in sorted(tmp.rglob("*")):
+            if p.is_file():
+                rel = p.relative_to(tmp).as_posix()
+                files[rel] = {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        info = {
+            "format_version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model_kind": model.cfg.kind,
+            "model_config": model.cfg.to_dict(),
+            "train_config": train_config,
+            "catalogue": {
+                "name": catalogue.name, "fingerprint": catalogue.fingerprint,
+                "source": catalogue.source, "count": len(catalogue), "size": catalogue.size,
+                "columns": list(catalogue.metadata.columns),
+                "factor_columns": catalogue.factor_columns,
+                "path": str(catalogue.path) if catalogue.path else None,
+            },
+            "images": {"format": "webp", "lossless": image_quality is None,
+                       "quality": image_quality},
+            "projections": {"methods": list(projs), "seed": seed, "seconds": timings},
+            "metrics": metrics or {},
+            "files": files,
+        }
+        atomic_write_text(tmp / "bundle.json", json.dumps(info, indent=2))
+        for name in keep:
+            if (out / name).is_dir():
+                shutil.copytree(out / name, tmp / name)
+        atomic_replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+# ---------------------------------------------------------------------------- reading
+def read_bundle_info(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse and type-check bundle.json (no other file is read)."""
+    p = Path(path)
+    f = p / "bundle.json"
+    if not p.is_dir():
+        raise BundleError(f"{p}: not a folder")
+    if not f.is_file():
+        raise BundleError(f"{f}: missing (is {p} a bundle?)")
+    try:
+        info = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BundleError(f"{f}: not valid JSON ({e})") from e
+    expect = {"format_version": int, "model_kind": str, "model_config": dict,
+              "train_config": dict, "catalogue": dict, "files": dict, "metrics": dict}
+    if not isinstance(info, dict):
+        raise BundleError(f"{f}: expected a JSON object, got {type(info).__name__}")
+    for key, typ in expect.items():
+        if key not in info:
+            raise BundleError(f"{f}: missing key {key!r}")
+        if not isinstance(info[key], typ) or isinstance(info[key], bool):
+            raise BundleError(f"{f}: {key!r} should be {typ.__name__}, "
+                              f"got {type(info[key]).__name__}")
+    if info["format_version"] != FORMAT_VERSION:
+        raise BundleError(f"{f}: format_version {info['format_version']} is not supported "
+                          f"(this KickSpace reads {FORMAT_VERSION})")
+    if info["model_kind"] not in MODEL_KINDS:
+        raise BundleError(f"{f}: unknown model_kind {info['model_kind']!r} "
+                          f"(known: {', '.join(MODEL_KINDS)})")
+    cat = info["catalogue"]
+    for key, typ in {"fingerprint": str, "count": int, "size": int}.items():
+        if not isinstance(cat.get(key), typ) or isinstance(cat.get(key), bool):
+            raise BundleError(f"{f}: catalogue.{key} should be {typ.__name__}, "
+                              f"got {type(cat.get(key)).__name__}")
+    for name, meta in info["files"].items():
+        if (not isinstance(meta, dict) or not isinstance(meta.get("bytes"), int)
+                or not isinstance(meta.get("sha256"), str)):
+            raise BundleError(f"{f}: files[{name!r}] should have integer bytes and a sha256")
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise BundleError(f"{f}: files[{name!r}] points outside the bundle")
+    return info
+
+
+def verify_files(path: Path, info: dict[str, Any], check_hashes: bool = True) -> None:
+    """Every file listed in bundle.json exists with its size (and SHA-256)."""
+    for name, meta in info["files"].items():
+        fp = path / name
+        if not fp.is_file():
+            raise BundleError(f"{fp}: missing from the bundle")
+        size = fp.stat().st_size
+        if size != meta["bytes"]:
+            raise BundleError(f"{fp}: {size} bytes, expected {meta['bytes']} (truncated or "
+                              f"replaced)")
+        if check_hashes and _sha256(fp) != meta["sha256"]:
+            raise BundleError(f"{fp}: checksum mismatch (the file was changed or corrupted)")
+    for required in ("model.safetensors", "embeddings.safetensors", "metadata.csv"):
+        if required not in info["files"]:
+            raise BundleError(f"{path / 'bundle.json'}: does not list {required}")
+
+
+def _load_tensors(fp: Path, loader) -> dict[str, Any]:
+    try:
+        return loader(str(fp))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise BundleError(f"{fp}: not a readable safetensors file ({e})") from e
+
+
+def load_model(path: str | os.PathLike, info: dict[str, Any] | None = None) -> AutoEncoder:
+    """Rebuild the model from bundle.json's config and load model.safetensors into it."""
+    p = Path(path)
+    info = info or read_bundle_info(p)
+    try:
+        model = build_model(info["model_kind"], info["model_config"])
+    except (TypeError, ValueError) as e:
+        raise BundleError(f"{p / 'bundle.json'}: bad model_config for "
+                          f"{info['model_kind']}: {e}") from e
+    fp = p / "model.safetensors"
+    state = _load_tensors(fp, torch_load_file)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise BundleError(f"{fp}: weights are for another model (missing {missing[:3]}, "
+                          f"unexpected {unexpected[:3]})")
+    for k, v in expected.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise BundleError(f"{fp}: tensor {k!r} has shape {tuple(state[k].shape)}, the "
+                              f"config needs {tuple(v.shape)}")
+    model.load_state_dict(state)
+    model.eval()
+    for prm in model.parameters():
+        prm.requires_grad_(False)
+    return model
+
+
+def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
+    """Load and validate a bundle folder; raises BundleError naming the offending file."""
+    p = Path(path)
+    info = read_bundle_info(p)
+    verify_files(p, info, check_hashes=check_hashes)
+    model = load_model(p, info)
+    n, d = info["catalogue"]["count"], model.cfg.latent_dim
+    emb = _load_tensors(p / "embeddings.safetensors", np_load_file)
+    for key in ("mu", "logvar"):
+        if key not in emb:
+            raise BundleError(f"{p / 'embeddings.safetensors'}: no tensor {key!r}")
+        if emb[key].shape != (n, d):
+            raise BundleError(f"{p / 'embeddings.safetensors'}: {key} has shape "
+                              f"{emb[key].shape}, expected ({n}, {d})")
+    projections = {}
+    if (p / "projections.safetensors").is_file():
+        projections = _load_tensors(p / "projections.safetensors", np_load_file)
+        for k, v in projections.items():
+            if v.shape != (n, 2):
+                raise BundleError(f"{p / 'projections.safetensors'}: {k} has shape {v.shape}, "
+                                  f"expected ({n}, 2)")
+    size = model.cfg.image_size
+    gallery = np.zeros((0, 0, size, size, 3), np.uint8)
+    if (p / "gallery.safetensors").is_file():
+        gallery = _load_tensors(p / "gallery.safetensors", np_load_file).get("gallery", gallery)
+    try:
+        metadata = read_metadata_csv(p / "metadata.csv")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise BundleError(f"{p / 'metadata.csv'}: unreadable ({e})") from e
+    if len(metadata) != n:
+        raise BundleError(f"{p / 'metadata.csv'}: {len(metadata)} rows, expected {n}")
+    history = []
+    if (p / "history.json").is_file():
+        try:
+            history = json.loads((p / "history.json").read_text())
+        except json.JSONDecodeError as e:
+            raise BundleError(f"{p / 'history.json'}: not valid JSON ({e})") from e
+    if info["catalogue"]["size"] != size:
+        raise BundleError(f"{p / 'bundle.json'}: catalogue size {info['catalogue']['size']} px "
+                          f"but the model takes {size} px")
+    images = ImageStore(p / "images", n, size)
+    return Bundle(p, info, model, emb["mu"], emb["logvar"], projections, metadata, history,
+                  gallery, images)
+
+
+def check_catalogue_matches(info: dict[str, Any], catalogue: Catalogue) -> None:
+    """Refuse a catalogue other than the one the bundle was trained on."""
+    want = info["catalogue"]["fingerprint"]
+    if catalogue.fingerprint != want:
+        raise BundleError(f"catalogue {catalogue.path or catalogue.name} has fingerprint "
+                          f"{catalogue.fingerprint}, but the bundle was made from {want}")
+
+
+def find_bundles(root: str | os.PathLike = "checkpoints") -> list[Path]:
+    """Every folder under root holding a bundle.json, sorted, demo first."""
+    r = Path(root)
+    if not r.is_dir():
+        return []
+    found = sorted(p.parent for p in r.glob("*/bundle.json"))
+    return sorted(found, key=lambda p: (p.name != "demo", p.name))
+
+
+# ---------------------------------------------------------------------------- encode CLI
+def add_encode_arguments(parser) -> None:
+    parser.add_argument("bundle", help="bundle whose model encodes the catalogue")
+    parser.add_argument("catalogue", help="catalogue folder (from synth or ingest)")
+    parser.add_argument("--out", required=True, help="folder for the new bundle")
+    parser.add_argument("--projections", default="pca,umap,tsne",
+                        help="comma-separated: pca, umap, tsne (default: all three)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the projections")
+    parser.add_argument("--image-quality", type=int, default=None,
+                        help="pack images lossy at this WebP quality (default: lossless)")
+
+
+def run_encode(args) -> int:
+    import sys
+    try:
+        src = load_bundle(args.bundle)
+        cat = Catalogue.load(args.catalogue)
+    except (BundleError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if cat.size != src.image_size:
+        print(f"error: catalogue {args.catalogue} is {cat.size} px but the model takes "
+              f"{src.image_size} px", file=sys.stderr)
+        return 2
+    methods = [m for m in args.projections.split(",") if m]
+    out = write_bundle(args.out, src.model, cat, train_config=src.info["train_config"],
+                       history=src.history, gallery=src.gallery,
+                       metrics={**src.info.get("metrics", {}), "encoded_from": str(src.path)},
+                       projections=methods, seed=args.seed, image_quality=args.image_quality,
+                       progress=True)
+    print(f"wrote {out} ({len(cat)} items encoded with {src.path})")
+    return 0

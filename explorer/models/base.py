@@ -1,0 +1,181 @@
+"""What every model kind shares: the config base, the conv encoder/decoder, the output type.
+
+A model kind is one config dataclass plus one module subclassing `AutoEncoder`; register it in
+`explorer/models/__init__.py`. The networks follow Burgess et al. (2018): 4x4 stride-2
+convolutions down to 4x4, two fully connected layers, and the mirror image for the decoder.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+RECON_LOSSES = ("gaussian", "bernoulli", "mse")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Settings shared by every model kind. Frozen: a model is rebuilt from this alone."""
+
+    image_size: int = 64            # 64 or 128 (any power of two >= 32 works)
+    latent_dim: int = 16
+    channels: tuple[int, ...] = (32, 32, 64, 64)  # conv widths, 64 -> 4 px; one more for 128
+    hidden_dim: int = 256
+    # gaussian: decoder with the optimal shared variance (sigma-VAE, Rybkin et al. 2021);
+    # bernoulli: per-pixel BCE; mse: summed squared error (a Gaussian with sigma = 1).
+    recon_loss: str = "gaussian"
+
+    kind: ClassVar[str] = "base"
+
+    def __post_init__(self) -> None:
+        if self.image_size < 32 or self.image_size & (self.image_size - 1):
+            raise ValueError(f"image_size must be a power of two >= 32, got {self.image_size}")
+        if not 1 <= self.latent_dim <= 512:
+            raise ValueError(f"latent_dim must be in 1..512, got {self.latent_dim}")
+        if self.recon_loss not in RECON_LOSSES:
+            raise ValueError(f"recon_loss must be one of {RECON_LOSSES}, got {self.recon_loss!r}")
+        # JSON gives lists; keep the dataclass hashable and comparable
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        n_layers = int(math.log2(self.image_size // 4))
+        if len(self.channels) < n_layers:
+            extra = (self.channels[-1],) * (n_layers - len(self.channels))
+            object.__setattr__(self, "channels", self.channels + extra)
+        elif len(self.channels) > n_layers:
+            raise ValueError(f"{len(self.channels)} conv widths given for {self.image_size} px; "
+                             f"that size takes {n_layers}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown {cls.kind} config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class LossOutput:
+    """loss: scalar to minimise; recon: reconstruction NLL per image; reg: the latent
+    regulariser as weighted in the loss; parts: every named term (floats, for logging);
+    z: the sampled code [B, latent_dim]; mu/logvar: the posterior [B, latent_dim]."""
+
+    loss: torch.Tensor
+    recon: torch.Tensor
+    reg: torch.Tensor
+    z: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    parts: dict[str, torch.Tensor]
+
+
+class Encoder(nn.Module):
+    """[B, 3, S, S] in [0, 1] -> [B, out_dim]."""
+
+    def __init__(self, cfg: ModelConfig, out_dim: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c in cfg.channels:
+            layers += [nn.Conv2d(c_in, c, 4, 2, 1), nn.ReLU(inplace=True)]
+            c_in = c
+        self.conv = nn.Sequential(*layers)
+        self.fc = nn.Sequential(
+            nn.Linear(c_in * 16, cfg.hidden_dim), nn.ReLU(inplace=True),
+            nn.Linear(cfg.hidden_dim, cfg.hidden_dim), nn.ReLU(inplace=True),
+            nn.Linear(cfg.hidden_dim, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x).flatten(1))
+
+
+class Decoder(nn.Module):
+    """[B, latent_dim] -> logits [B, 3, S, S] (sigmoid gives the image in [0, 1])."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        chans = list(reversed(cfg.channels))
+        self.c0 = chans[0]
+        self.fc = nn.Sequential(
+            nn.Linear(cfg.latent_dim, cfg.hidden_dim), nn.ReLU(inplace=True),
+            nn.Linear(cfg.hidden_dim, cfg.hidden_dim), nn.ReLU(inplace=True),
+            nn.Linear(cfg.hidden_dim, self.c0 * 16), nn.ReLU(inplace=True))
+        layers: list[nn.Module] = []
+        for i, c in enumerate(chans):
+            c_out = chans[i + 1] if i + 1 < len(chans) else 3
+            layers.append(nn.ConvTranspose2d(c, c_out, 4, 2, 1))
+            if i + 1 < len(chans):
+                layers.append(nn.ReLU(inplace=True))
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconv(self.fc(z).view(-1, self.c0, 4, 4))
+
+
+def recon_nll(kind: str, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Reconstruction negative log-likelihood per image [B] (summed over pixels)."""
+    if kind == "bernoulli":
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    se = (torch.sigmoid(logits) - x).pow(2).flatten(1)
+    if kind == "mse":
+        return se.sum(1)
+    # sigma-VAE: the variance that maximises the likelihood is the batch MSE; using it
+    # (detached) balances reconstruction against the KL without a hand-tuned weight.
+    var = se.mean().detach().clamp_min(1e-6)
+    d = se.shape[1]
+    return 0.5 * (se.sum(1) / var) + 0.5 * d * (torch.log(var) + math.log(2 * math.pi))
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per dimension, [B, latent_dim]."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+class AutoEncoder(nn.Module):
+    """The common API: encode, decode, reconstruct, loss (also forward, for DDP)."""
+
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    deterministic: ClassVar[bool] = False  # True: the code is a point (no posterior variance)
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg, 2 * cfg.latent_dim)
+        self.decoder = Decoder(cfg)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, 3, S, S] in [0, 1] -> (mu, logvar), each [B, latent_dim]."""
+        h = self.encoder(x)
+        mu, logvar = h.chunk(2, dim=1)
+        return mu, logvar.clamp(-12.0, 8.0)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z [B, latent_dim] -> image [B, 3, S, S] in [0, 1]."""
+        return torch.sigmoid(self.decoder(z))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x)[0])
+
+    def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
+        return self.loss(x, step, dataset_size)
+
+    def _recon(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return recon_nll(self.cfg.recon_loss, self.decode_logits(z), x)

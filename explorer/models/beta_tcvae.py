@@ -1,0 +1,57 @@
+"""β-TCVAE (Chen et al. 2018): the KL split into index-code MI, total correlation and
+dimension-wise KL, with the total correlation weighted by β. The aggregate posterior q(z) is
+estimated by minibatch-weighted sampling over a dataset of `dataset_size` items.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from explorer.models.base import (AutoEncoder, LossOutput, ModelConfig, gaussian_kl,
+                                  reparameterize)
+
+
+@dataclass(frozen=True)
+class BetaTCVAEConfig(ModelConfig):
+    alpha: float = 1.0   # index-code mutual information
+    beta: float = 6.0    # total correlation
+    gamma: float = 1.0   # dimension-wise KL
+    kl_warmup_steps: int = 0
+
+    kind: ClassVar[str] = "beta-tcvae"
+
+
+def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) * torch.exp(-logvar))
+
+
+class BetaTCVAE(AutoEncoder):
+    config_class = BetaTCVAEConfig
+    cfg: BetaTCVAEConfig
+
+    def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
+        cfg = self.cfg
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)
+        recon = self._recon(x, z)
+        b = z.shape[0]
+        n = max(dataset_size, b)
+        log_qz_x = _log_normal(z, mu, logvar).sum(1)                              # [B]
+        log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)  # [B]
+        mat = _log_normal(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))   # [B, B, D]
+        log_norm = math.log(b * n)
+        log_qz = torch.logsumexp(mat.sum(2), dim=1) - log_norm                    # [B]
+        log_prod_qz = (torch.logsumexp(mat, dim=1) - log_norm).sum(1)             # [B]
+        mi = (log_qz_x - log_qz).mean()
+        tc = (log_qz - log_prod_qz).mean()
+        dim_kl = (log_prod_qz - log_pz).mean()
+        warm = min(1.0, step / cfg.kl_warmup_steps) if cfg.kl_warmup_steps else 1.0
+        reg = warm * (cfg.alpha * mi + cfg.beta * tc + cfg.gamma * dim_kl)
+        kl = gaussian_kl(mu, logvar).sum(1).mean()
+        loss = recon.mean() + reg
+        parts = {"recon": recon.mean().detach(), "kl": kl.detach(), "mi": mi.detach(),
+                 "tc": tc.detach(), "dim_kl": dim_kl.detach()}
+        return LossOutput(loss, recon, reg, z, mu, logvar, parts)

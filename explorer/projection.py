@@ -1,0 +1,72 @@
+"""2-D projections of the latent means for the catalogue map: PCA, UMAP and t-SNE.
+
+Every function takes plain arrays and an explicit seed and returns float32 [N, 2].
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+METHODS = ("pca", "umap", "tsne")
+
+
+def pca_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """x [N, D] -> [N, 2] (exact PCA via SVD; the seed is unused but kept for one signature)."""
+    x = np.asarray(x, dtype=np.float64)
+    xc = x - x.mean(0)
+    if len(x) < 2:
+        return np.zeros((len(x), 2), np.float32)
+    _, _, vt = np.linalg.svd(xc[: min(len(xc), 50_000)], full_matrices=False)
+    out = xc @ vt[:2].T
+    if out.shape[1] < 2:
+        out = np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
+    return out.astype(np.float32)
+
+
+def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
+    import umap  # imported lazily: numba start-up takes seconds
+
+    n_neighbors = max(2, min(n_neighbors, len(x) - 1))
+    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist,
+                        random_state=seed, n_jobs=1)
+    return reducer.fit_transform(np.asarray(x, np.float32)).astype(np.float32)
+
+
+def tsne_2d(x: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = 2) -> np.ndarray:
+    from openTSNE import TSNE
+
+    perplexity = float(min(perplexity, max(2.0, (len(x) - 1) / 3)))
+    emb = TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=n_jobs,
+               verbose=False).fit(np.asarray(x, np.float64))
+    return np.asarray(emb, dtype=np.float32)
+
+
+PROJECTORS: dict[str, Callable[..., np.ndarray]] = {"pca": pca_2d, "umap": umap_2d,
+                                                     "tsne": tsne_2d}
+
+
+def project(method: str, x: np.ndarray, seed: int = 0, **params: Any) -> np.ndarray:
+    """Project latent means x [N, D] to [N, 2] with 'pca', 'umap' or 'tsne'."""
+    if method not in PROJECTORS:
+        raise ValueError(f"unknown projection {method!r}; known: {', '.join(METHODS)}")
+    if len(x) < 5:
+        return pca_2d(x, seed)
+    return PROJECTORS[method](x, seed=seed, **params)
+
+
+def place_by_neighbours(query: np.ndarray, x: np.ndarray, xy: np.ndarray, k: int = 10) -> np.ndarray:
+    """Place new points on an existing map without refitting it.
+
+    query [Q, D], x [N, D] the catalogue's latent means, xy [N, 2] their map positions ->
+    [Q, 2]: the inverse-distance weighted mean of the k nearest catalogue items' positions.
+    """
+    q = np.atleast_2d(np.asarray(query, np.float32))
+    d2 = ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1) if len(x) <= 20_000 else None
+    if d2 is None:
+        d2 = (q ** 2).sum(1)[:, None] - 2 * q @ x.T + (x ** 2).sum(1)[None, :]
+    k = min(k, len(x))
+    idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    w = 1.0 / (np.sqrt(np.maximum(np.take_along_axis(d2, idx, 1), 0)) + 1e-6)
+    w /= w.sum(1, keepdims=True)
+    return (w[:, :, None] * xy[idx]).sum(1).astype(np.float32)

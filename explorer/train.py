@@ -1,0 +1,464 @@
+"""Training: a catalogue in, a bundle out.
+
+    python -m explorer train CATALOGUE --model beta-vae --latent-dim 16 --epochs 30 \
+        --out checkpoints/NAME
+
+Flags map one-to-one to `TrainConfig` and to the chosen model kind's config. Training is seeded
+and repeatable on the CPU; a checkpoint is written atomically after every epoch (and on
+Ctrl-C), `--resume` continues from it, and a NaN/inf loss stops with the last good checkpoint
+kept. Under torchrun it runs DistributedDataParallel (gloo on CPU, NCCL on GPU); only rank 0
+writes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file as torch_load_file
+from safetensors.torch import save as torch_save
+
+from explorer.atomic import atomic_write_bytes, atomic_write_text
+from explorer.bundle import (encode_images, images_to_tensor, tensor_to_images, write_bundle)
+from explorer.catalogue import Catalogue, CatalogueError
+from explorer.models import MODEL_KINDS, AutoEncoder, build_model, make_config
+
+GALLERY_SIZE = 16
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or cannot go on (bad input, diverged loss)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "beta-vae"
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    val_fraction: float = 0.1
+    max_val: int = 5000
+    threads: int = 0               # torch intra-op threads; 0 = all cores
+    channels_last: bool = True
+    compile: bool = False          # torch.compile the model (slow start, faster steps)
+    device: str = "auto"           # auto, cpu, cuda
+    projections: tuple[str, ...] = ("pca", "umap", "tsne")
+    image_quality: int = 0         # 0: pack bundle images lossless; else WebP quality
+    grad_clip: float = 100.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["projections"] = list(self.projections)
+        return d
+
+
+def split_indices(n: int, val_fraction: float, seed: int, max_val: int = 5000
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic train/validation split of range(n): (train_idx, val_idx), both sorted."""
+    n_val = min(int(round(n * val_fraction)), max_val, max(n - 1, 0))
+    perm = np.random.default_rng([seed, 7919]).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _dist_info() -> tuple[int, int, int]:
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+            int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def _pick_device(cfg: TrainConfig, local_rank: int) -> torch.device:
+    if cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise TrainingError("--device cuda asked for, but no CUDA device is available")
+    return torch.device("cuda", local_rank)
+
+
+# ---------------------------------------------------------------------------- checkpoints
+CKPT_DIR = "checkpoint"
+
+
+def save_checkpoint(out: Path, model: AutoEncoder, opt: torch.optim.Optimizer,
+                    state: dict[str, Any], gallery: list[np.ndarray]) -> None:
+    """Weights + optimizer tensors in safetensors, the rest in JSON; each file atomic."""
+    ck = out / CKPT_DIR
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt_sd = opt.state_dict()
+    for pid, st in opt_sd["state"].items():
+        for name, v in st.items():
+            tensors[f"opt.{pid}.{name}"] = torch.as_tensor(v).detach().cpu().contiguous()
+    tensors["rng.torch"] = torch.get_rng_state()
+    if gallery:
+        tensors["gallery"] = torch.from_numpy(np.stack(gallery))
+    atomic_write_bytes(ck / "state.safetensors", torch_save(tensors))
+    meta = dict(state, param_groups=opt_sd["param_groups"])
+    atomic_write_text(ck / "state.json", json.dumps(meta, indent=1))
+
+
+def load_checkpoint(out: Path, model: AutoEncoder, opt: torch.optim.Optimizer
+                    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+    ck = out / CKPT_DIR
+    try:
+        meta = json.loads((ck / "state.json").read_text())
+        tensors = torch_load_file(str(ck / "state.safetensors"))
+    except FileNotFoundError as e:
+        raise TrainingError(f"--resume: no checkpoint in {ck} ({e.filename} missing)") from e
+    except Exception as e:  # noqa: BLE001 - any parse failure is a corrupt checkpoint
+        raise TrainingError(f"--resume: checkpoint in {ck} is unreadable ({e})") from e
+    model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(model_state)
+    except RuntimeError as e:
+        raise TrainingError(f"--resume: {ck / 'state.safetensors'} holds weights of another "
+                            f"model ({str(e).splitlines()[0]})") from e
+    opt_state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            opt_state.setdefault(int(pid), {})[name] = v
+    opt.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+    if "rng.torch" in tensors:
+        torch.set_rng_state(tensors["rng.torch"])
+    gallery = list(tensors["gallery"].numpy()) if "gallery" in tensors else []
+    return meta, gallery
+
+
+# ---------------------------------------------------------------------------- the loop
+def _mean_parts(acc: dict[str, float], n: int) -> dict[str, float]:
+    return {k: v / max(n, 1) for k, v in acc.items()}
+
+
+@torch.inference_mode()
+def evaluate_split(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, device,
+                   dataset_size: int, step: int, batch_size: int = 256) -> dict[str, float]:
+    """Mean loss parts, pixel MSE, PSNR, KL and active units over data[idx]."""
+    model.eval()
+    acc: dict[str, float] = {}
+    se_sum, n = 0.0, 0
+    kl_dims = torch.zeros(model.cfg.latent_dim, dtype=torch.float64)
+    for s in range(0, len(idx), batch_size):
+        x = data[torch.from_numpy(idx[s:s + batch_size])].to(device).permute(0, 3, 1, 2)
+        x = x.float().div_(255.0)
+        out = model.loss(x, step, dataset_size)
+        b = len(x)
+        for k, v in out.parts.items():
+            acc[k] = acc.get(k, 0.0) + float(v) * b
+        acc["loss"] = acc.get("loss", 0.0) + float(out.loss) * b
+        recon = model.decode(out.mu)
+        se_sum += float((recon - x).pow(2).mean(dim=(1, 2, 3)).sum())
+        kl = 0.5 * (out.mu.pow(2) + out.logvar.exp() - 1 - out.logvar)
+        kl_dims += kl.double().sum(0).cpu()
+        n += b
+    model.train()
+    res = _mean_parts(acc, n)
+    mse = se_sum / max(n, 1)
+    res["mse"] = mse
+    res["psnr"] = 10 * math.log10(1.0 / max(mse, 1e-10))
+    kl_mean = (kl_dims / max(n, 1)).numpy()
+    res["active_dims"] = int((kl_mean > 0.1).sum()) if not model.deterministic else None
+    return res
+
+
+def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], out: str | Path,
+          resume: bool = False, progress: bool = True, log=print) -> Path | None:
+    """Train a model on the catalogue and write a bundle to `out`; returns its path on rank 0.
+
+    model_values: overrides of the model kind's config (latent_dim, beta, ...); image_size is
+    taken from the catalogue.
+    """
+    out = Path(out)
+    rank, world, local_rank = _dist_info()
+    if len(catalogue) < 2:
+        raise TrainingError(f"catalogue {catalogue.path or catalogue.name} has {len(catalogue)} "
+                            f"items; training needs at least 2")
+    if cfg.model not in MODEL_KINDS:
+        raise TrainingError(f"unknown model kind {cfg.model!r}; known: {', '.join(MODEL_KINDS)}")
+    values = dict(model_values)
+    if "image_size" in values and values["image_size"] != catalogue.size:
+        raise TrainingError(f"the catalogue is {catalogue.size} px but the model was asked for "
+                            f"{values['image_size']} px; ingest or synthesise at that size")
+    values["image_size"] = catalogue.size
+    try:
+        mcfg = make_config(cfg.model, values)
+    except (TypeError, ValueError) as e:
+        raise TrainingError(f"bad model settings for {cfg.model}: {e}") from e
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = _pick_device(cfg, local_rank)
+    if world > 1:
+        import torch.distributed as dist
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, mcfg).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    train_idx, val_idx = split_indices(len(catalogue), cfg.val_fraction, cfg.seed, cfg.max_val)
+    n_train = len(train_idx)
+    # the whole catalogue as one uint8 tensor: a memmap read once, ~12 KB per 64 px image
+    data = torch.from_numpy(np.array(catalogue.images, dtype=np.uint8, copy=True))
+    gen = torch.Generator().manual_seed(cfg.seed + 12345)
+    z_gallery = torch.randn(GALLERY_SIZE, mcfg.latent_dim, generator=gen).to(device)
+
+    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "history": [],
+                             "train_config": cfg.to_dict(), "model_kind": cfg.model,
+                             "model_config": mcfg.to_dict(),
+                             "catalogue_fingerprint": catalogue.fingerprint,
+                             "seconds": 0.0}
+    gallery: list[np.ndarray] = []
+    if resume:
+        ck_json = out / CKPT_DIR / "state.json"
+        if not ck_json.is_file():
+            raise TrainingError(f"--resume: no checkpoint at {ck_json}")
+        try:
+            prev = json.loads(ck_json.read_text())
+        except json.JSONDecodeError as e:
+            raise TrainingError(f"--resume: {ck_json} is not valid JSON ({e})") from e
+        if prev.get("model_kind") != cfg.model:
+            raise TrainingError(f"--resume: the checkpoint in {out} is a {prev.get('model_kind')} "
+                                f"model, not {cfg.model}")
+        if prev.get("model_config") != mcfg.to_dict():
+            raise TrainingError(f"--resume: the checkpoint in {out} was made with other model "
+                                f"settings: {prev.get('model_config')}")
+        if prev.get("catalogue_fingerprint") != catalogue.fingerprint:
+            raise TrainingError(f"--resume: the checkpoint in {out} was trained on another "
+                                f"catalogue ({prev.get('catalogue_fingerprint')})")
+        meta, gallery = load_checkpoint(out, model, opt)
+        for group in opt.param_groups:  # this run's --lr / --weight-decay take effect
+            group["lr"], group["weight_decay"] = cfg.lr, cfg.weight_decay
+        state.update({k: meta[k] for k in ("epoch", "batch", "step", "history", "seconds")})
+        log(f"resuming from epoch {state['epoch']} batch {state['batch']} (step {state['step']})")
+
+    train_model: torch.nn.Module = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        train_model = DDP(model, device_ids=[local_rank] if device.type == "cuda" else None)
+    step_fn = torch.compile(train_model) if cfg.compile else train_model
+
+    steps_per_epoch = math.ceil(n_train / world / cfg.batch_size)
+    dataset_size = n_train
+    interrupted = False
+    try:
+        for epoch in range(state["epoch"], cfg.epochs):
+            perm = train_idx[np.random.default_rng([cfg.seed, epoch]).permutation(n_train)]
+            perm = perm[rank::world]
+            start_batch = state["batch"] if epoch == state["epoch"] else 0
+            if start_batch == 0:
+                torch.manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
+            model.train()
+            acc: dict[str, float] = {}
+            seen, t0 = 0, time.perf_counter()
+            bar = range(start_batch, steps_per_epoch)
+            if progress and rank == 0:
+                from tqdm import tqdm
+                bar = tqdm(bar, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                           initial=start_batch, total=steps_per_epoch, dynamic_ncols=True)
+            for b in bar:
+                idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                if len(idx) == 0:
+                    continue
+                x = data[torch.from_numpy(idx)].to(device, non_blocking=True)
+                x = x.permute(0, 3, 1, 2).float().div_(255.0)
+                if cfg.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                out_ = step_fn(x, state["step"], dataset_size)
+                if not torch.isfinite(out_.loss.detach()):
+                    raise TrainingError(
+                        f"loss became {float(out_.loss.detach())} at epoch {epoch + 1}, step "
+                        f"{state['step']} (parts: "
+                        f"{ {k: round(float(v), 3) for k, v in out_.parts.items()} }); stopped. "
+                        f"The last good checkpoint in {out / CKPT_DIR} is kept; try a lower --lr.")
+                opt.zero_grad(set_to_none=True)
+                out_.loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step()
+                state["step"] += 1
+                state["batch"] = b + 1
+                seen += len(idx)
+                for k, v in out_.parts.items():
+                    acc[k] = acc.get(k, 0.0) + float(v) * len(idx)
+                acc["loss"] = acc.get("loss", 0.0) + float(out_.loss.detach()) * len(idx)
+                if progress and rank == 0 and (b % 10 == 0 or b == steps_per_epoch - 1):
+                    ips = seen * world / max(time.perf_counter() - t0, 1e-9)
+                    bar.set_postfix({**{k: f"{v / seen:.4g}" for k, v in acc.items()},
+                                     "img/s": f"{ips:.0f}"})
+            dt = time.perf_counter() - t0
+            state["seconds"] += dt
+            if rank == 0:
+                row = {"epoch": epoch + 1, "step": state["step"], "seconds": round(dt, 2),
+                       "images_per_s": round(seen * world / max(dt, 1e-9), 1),
+                       "train": _mean_parts(acc, seen)}
+                if len(val_idx):
+                    row["val"] = evaluate_split(model, data, val_idx, device, dataset_size,
+                                                state["step"])
+                    if not all(math.isfinite(v) for v in row["val"].values()
+                               if isinstance(v, float)):
+                        raise TrainingError(f"validation loss is not finite at epoch {epoch + 1}"
+                                            f" ({row['val']}); the last good checkpoint is kept")
+                state["history"].append(row)
+                with torch.inference_mode():
+                    model.eval()
+                    gallery.append(tensor_to_images(model.decode(z_gallery)))
+                    model.train()
+                if progress:
+                    v = row.get("val", {})
+                    log(f"epoch {epoch + 1}: train loss {row['train']['loss']:.4g}"
+                        + (f", val loss {v['loss']:.4g}, val PSNR {v['psnr']:.2f} dB, "
+                           f"active dims {v['active_dims']}" if v else ""))
+            state["epoch"], state["batch"] = epoch + 1, 0
+            if rank == 0:
+                save_checkpoint(out, model, opt, state, gallery)
+            if world > 1:
+                torch.distributed.barrier()
+    except KeyboardInterrupt:
+        interrupted = True
+        if rank == 0:
+            save_checkpoint(out, model, opt, state, gallery)
+            log(f"\ninterrupted: checkpoint saved in {out / CKPT_DIR} at epoch "
+                f"{state['epoch'] + 1} batch {state['batch']}; continue with --resume")
+    finally:
+        if world > 1 and torch.distributed.is_initialized() and interrupted:
+            torch.distributed.destroy_process_group()
+    if interrupted:
+        raise KeyboardInterrupt
+
+    rank_checksums: list[str] = []
+    if world > 1:
+        # every rank reports a checksum of its weights: DDP must have kept them identical
+        import hashlib
+        import torch.distributed as dist
+        flat = torch.cat([p.detach().float().cpu().flatten() for p in model.parameters()])
+        mine = hashlib.sha256(flat.numpy().tobytes()).hexdigest()[:16]
+        gathered: list[Any] = [None] * world
+        dist.all_gather_object(gathered, mine)
+        rank_checksums = [str(g) for g in gathered]
+    result = None
+    if rank == 0:
+        model = model.to("cpu").to(memory_format=torch.contiguous_format)
+        model.eval()
+        metrics = {"train_seconds": round(state["seconds"], 1), "epochs": state["epoch"],
+                   "steps": state["step"], "world_size": world, "device": device.type}
+        if rank_checksums:
+            metrics["rank_weight_checksums"] = rank_checksums
+        if state["history"] and "val" in state["history"][-1]:
+            metrics["val"] = state["history"][-1]["val"]
+        if state["history"]:
+            metrics["images_per_s"] = state["history"][-1]["images_per_s"]
+        result = write_bundle(out, model, catalogue, train_config=cfg.to_dict(),
+                              history=state["history"], gallery=np.stack(gallery) if gallery
+                              else np.zeros((0, GALLERY_SIZE, catalogue.size, catalogue.size, 3),
+                                            np.uint8),
+                              metrics=metrics, projections=cfg.projections, seed=cfg.seed,
+                              image_quality=cfg.image_quality or None, progress=progress,
+                              keep=[CKPT_DIR])
+        log(f"wrote bundle {result}")
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
+# ---------------------------------------------------------------------------- CLI
+def _model_fields() -> dict[str, dataclasses.Field]:
+    """Every model-config field across kinds (same name = same flag)."""
+    found: dict[str, dataclasses.Field] = {}
+    for cfg_cls, _ in MODEL_KINDS.values():
+        for f in dataclasses.fields(cfg_cls):
+            if f.name != "image_size":
+                found.setdefault(f.name, f)
+    return found
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("catalogue", help="catalogue folder (from `synth` or `ingest`)")
+    parser.add_argument("--out", required=True, help="bundle folder to write, e.g. "
+                        "checkpoints/NAME")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the checkpoint in --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = parser.add_argument_group("training (TrainConfig)")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "model":
+            g.add_argument("--model", default=f.default, choices=list(MODEL_KINDS),
+                           help=f"model kind (default {f.default})")
+        elif f.type in ("bool", bool):
+            g.add_argument(_flag(f.name), default=f.default,
+                           action=__import__("argparse").BooleanOptionalAction,
+                           help=f"(default {f.default})")
+        elif f.name == "projections":
+            g.add_argument("--projections", default=",".join(f.default),
+                           help="comma-separated projections to cache: pca, umap, tsne "
+                                "(default all)")
+        else:
+            typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
+            g.add_argument(_flag(f.name), type=typ, default=f.default,
+                           help=f"(default {f.default})")
+    m = parser.add_argument_group("model (the chosen kind's config; unset = its default)")
+    for name, f in _model_fields().items():
+        owners = [k for k, (c, _) in MODEL_KINDS.items()
+                  if name in {x.name for x in dataclasses.fields(c)}]
+        typ = {"int": int, "float": float, "str": str}.get(str(f.type))
+        label = "all kinds" if len(owners) == len(MODEL_KINDS) else ", ".join(owners)
+        if name in ("channels", "scales"):
+            m.add_argument(_flag(name), default=None,
+                           help=f"comma-separated ({label}; default "
+                                f"{','.join(str(v) for v in f.default)})")
+        else:
+            m.add_argument(_flag(name), type=typ or str, default=None,
+                           help=f"({label}; default {f.default})")
+
+
+def config_from_args(args) -> tuple[TrainConfig, dict[str, Any]]:
+    tvals = {}
+    for f in dataclasses.fields(TrainConfig):
+        v = getattr(args, f.name)
+        if f.name == "projections":
+            v = tuple(p.strip() for p in v.split(",") if p.strip())
+        tvals[f.name] = v
+    cfg = TrainConfig(**tvals)
+    kind_fields = {f.name for f in dataclasses.fields(MODEL_KINDS[cfg.model][0])}
+    mvals: dict[str, Any] = {}
+    for name in _model_fields():
+        v = getattr(args, name)
+        if v is None:
+            continue
+        if name not in kind_fields:
+            raise TrainingError(f"{_flag(name)} does not apply to {cfg.model}")
+        if name in ("channels", "scales"):
+            conv = int if name == "channels" else float
+            v = tuple(conv(p) for p in str(v).split(","))
+        mvals[name] = v
+    return cfg, mvals
+
+
+def run(args) -> int:
+    try:
+        cfg, mvals = config_from_args(args)
+        catalogue = Catalogue.load(args.catalogue)
+        train(catalogue, cfg, mvals, args.out, resume=args.resume,
+              progress=not args.no_progress)
+    except (TrainingError, CatalogueError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

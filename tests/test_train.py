@@ -1,0 +1,144 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from explorer.bundle import load_bundle
+from explorer.catalogue import Catalogue
+from explorer.cli import main as cli_main
+from explorer.train import TrainConfig, TrainingError, split_indices, train
+from tests.helpers import TINY_MODEL, blocks_catalogue
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = dict(batch_size=16, projections=("pca",), threads=1, val_fraction=0.2)
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path / "model.safetensors"))
+
+
+def test_split_is_deterministic_and_disjoint():
+    a_tr, a_va = split_indices(100, 0.2, seed=3)
+    b_tr, b_va = split_indices(100, 0.2, seed=3)
+    assert np.array_equal(a_tr, b_tr) and np.array_equal(a_va, b_va)
+    assert len(a_va) == 20 and not set(a_tr) & set(a_va)
+    assert sorted(np.concatenate([a_tr, a_va])) == list(range(100))
+
+
+def test_training_is_seeded_and_repeatable(tmp_path):
+    cat = blocks_catalogue(64)
+    cfg = TrainConfig(epochs=1, **FAST)
+    train(cat, cfg, TINY_MODEL, tmp_path / "a", progress=False)
+    train(cat, cfg, TINY_MODEL, tmp_path / "b", progress=False)
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_continues_where_it_stopped(tmp_path):
+    cat = blocks_catalogue(64)
+    train(cat, TrainConfig(epochs=2, **FAST), TINY_MODEL, tmp_path / "straight", progress=False)
+    train(cat, TrainConfig(epochs=1, **FAST), TINY_MODEL, tmp_path / "resumed", progress=False)
+    b1 = load_bundle(tmp_path / "resumed")
+    assert len(b1.history) == 1
+    train(cat, TrainConfig(epochs=2, **FAST), TINY_MODEL, tmp_path / "resumed", resume=True,
+          progress=False)
+    ws, wr = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert all(torch.allclose(ws[k], wr[k], atol=1e-6) for k in ws)
+    b2 = load_bundle(tmp_path / "resumed")
+    assert [h["epoch"] for h in b2.history] == [1, 2]
+    assert b2.gallery.shape[0] == 2
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
+    cat = blocks_catalogue(64)
+    out = tmp_path / "run"
+    train(cat, TrainConfig(epochs=1, **FAST), TINY_MODEL, out, progress=False)
+    ck = (out / "checkpoint" / "state.safetensors").read_bytes()
+    with pytest.raises(TrainingError, match="loss became .* last good checkpoint"):
+        train(cat, TrainConfig(epochs=3, lr=1e12, **{**FAST, "batch_size": 8}), TINY_MODEL, out,
+              resume=True, progress=False)
+    assert (out / "checkpoint" / "state.safetensors").read_bytes() == ck
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 1
+    load_bundle(out)  # the bundle from the good run is still intact
+
+
+def test_wrong_inputs_get_clear_errors(tmp_path):
+    cat = blocks_catalogue(32)
+    with pytest.raises(TrainingError, match="32 px but the model was asked for 64 px"):
+        train(cat, TrainConfig(epochs=1, **FAST), {**TINY_MODEL, "image_size": 64},
+              tmp_path / "x", progress=False)
+    empty = Catalogue(np.zeros((0, 32, 32, 3), np.uint8), pd.DataFrame({"sku": []}), name="e")
+    with pytest.raises(TrainingError, match="has 0 items"):
+        train(empty, TrainConfig(epochs=1, **FAST), TINY_MODEL, tmp_path / "y", progress=False)
+    train(cat, TrainConfig(epochs=1, **FAST), TINY_MODEL, tmp_path / "z", progress=False)
+    with pytest.raises(TrainingError, match="is a beta-vae model, not wae-mmd"):
+        train(cat, TrainConfig(model="wae-mmd", epochs=2, **FAST), TINY_MODEL, tmp_path / "z",
+              resume=True, progress=False)
+    other = blocks_catalogue(32, seed=1)
+    with pytest.raises(TrainingError, match="another catalogue"):
+        train(other, TrainConfig(epochs=2, **FAST), TINY_MODEL, tmp_path / "z", resume=True,
+              progress=False)
+
+
+def test_cli_train_writes_bundle_and_rejects_bad_flags(tmp_path, capsys):
+    blocks_catalogue(48).save(tmp_path / "cat")
+    rc = cli_main(["train", str(tmp_path / "cat"), "--model", "beta-tcvae", "--epochs", "1",
+                   "--latent-dim", "3", "--channels", "8,8,8", "--hidden-dim", "16",
+                   "--beta", "4", "--batch-size", "16", "--projections", "pca",
+                   "--no-progress", "--out", str(tmp_path / "b")])
+    assert rc == 0
+    b = load_bundle(tmp_path / "b")
+    assert b.kind == "beta-tcvae" and b.model.cfg.beta == 4.0 and b.latent_dim == 3
+    rc = cli_main(["train", str(tmp_path / "cat"), "--model", "wae-mmd", "--beta", "4",
+                   "--out", str(tmp_path / "c")])
+    assert rc == 2 and "--beta does not apply to wae-mmd" in capsys.readouterr().err
+    rc = cli_main(["train", str(tmp_path / "nope"), "--out", str(tmp_path / "d")])
+    assert rc == 2 and "not a catalogue folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    blocks_catalogue(256).save(tmp_path / "cat")
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "explorer", "train", str(tmp_path / "cat"), "--epochs", "200",
+           "--latent-dim", "4", "--channels", "8,8,8", "--hidden-dim", "32", "--batch-size", "8",
+           "--projections", "pca", "--threads", "1", "--no-progress", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    deadline = time.time() + 120
+    while not (out / "checkpoint" / "state.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "checkpoint saved" in output and "--resume" in output
+    assert "Traceback" not in output
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["step"] > 0
+
+
+def test_torchrun_two_processes_identical_weights_one_bundle(tmp_path):
+    blocks_catalogue(64).save(tmp_path / "cat")
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "explorer", "train", str(tmp_path / "cat"), "--epochs", "2", "--latent-dim", "4",
+           "--channels", "8,8,8", "--hidden-dim", "32", "--batch-size", "8", "--projections",
+           "pca", "--threads", "1", "--no-progress", "--out", str(out)]
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    b = load_bundle(out)
+    sums = b.info["metrics"]["rank_weight_checksums"]
+    assert len(sums) == 2 and sums[0] == sums[1]
+    assert b.info["metrics"]["world_size"] == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ddp")] == []
+    assert res.stdout.count("wrote bundle") == 1
