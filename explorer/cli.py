@@ -30,14 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        add_name, run_name = _CLI_HOOKS.get(name, ("add_arguments", "run"))
         try:
             module = importlib.import_module(module_name)
-        except ImportError as e:  # a sub-command whose module is missing stays visible
+            getattr(module, add_name)(p)
+            p.set_defaults(_run=getattr(module, run_name))
+        except (ImportError, AttributeError) as e:  # a broken sub-command stays visible
             p.set_defaults(_broken=f"{name}: unavailable ({e})")
-            continue
-        add_name, run_name = _CLI_HOOKS.get(name, ("add_arguments", "run"))
-        getattr(module, add_name)(p)
-        p.set_defaults(_run=getattr(module, run_name))
     return parser
 
 

@@ -1,0 +1,202 @@
+"""Streamlit building blocks shared by the pages: the bundle in use, anchor picking, product
+cards. Pages lay out widgets and call these and explorer.*; no model maths here.
+
+Every string that comes from a catalogue goes through `esc` before it reaches Markdown, so a
+product named <script>alert(1)</script> is shown as text.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import cache
+from explorer.bundle import Bundle
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~&:\"'=])")
+_CARD_SKIP = {"sku", "name", "brand", "price", "file"}
+
+
+def esc(value) -> str:
+    """Any value as Markdown-inert text: every ASCII punctuation mark backslash-escaped."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+# ---------------------------------------------------------------------------- bundle in use
+def current_bundle() -> Bundle:
+    """The bundle this session works on (chosen in app.py's sidebar); stops the page with an
+    error message if it cannot be loaded."""
+    path = st.session_state.get("bundle_path", str(cache.DEFAULT_BUNDLE))
+    try:
+        return cache.get_bundle(path)
+    except (cache.BundleError, OSError, ValueError) as e:
+        st.error(f"Cannot load the bundle: {e}")
+        st.stop()
+        raise  # unreachable; st.stop raises
+
+
+# ---------------------------------------------------------------------------- products
+def item_label(bundle: Bundle, i: int) -> str:
+    md = bundle.metadata
+    row = md.iloc[int(i)]
+    name = row.get("name") if "name" in md.columns else None
+    if name is None or (isinstance(name, float) and np.isnan(name)):
+        name = row.get("file", row["sku"])
+    parts = [str(name)]
+    if "brand" in md.columns and isinstance(row.get("brand"), str):
+        parts.append(str(row["brand"]))
+    parts.append(str(row["sku"]))
+    return " · ".join(parts)
+
+
+def search_items(metadata: pd.DataFrame, query: str, limit: int = 100) -> list[int]:
+    """Indices of products whose name, SKU, brand or file contains every word of query."""
+    if not query or not query.strip():
+        return list(range(min(limit, len(metadata))))
+    cols = [c for c in ("name", "sku", "brand", "file", "colorway", "class") if c in metadata]
+    hay = metadata[cols].astype(str).agg(" ".join, axis=1).str.lower()
+    mask = np.ones(len(metadata), bool)
+    for word in query.lower().split():
+        mask &= hay.str.contains(word, regex=False).to_numpy()
+    return [int(i) for i in np.flatnonzero(mask)[:limit]]
+
+
+def sku_to_index(bundle: Bundle, sku: str | None) -> int | None:
+    if not sku:
+        return None
+    hits = np.flatnonzero(bundle.metadata["sku"].astype(str).to_numpy() == str(sku))
+    return int(hits[0]) if len(hits) else None
+
+
+def product_card(bundle: Bundle, i: int, distance: float | None = None, *, width: int = 128,
+                 details: bool = True, key: str | None = None) -> None:
+    """Image, name, brand, SKU, price and whatever metadata the catalogue has."""
+    md = bundle.metadata
+    row = md.iloc[int(i)]
+    st.image(bundle.images[int(i)], width=width)
+    name = row["name"] if "name" in md.columns else row.get("file", row["sku"])
+    st.markdown(f"**{esc(name)}**")
+    line = [esc(row["brand"])] if "brand" in md.columns and isinstance(row["brand"], str) else []
+    line.append(esc(row["sku"]))
+    if "price" in md.columns and pd.notna(row["price"]):
+        try:
+            line.append(esc(f"${float(row['price']):,.0f}"))
+        except (TypeError, ValueError):
+            line.append(esc(row["price"]))
+    st.caption(" · ".join(line))
+    if distance is not None:
+        st.caption(f"distance {distance:.2f}")
+    if details:
+        extra = {c: row[c] for c in md.columns
+                 if c not in _CARD_SKIP and not c.startswith("factor_") and pd.notna(row[c])}
+        if extra:
+            with st.expander("details"):
+                for c, v in extra.items():
+                    st.markdown(f"{esc(c)}: {esc(v)}")
+    if key is not None:
+        if st.button("More like this", key=f"more_{key}", help="find similar products"):
+            st.session_state["similar_item"] = int(i)
+            st.switch_page("pages/similar.py")
+
+
+def product_grid(bundle: Bundle, indices, distances=None, cols: int = 5, width: int = 112,
+                 key: str | None = None) -> None:
+    indices = list(indices)
+    for start in range(0, len(indices), cols):
+        columns = st.columns(cols)
+        for j, i in enumerate(indices[start:start + cols]):
+            with columns[j]:
+                d = None if distances is None else float(distances[start + j])
+                product_card(bundle, i, d, width=width, details=False,
+                             key=None if key is None else f"{key}_{start + j}")
+
+
+# ---------------------------------------------------------------------------- anchors
+@dataclass
+class Anchor:
+    """A point to explore from: a catalogue item or an uploaded photo."""
+
+    z: np.ndarray            # [latent_dim] latent mean
+    image: np.ndarray        # uint8 [S, S, 3]
+    label: str
+    index: int | None = None  # catalogue index, None for an upload
+
+
+def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str = "Sneaker",
+                  allow_upload: bool = True) -> Anchor:
+    """Search by name/SKU/brand, pick at random, or upload a photo.
+
+    The chosen catalogue item lives in st.session_state and in the URL (?{key}=SKU), so a
+    copied link opens the same anchor."""
+    ss = st.session_state
+    idx_key, sel_key = f"{key}__idx", f"{key}__sel"
+    scope = f"{key}__bundle"
+    if ss.get(scope) != bundle.key:  # another bundle: start from its URL or default item
+        ss[scope] = bundle.key
+        from_url = sku_to_index(bundle, st.query_params.get(key))
+        ss[idx_key] = from_url if from_url is not None else min(default_index, len(bundle) - 1)
+        ss.pop(sel_key, None)
+    source = "Catalogue"
+    if allow_upload:
+        source = st.radio(title, ["Catalogue", "Upload a photo"], horizontal=True,
+                          key=f"{key}__src", label_visibility="visible")
+    else:
+        st.markdown(f"**{esc(title)}**")
+
+    if source == "Upload a photo":
+        up = st.file_uploader("Photo (JPEG, PNG, WebP, GIF, BMP or TIFF)",
+                              type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
+                              key=f"{key}__up")
+        if up is not None:
+            from explorer.images import MAX_UPLOAD_BYTES, ImageRejected
+            if up.size > MAX_UPLOAD_BYTES:
+                st.error(f"{esc(up.name)}: {up.size / 2**20:.1f} MiB is over the "
+                         f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB upload limit.")
+            else:
+                try:
+                    img, z = cache.encode_upload(bundle, up.getvalue())
+                    st.image(img, width=96, caption="as the model sees it")
+                    return Anchor(z=z, image=img, label=f"upload: {up.name}")
+                except ImageRejected as e:
+                    st.error(f"{esc(up.name)} was not used: {esc(e.reason)}")
+        st.info("Using the catalogue item below until a photo is uploaded.")
+
+    def _picked() -> None:
+        ss[idx_key] = int(ss[sel_key])
+
+    def _random() -> None:
+        rng = np.random.default_rng()
+        ss[idx_key] = int(rng.integers(len(bundle)))
+        ss[sel_key] = ss[idx_key]
+
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    with c1:
+        query = st.text_input("Search by name, SKU or brand", key=f"{key}__q",
+                              placeholder="e.g. court, boot, KS-0001")
+    with c2:
+        st.button(":material/casino:", key=f"{key}__rand", on_click=_random, width="stretch",
+                  help="pick a random product")
+    current = int(ss[idx_key])
+    matches = search_items(bundle.metadata, query, limit=200)
+    if query and not matches:
+        st.warning(f"No product matches {esc(query)!s}.")
+    options = [current] + [m for m in matches if m != current]
+    if ss.get(sel_key) not in options:
+        ss[sel_key] = current
+    st.selectbox("Product", options, key=sel_key, on_change=_picked,
+                 format_func=lambda i: item_label(bundle, i), label_visibility="collapsed")
+    idx = int(ss[idx_key])
+    st.query_params[key] = str(bundle.metadata["sku"].iloc[idx])
+    return Anchor(z=bundle.mu[idx], image=bundle.images[idx], label=item_label(bundle, idx),
+                  index=idx)
+
+
+def bundle_path_label(path: Path) -> str:
+    return path.name

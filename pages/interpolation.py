@@ -1,0 +1,77 @@
+"""Interpolation: the path between two anchor sneakers, decoded step by step."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import cache
+from explorer.latent import change_points, interpolate
+from explorer.pictures import gif_bytes
+from explorer.projection import place_by_neighbours
+from explorer.sheets import row_labelled_grid, to_png_bytes
+from explorer.widgets import anchor_picker, current_bundle, esc, item_label
+
+b = current_bundle()
+st.title(":material/swap_horiz: Interpolation")
+st.caption("Two anchor sneakers and the path between them in latent space, decoded step by "
+           "step, with the closest real product at each step.")
+
+ca, cb = st.columns(2)
+with ca:
+    a = anchor_picker(b, "a", default_index=0, title="Start")
+    st.image(a.image, width=96)
+with cb:
+    bb = anchor_picker(b, "b", default_index=min(len(b) - 1, len(b) // 2), title="End")
+    st.image(bb.image, width=96)
+
+c1, c2 = st.columns(2)
+steps = c1.slider("Steps", 2, 24, 8, key="steps", bind="query-params")
+method = c2.radio("Path", ["linear", "spherical"], horizontal=True, key="path",
+                  bind="query-params",
+                  help="spherical (slerp) follows the prior's shell instead of cutting "
+                       "through its centre (White 2016)")
+
+path = interpolate(a.z, bb.z, steps, method)
+decoded = b.decode(path)
+idx, dist = cache.get_index(b).query(path, k=1)
+nearest = [int(i) for i in idx[:, 0]]
+changes = set(change_points(nearest))
+
+st.subheader("Decoded path and the closest real product at each step")
+labels = [f"{i + 1}{' *' if i in changes else ''}" for i in range(steps)]
+strip = row_labelled_grid(np.stack([decoded, b.images.get(nearest)]),
+                          ["decoded", "closest"], labels, scale=2 if steps <= 10 else 1)
+st.image(strip, width="stretch")
+st.caption("A star (*) after a step number marks where the closest real product changes.")
+rows = [{"step": i + 1, "closest product": item_label(b, n), "distance": round(float(d), 3),
+         "changed": "◆" if i in changes else ""}
+        for i, (n, d) in enumerate(zip(nearest, dist[:, 0]))]
+with st.expander("Closest products, step by step", expanded=steps <= 8):
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+d1, d2 = st.columns(2)
+d1.download_button("Download animated GIF", gif_bytes(decoded), file_name="interpolation.gif",
+                   mime="image/gif")
+d2.download_button("Download strip (PNG)", to_png_bytes(strip), file_name="interpolation.png",
+                   mime="image/png")
+
+if b.projections:
+    st.subheader("The path on the catalogue map")
+    method_2d = st.radio("Map", list(b.projections), horizontal=True, key="interp_map")
+    xy = b.projections[method_2d]
+    sample = np.random.default_rng(0).choice(len(b), size=min(len(b), 15000), replace=False)
+    pxy = place_by_neighbours(path, b.mu, xy, k=10)
+    fig = go.Figure()
+    fig.add_scattergl(x=xy[sample, 0], y=xy[sample, 1], mode="markers", name="catalogue",
+                      marker=dict(size=3, color="#c8c8c8"), hoverinfo="skip")
+    fig.add_scatter(x=pxy[:, 0], y=pxy[:, 1], mode="lines+markers", name="path",
+                    marker=dict(size=8, color=np.arange(steps), colorscale="Viridis"),
+                    line=dict(color="#444", width=2),
+                    text=[f"step {i + 1}" for i in range(steps)], hoverinfo="text")
+    fig.add_scatter(x=pxy[[0, -1], 0], y=pxy[[0, -1], 1], mode="markers+text",
+                    text=["start", "end"], textposition="top center", name="anchors",
+                    marker=dict(size=14, color="#e4572e", symbol="star"))
+    fig.update_layout(height=460, margin=dict(l=0, r=0, t=10, b=0),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False))
+    st.plotly_chart(fig, width="stretch")
+    st.caption(f"Path points are placed by their 10 nearest catalogue items ({esc(method_2d)} "
+               f"map, not refitted).")

@@ -1,0 +1,99 @@
+"""Factor sliders: move one latent factor at a time around an anchor sneaker."""
+import numpy as np
+import streamlit as st
+
+from explorer import cache
+from explorer.latent import apply_offsets, traversal
+from explorer.naming import dim_label, load_names
+from explorer.sheets import row_labelled_grid, to_png_bytes
+from explorer.widgets import anchor_picker, current_bundle, esc, product_card
+
+b = current_bundle()
+st.title(":material/tune: Factor sliders")
+st.caption("Take one sneaker and move one latent factor at a time. Sliders are ordered by how "
+           "much information each factor carries (mean KL over the catalogue); the range is "
+           "−3 to +3 around the anchor, on the prior's scale.")
+
+order = cache.dimension_order(b)
+kl = cache.kl_per_dim(b)
+names = load_names(b.path, b.key)
+ACTIVE = 0.1  # nats: below this a dimension carries next to nothing
+SLIDER_KEYS = [f"d{d}" for d in range(b.latent_dim)]
+
+with st.sidebar:
+    anchor = anchor_picker(b, "a", default_index=0, title="Anchor sneaker")
+    st.image(anchor.image, width=128, caption=anchor.label)
+
+
+def _reset(keys) -> None:
+    for k in keys:
+        st.session_state[k] = 0.0
+
+
+@st.fragment
+def slider_panel() -> None:
+    left, right = st.columns([3, 2], gap="large")
+    offsets: dict[int, float] = {}
+    with right:
+        st.button("Reset all", on_click=_reset, args=(SLIDER_KEYS,), width="stretch")
+        active = [d for d in order if kl[d] >= ACTIVE or b.model.deterministic]
+        quiet = [d for d in order if d not in active]
+
+        def _slider(d: int) -> None:
+            c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
+            with c1:
+                offsets[d] = st.slider(
+                    dim_label(d, names), -3.0, 3.0, 0.0, 0.1, key=f"d{d}",
+                    bind="query-params",
+                    help=f"mean KL {kl[d]:.2f} nats over the catalogue")
+            with c2:
+                st.button("↺", key=f"reset_d{d}", on_click=_reset, args=([f"d{d}"],),
+                          help=f"reset {dim_label(d, names)}")
+        for d in active:
+            _slider(d)
+        if quiet:
+            with st.expander(f"{len(quiet)} near-inactive factors (KL < {ACTIVE} nats)"):
+                for d in quiet:
+                    _slider(d)
+    z = apply_offsets(anchor.z, offsets)
+    img = b.decode(z[None])[0]
+    with left:
+        st.image(img, width=384, caption="decoded", output_format="PNG")
+        moved = {d: v for d, v in offsets.items() if v}
+        st.caption("moved: " + (", ".join(f"{esc(dim_label(d, names))} {v:+.1f}"
+                                          for d, v in moved.items()) or "nothing yet"))
+        st.markdown("**Closest real products**")
+        idx, dist = cache.get_index(b).query(z, k=3)
+        cols = st.columns(3)
+        for c, i, dd in zip(cols, idx[0], dist[0]):
+            with c:
+                product_card(b, int(i), float(dd), width=110, details=False)
+
+
+slider_panel()
+
+st.divider()
+st.subheader("Traversal grid")
+st.caption("One row per factor, columns from −3 to +3 around the anchor.")
+n_rows = st.slider("Factors to show", 1, b.latent_dim, min(b.latent_dim, 10), key="grid_rows")
+cols = st.select_slider("Columns", options=[5, 7, 9, 11], value=7, key="grid_cols")
+
+
+@st.cache_data(max_entries=32, show_spinner="Decoding the grid …")
+def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, labels: tuple):
+    bb = cache.get_bundle(path)
+    z = np.frombuffer(z_bytes, np.float32)
+    values = np.linspace(-3, 3, n_cols)
+    grid = traversal(z, list(dims), values)
+    imgs = bb.decode(grid.reshape(-1, grid.shape[-1])).reshape(len(dims), n_cols,
+                                                                *bb.images[0].shape)
+    sheet = row_labelled_grid(imgs, list(labels), [f"{v:+.1f}" for v in values], scale=1)
+    return to_png_bytes(sheet)
+
+
+dims = tuple(order[:n_rows])
+png = _grid_png(str(b.path), b.key, np.asarray(anchor.z, np.float32).tobytes(), dims, cols,
+                tuple(dim_label(d, names) for d in dims))
+st.image(png, width=min(900, 80 * (cols + 2)))
+st.download_button("Download traversal grid (PNG)", png, file_name="traversal.png",
+                   mime="image/png")

@@ -1,0 +1,133 @@
+"""AppTest for every page, on the committed demo bundle (checkpoints/demo)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+PAGES = sorted(str(p.relative_to(REPO)) for p in (REPO / "pages").glob("*.py"))
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _open(page: str) -> AppTest:
+    at = _app()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _image_urls(at: AppTest, caption: str) -> list[str]:
+    return [url for img in at.image for url, cap in zip(img.value, img.captions)
+            if cap == caption]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_exception(page):
+    at = _open(page)
+    assert at.title, f"{page} shows no title"
+
+
+def test_overview_is_a_model_card():
+    at = _app()
+    text = " ".join(m.value for m in at.markdown) + " ".join(s.value for s in at.subheader)
+    for part in ("Model", "Catalogue", "Held-out originals and reconstructions", "How to use"):
+        assert part in text
+    assert [m.label for m in at.metric][:3] == ["Model", "Latent factors", "Products"]
+    assert len(at.image) >= 1
+
+
+def test_moving_a_slider_changes_the_decoded_image():
+    at = _open("pages/sliders.py")
+    before = _image_urls(at, "decoded")
+    assert len(before) == 1
+    sliders = [s for s in at.slider if s.key and s.key.startswith("d")]
+    assert len(sliders) >= 1
+    sliders[0].set_value(2.5)
+    at.run()
+    assert not at.exception
+    after = _image_urls(at, "decoded")
+    assert after and after != before, "the decoded image should change with the slider"
+    # reset all puts the image back
+    next(b for b in at.button if b.label == "Reset all").click()
+    at.run()
+    assert _image_urls(at, "decoded") == before
+
+
+def test_slider_values_and_anchor_come_from_the_url():
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["d0"] = "1.5"
+    at.run()
+    at.switch_page("pages/sliders.py")
+    at.run()
+    assert not at.exception
+    assert at.slider(key="d0").value == pytest.approx(1.5)
+
+
+def _png(size=(40, 30), colour=(200, 20, 20)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("notes.png", b"this is not an image at all", "was not used"),
+    ("empty.jpg", b"", "was not used"),
+    ("cut.png", _png()[:60], "was not used"),
+])
+def test_a_bad_upload_shows_an_error_not_a_traceback(name, data, message):
+    at = _open("pages/sliders.py")
+    at.radio(key="a__src").set_value("Upload a photo")
+    at.run()
+    at.file_uploader(key="a__up").set_value((name, data, "image/png"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert any(message in e for e in errors), errors
+
+
+def test_a_good_upload_becomes_the_anchor():
+    at = _open("pages/sliders.py")
+    before = _image_urls(at, "decoded")
+    at.radio(key="a__src").set_value("Upload a photo")
+    at.run()
+    at.file_uploader(key="a__up").set_value(("shoe.png", _png((90, 60)), "image/png"))
+    at.run()
+    assert not at.exception
+    assert not at.error
+    assert _image_urls(at, "as the model sees it")
+    assert _image_urls(at, "decoded") != before
+
+
+def test_interpolation_strip_and_downloads():
+    at = _open("pages/interpolation.py")
+    at.slider(key="steps").set_value(5)
+    at.run()
+    assert not at.exception
+    labels = [d.label for d in at.get("download_button")]
+    assert "Download animated GIF" in labels and "Download strip (PNG)" in labels
+    assert len(at.dataframe) >= 1 and len(at.dataframe[0].value) == 5
+    at.radio(key="path").set_value("spherical")
+    at.run()
+    assert not at.exception
+
+
+def test_arithmetic_both_operations():
+    at = _open("pages/arithmetic.py")
+    assert any(d.label.startswith("Download the equation") for d in at.get("download_button"))
+    at.radio(key="op").set_value("A − B + C")
+    at.run()
+    assert not at.exception
+    assert len(at.selectbox) >= 3
