@@ -5,11 +5,11 @@ A bundle is a folder::
     bundle.json             format version, model kind + config, training config, catalogue
                             (fingerprint, source, size, count, columns), metrics, file checksums
     model.safetensors       weights
-    embeddings.safetensors  mu, logvar: float32 [N, latent_dim]
+    embeddings.safetensors  mu: float32, logvar: float16 [N, latent_dim]
     projections.safetensors pca, umap, tsne: float32 [N, 2] (whichever were computed)
-    gallery.safetensors     gallery: uint8 [epochs, G, S, S, 3], the fixed latents decoded per epoch
+    gallery.webp            the fixed latents decoded after each epoch: one row per epoch (lossless)
     history.json            per-epoch training and validation losses
-    metadata.csv            the catalogue's metadata table, row i = item i
+    metadata.csv.gz         the catalogue's metadata table, row i = item i (gzip, mtime 0)
     images/                 the catalogue's images as WebP atlases (explorer.imagestore)
 
 Loading checks the format version, every file against its recorded size and SHA-256, the
@@ -18,6 +18,7 @@ safetensors only; nothing is unpickled.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -179,15 +180,16 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
         atomic_write_bytes(tmp / "model.safetensors", torch_save(state))
         atomic_write_bytes(tmp / "embeddings.safetensors",
                            np_save({"mu": np.ascontiguousarray(mu, np.float32),
-                                    "logvar": np.ascontiguousarray(logvar, np.float32)}))
+                                    "logvar": np.ascontiguousarray(logvar, np.float16)}))
         if projs:
             atomic_write_bytes(tmp / "projections.safetensors",
                                np_save({k: np.ascontiguousarray(v, np.float32)
                                         for k, v in projs.items()}))
-        atomic_write_bytes(tmp / "gallery.safetensors",
-                           np_save({"gallery": np.ascontiguousarray(gallery, np.uint8)}))
+        if len(gallery):
+            atomic_write_bytes(tmp / "gallery.webp", gallery_to_webp(gallery))
         atomic_write_text(tmp / "history.json", json.dumps(history, indent=1))
-        atomic_write_bytes(tmp / "metadata.csv", metadata_to_csv_bytes(catalogue.metadata))
+        atomic_write_bytes(tmp / "metadata.csv.gz",
+                           gzip.compress(metadata_to_csv_bytes(catalogue.metadata), mtime=0))
         write_images(catalogue.images, tmp / "images", quality=image_quality, progress=progress)
         files = {}
         for p in sorted(tmp.rglob("*")):
@@ -279,9 +281,35 @@ def verify_files(path: Path, info: dict[str, Any], check_hashes: bool = True) ->
                               f"replaced)")
         if check_hashes and _sha256(fp) != meta["sha256"]:
             raise BundleError(f"{fp}: checksum mismatch (the file was changed or corrupted)")
-    for required in ("model.safetensors", "embeddings.safetensors", "metadata.csv"):
+    for required in ("model.safetensors", "embeddings.safetensors", "metadata.csv.gz"):
         if required not in info["files"]:
             raise BundleError(f"{path / 'bundle.json'}: does not list {required}")
+
+
+def gallery_to_webp(gallery: np.ndarray) -> bytes:
+    """uint8 [epochs, G, S, S, 3] -> one lossless WebP, one row per epoch."""
+    import io
+
+    from PIL import Image
+    e, g, s = gallery.shape[:3]
+    atlas = np.ascontiguousarray(gallery.transpose(0, 2, 1, 3, 4).reshape(e * s, g * s, 3))
+    buf = io.BytesIO()
+    Image.fromarray(atlas).save(buf, format="WEBP", lossless=True, method=4)
+    return buf.getvalue()
+
+
+def gallery_from_webp(path: Path, size: int) -> np.ndarray:
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            atlas = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError) as e:
+        raise BundleError(f"{path}: unreadable gallery image ({e})") from e
+    if atlas.shape[0] % size or atlas.shape[1] % size:
+        raise BundleError(f"{path}: {atlas.shape[1]}x{atlas.shape[0]} px is not a grid of "
+                          f"{size} px tiles")
+    e, g = atlas.shape[0] // size, atlas.shape[1] // size
+    return atlas.reshape(e, size, g, size, 3).transpose(0, 2, 1, 3, 4).copy()
 
 
 def _load_tensors(fp: Path, loader) -> dict[str, Any]:
@@ -342,14 +370,15 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
                                   f"expected ({n}, 2)")
     size = model.cfg.image_size
     gallery = np.zeros((0, 0, size, size, 3), np.uint8)
-    if (p / "gallery.safetensors").is_file():
-        gallery = _load_tensors(p / "gallery.safetensors", np_load_file).get("gallery", gallery)
+    if (p / "gallery.webp").is_file():
+        gallery = gallery_from_webp(p / "gallery.webp", size)
+    md_path = p / "metadata.csv.gz"
     try:
-        metadata = read_metadata_csv(p / "metadata.csv")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise BundleError(f"{p / 'metadata.csv'}: unreadable ({e})") from e
+        metadata = read_metadata_csv(md_path)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, EOFError) as e:
+        raise BundleError(f"{md_path}: unreadable ({e})") from e
     if len(metadata) != n:
-        raise BundleError(f"{p / 'metadata.csv'}: {len(metadata)} rows, expected {n}")
+        raise BundleError(f"{md_path}: {len(metadata)} rows, expected {n}")
     history = []
     if (p / "history.json").is_file():
         try:
@@ -360,7 +389,8 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
         raise BundleError(f"{p / 'bundle.json'}: catalogue size {info['catalogue']['size']} px "
                           f"but the model takes {size} px")
     images = ImageStore(p / "images", n, size)
-    return Bundle(p, info, model, emb["mu"], emb["logvar"], projections, metadata, history,
+    return Bundle(p, info, model, emb["mu"], emb["logvar"].astype(np.float32), projections,
+                  metadata, history,
                   gallery, images)
 
 

@@ -55,6 +55,7 @@ class TrainConfig:
     projections: tuple[str, ...] = ("pca", "umap", "tsne")
     image_quality: int = 0         # 0: pack bundle images lossless; else WebP quality
     grad_clip: float = 100.0
+    write_bundle: bool = True      # False: only the checkpoint (finish later with --resume)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -146,7 +147,8 @@ def evaluate_split(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, devi
     se_sum, n = 0.0, 0
     kl_dims = torch.zeros(model.cfg.latent_dim, dtype=torch.float64)
     for s in range(0, len(idx), batch_size):
-        x = data[torch.from_numpy(idx[s:s + batch_size])].to(device).permute(0, 3, 1, 2)
+        x = data[torch.from_numpy(idx[s:s + batch_size]).to(data.device)].to(device)
+        x = x.permute(0, 3, 1, 2)
         x = x.float().div_(255.0)
         out = model.loss(x, step, dataset_size)
         b = len(x)
@@ -212,6 +214,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     n_train = len(train_idx)
     # the whole catalogue as one uint8 tensor: a memmap read once, ~12 KB per 64 px image
     data = torch.from_numpy(np.array(catalogue.images, dtype=np.uint8, copy=True))
+    if device.type == "cuda":
+        data = data.to(device)  # a few hundred MB at most: index batches on the GPU
     gen = torch.Generator().manual_seed(cfg.seed + 12345)
     z_gallery = torch.randn(GALLERY_SIZE, mcfg.latent_dim, generator=gen).to(device)
 
@@ -242,6 +246,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         for group in opt.param_groups:  # this run's --lr / --weight-decay take effect
             group["lr"], group["weight_decay"] = cfg.lr, cfg.weight_decay
         state.update({k: meta[k] for k in ("epoch", "batch", "step", "history", "seconds")})
+        state["trained_on"] = meta.get("trained_on", [])
         log(f"resuming from epoch {state['epoch']} batch {state['batch']} (step {state['step']})")
 
     train_model: torch.nn.Module = model
@@ -250,6 +255,12 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         train_model = DDP(model, device_ids=[local_rank] if device.type == "cuda" else None)
     step_fn = torch.compile(train_model) if cfg.compile else train_model
 
+    if state["epoch"] < cfg.epochs:
+        where = f"{device.type}" + (f" ({torch.cuda.get_device_name(device)})"
+                                    if device.type == "cuda" else "") + f" x{world}"
+        state.setdefault("trained_on", [])
+        if where not in state["trained_on"]:
+            state["trained_on"].append(where)
     steps_per_epoch = math.ceil(n_train / world / cfg.batch_size)
     dataset_size = n_train
     interrupted = False
@@ -272,7 +283,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                 if len(idx) == 0:
                     continue
-                x = data[torch.from_numpy(idx)].to(device, non_blocking=True)
+                x = data[torch.from_numpy(idx).to(data.device)].to(device, non_blocking=True)
                 x = x.permute(0, 3, 1, 2).float().div_(255.0)
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
@@ -349,11 +360,15 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         dist.all_gather_object(gathered, mine)
         rank_checksums = [str(g) for g in gathered]
     result = None
-    if rank == 0:
+    if rank == 0 and not cfg.write_bundle:
+        log(f"checkpoint in {out / CKPT_DIR}; write the bundle with --resume")
+    elif rank == 0:
         model = model.to("cpu").to(memory_format=torch.contiguous_format)
         model.eval()
         metrics = {"train_seconds": round(state["seconds"], 1), "epochs": state["epoch"],
-                   "steps": state["step"], "world_size": world, "device": device.type}
+                   "steps": state["step"], "world_size": world,
+                   "trained_on": state.get("trained_on", []),
+                   "device": ", ".join(state.get("trained_on", [])) or device.type}
         if rank_checksums:
             metrics["rank_weight_checksums"] = rank_checksums
         if state["history"] and "val" in state["history"][-1]:
