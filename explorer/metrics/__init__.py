@@ -1,0 +1,36 @@
+"""Metrics of a latent space, one per file, each a function of plain arrays.
+
+Following disentanglement_lib: a metric takes ``codes`` [N, D] (latent means) and ``factors``
+[N, K] (ground-truth factor values) and, where it draws a split or anything else at random, an
+explicit ``random_state`` (int or np.random.Generator); it returns a dict of named floats (and
+per-factor / per-dimension lists). Factor columns with at most 20 distinct values are classes;
+others are cut into 20 quantile bins inside each metric.
+
+=================  ===========================================================================
+mig                mutual information gap (Chen et al. 2018)
+sap                separated attribute predictability (Kumar et al. 2018)
+dci                disentanglement / completeness / informativeness (Eastwood & Williams 2018)
+modularity         modularity and explicitness (Ridgeway & Mozer 2018)
+information        KL per dimension, active units, the order of dimensions by use
+knn                k-NN accuracy of attributes from embeddings, majority baseline
+association        per-dimension association with metadata, suggested dimension names
+=================  ===========================================================================
+"""
+from __future__ import annotations
+
+from explorer.metrics.association import dimension_associations, suggest_names
+from explorer.metrics.dci import dci
+from explorer.metrics.information import (active_units, active_units_variance, count_active,
+                                          dimension_order, is_deterministic, kl_per_dim,
+                                          variance_of_means)
+from explorer.metrics.knn import (knn_accuracies, knn_accuracy, label_columns,
+                                  majority_baseline)
+from explorer.metrics.mig import discretize_factors, mig
+from explorer.metrics.modularity import explicitness, modularity
+from explorer.metrics.sap import sap
+
+__all__ = ["active_units", "active_units_variance", "count_active", "dci",
+           "dimension_associations", "dimension_order", "discretize_factors", "explicitness",
+           "is_deterministic", "kl_per_dim", "knn_accuracies", "knn_accuracy", "label_columns",
+           "majority_baseline", "mig", "modularity", "sap", "suggest_names",
+           "variance_of_means"]

@@ -1,0 +1,110 @@
+"""`evaluate`: a tiny bundle trained here, its PCA baseline, the table and the CLI."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from explorer.bundle import load_bundle
+from explorer.cli import main as cli_main
+from explorer.evaluate import evaluate_bundle, evaluation_table, format_table
+from explorer.train import TrainConfig, split_indices, train
+from tests.helpers import TINY_MODEL, blocks_catalogue
+
+CFG = TrainConfig(epochs=1, batch_size=16, projections=("pca",), threads=1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("evaluate")
+    cat = blocks_catalogue()
+    cat.save(tmp / "cat")
+    train(cat, CFG, TINY_MODEL, tmp / "b", progress=False, log=lambda *a: None)
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def result(trained):
+    return evaluate_bundle(load_bundle(trained / "b"), seed=0)
+
+
+def test_evaluate_bundle_uses_the_bundles_split(result):
+    _, val = split_indices(96, CFG.val_fraction, CFG.seed, CFG.max_val)
+    assert result["n_items"] == 96 and result["n_val"] == len(val)
+    assert result["factor_columns"] == ["factor_height", "factor_colour"]
+    assert {"colour", "brand", "factor_colour"} <= set(result["knn_columns"])
+    assert "sku" not in result["knn_columns"] and "name" not in result["knn_columns"]
+    model, pca = result["rows"]
+    assert model["model"] == "beta-vae" and pca["model"] == "PCA" and pca["baseline"]
+    assert model["latent_dim"] == pca["latent_dim"] == 4
+    assert model["kl"] is not None and model["kl"] >= 0 and pca["kl"] is None
+    assert 0 <= model["active_dims"] <= 4
+    for row in (model, pca):
+        assert 0 < row["mse"] < 1 and math.isfinite(row["psnr"])
+        assert row["psnr"] == pytest.approx(10 * math.log10(1 / row["mse"]))
+        for key in ("mig", "sap", "dci_d", "dci_c", "dci_i", "modularity"):
+            assert 0.0 <= row[key] <= 1.0, key
+        assert set(row["per_factor"]["mig"]) == {"factor_height", "factor_colour"}
+        assert 0.0 <= row["knn"]["colour"] <= 1.0
+    # a 4-component PCA of flat colour blocks reconstructs well
+    assert pca["psnr"] > 12
+
+
+def test_evaluation_table_has_model_and_pca_rows(result):
+    df = evaluation_table([result, result])
+    assert len(df) == 4
+    assert list(df["model"]) == ["beta-vae", "PCA", "beta-vae", "PCA"]
+    for col in ("bundle", "dims", "KL", "active", "MSE", "PSNR", "kNN colour",
+                "kNN factor_colour", "MIG", "SAP", "DCI D", "DCI C", "DCI I", "modularity"):
+        assert col in df.columns, col
+    assert np.isnan(df.loc[1, "KL"]) and np.isfinite(df["PSNR"]).all()
+    text = format_table(df)
+    lines = text.splitlines()
+    assert len(lines) == 6 and lines[0].startswith("bundle")
+    assert len({len(line) for line in lines[:2]}) == 1       # header and rule align
+
+
+def test_evaluate_is_repeatable(trained, result):
+    again = evaluate_bundle(load_bundle(trained / "b"), seed=0)
+    assert again["rows"][1]["mse"] == pytest.approx(result["rows"][1]["mse"])
+    assert again["rows"][0]["dci_d"] == result["rows"][0]["dci_d"]
+    assert again["rows"][0]["knn"] == result["rows"][0]["knn"]
+
+
+def test_cli_prints_the_table_and_writes_json(trained, capsys):
+    out_json = trained / "results.json"
+    rc = cli_main(["evaluate", str(trained / "b"), "--catalogue", str(trained / "cat"),
+                   "--json", str(out_json), "--seed", "0"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "PCA" in out and "beta-vae" in out and "kNN colour" in out and "MIG" in out
+    assert "majority-class baseline" in out
+    data = json.loads(out_json.read_text())
+    assert len(data["results"]) == 1 and len(data["results"][0]["rows"]) == 2
+
+
+def test_cli_refuses_a_non_bundle(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["evaluate", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "bundle.json" in err and "Traceback" not in err
+    assert cli_main(["evaluate", str(tmp_path / "nowhere")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_cli_refuses_another_catalogue(trained, tmp_path, capsys):
+    blocks_catalogue(seed=1).save(tmp_path / "other")
+    rc = cli_main(["evaluate", str(trained / "b"), "--catalogue", str(tmp_path / "other")])
+    assert rc == 2
+    assert "fingerprint" in capsys.readouterr().err
+
+
+def test_deterministic_model_has_no_kl_and_counts_active_dims_by_variance(trained):
+    cat = blocks_catalogue(64)
+    cfg = TrainConfig(model="wae-mmd", epochs=1, batch_size=16, projections=(), threads=1)
+    train(cat, cfg, TINY_MODEL, trained / "wae", progress=False, log=lambda *a: None)
+    res = evaluate_bundle(load_bundle(trained / "wae"), seed=0, max_items=50)
+    model = res["rows"][0]
+    assert model["model"] == "wae-mmd" and model["kl"] is None
+    assert isinstance(model["active_dims"], int) and 0 <= model["active_dims"] <= 4
+    assert math.isfinite(model["psnr"]) and math.isfinite(res["rows"][1]["psnr"])

@@ -1,0 +1,242 @@
+"""Known-answer tests for explorer.metrics (the disentanglement_lib way): an identity code scores
+near 1, a constant or an independent random code near 0, a rotated code in between."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer.metrics import (active_units, active_units_variance, count_active, dci,
+                              dimension_associations, dimension_order, discretize_factors,
+                              explicitness, is_deterministic, kl_per_dim, knn_accuracies,
+                              knn_accuracy, label_columns, majority_baseline, mig, modularity,
+                              sap, suggest_names, variance_of_means)
+
+N = 1000
+
+
+@pytest.fixture(scope="module")
+def factors() -> np.ndarray:
+    """[N, 4]: two categorical factors (4 and 5 classes) and two continuous ones in [0, 1]."""
+    rng = np.random.default_rng(0)
+    return np.stack([rng.integers(0, 4, N), rng.integers(0, 5, N), rng.random(N),
+                     rng.random(N)], axis=1).astype(float)
+
+
+@pytest.fixture(scope="module")
+def codes(factors) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    z = (factors - factors.mean(0)) / factors.std(0)
+    q = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    return {
+        "identity": factors + 1e-3 * rng.normal(size=factors.shape),
+        "constant": np.zeros((N, 4)),
+        "random": rng.normal(size=(N, 4)),
+        "rotated": z @ q,
+    }
+
+
+def all_scores(c: np.ndarray, f: np.ndarray, seed: int = 0) -> dict[str, float]:
+    d = dci(c, f, random_state=seed)
+    return {"mig": mig(c, f)["mig"], "sap": sap(c, f, random_state=seed)["sap"],
+            "dci_d": d["disentanglement"], "dci_c": d["completeness"],
+            "dci_i": d["informativeness"], "modularity": modularity(c, f)["modularity"]}
+
+
+# ---------------------------------------------------------------------------- disentanglement
+def test_identity_scores_near_one(codes, factors):
+    s = all_scores(codes["identity"], factors)
+    assert s["mig"] > 0.85
+    assert s["sap"] > 0.6           # accuracy gaps for the classes, R² gaps (~1) for the rest
+    assert s["dci_d"] > 0.9 and s["dci_c"] > 0.9
+    assert s["dci_i"] > 0.85
+    assert s["modularity"] > 0.95
+
+
+def test_constant_scores_zero(codes, factors):
+    s = all_scores(codes["constant"], factors)
+    assert s["mig"] == pytest.approx(0.0, abs=1e-9)
+    assert s["sap"] == pytest.approx(0.0, abs=1e-9)
+    assert s["dci_d"] == 0.0 and s["dci_c"] == 0.0
+    assert s["modularity"] == 0.0   # no dimension carries information
+
+
+def test_random_independent_code_scores_near_zero(codes, factors):
+    s = all_scores(codes["random"], factors)
+    assert s["mig"] < 0.05
+    assert s["sap"] < 0.05
+    assert s["dci_d"] < 0.15 and s["dci_c"] < 0.15
+    assert s["dci_i"] < 0.4         # chance level: 1/4, 1/5, 1/20, 1/20
+
+
+def test_rotated_code_scores_below_identity(codes, factors):
+    ident, rot = all_scores(codes["identity"], factors), all_scores(codes["rotated"], factors)
+    for key in ("mig", "sap", "dci_d", "dci_c", "modularity"):
+        assert rot[key] < ident[key] - 0.1, key
+    assert rot["dci_i"] > 0.3       # still informative, just entangled
+
+
+def test_shapes_and_per_factor_entries(codes, factors):
+    c = codes["identity"][:, :3]    # 3 dims, 4 factors
+    m = mig(c, factors)
+    assert len(m["per_factor"]) == 4
+    s = sap(c, factors, random_state=0)
+    assert len(s["per_factor"]) == 4 and np.array(s["scores"]).shape == (3, 4)
+    d = dci(c, factors, random_state=0)
+    assert np.array(d["importance"]).shape == (3, 4)
+    assert np.allclose(np.array(d["importance"]).sum(0), 1.0)
+    assert len(d["per_dim_disentanglement"]) == 3
+    assert len(modularity(c, factors)["per_dim"]) == 3
+
+
+def test_random_state_int_or_generator_is_repeatable(codes, factors):
+    c = codes["rotated"]
+    assert dci(c, factors, random_state=3) == dci(c, factors, random_state=3)
+    a = sap(c, factors, random_state=np.random.default_rng(5))
+    b = sap(c, factors, random_state=np.random.default_rng(5))
+    assert a == b
+
+
+def test_factor_with_one_value_is_left_out(codes, factors):
+    f = np.column_stack([factors, np.ones(N)])
+    c = np.column_stack([codes["identity"], np.zeros(N)])
+    m = mig(c, f)
+    assert np.isnan(m["per_factor"][4]) and m["mig"] > 0.85
+    assert dci(c, f, random_state=0)["completeness"] > 0.9
+
+
+def test_discretize_factors_keeps_classes_and_bins_continuous(factors):
+    d = discretize_factors(factors, num_bins=20)
+    assert d.dtype.kind == "i"
+    assert len(np.unique(d[:, 0])) == 4 and len(np.unique(d[:, 1])) == 5
+    counts = np.bincount(d[:, 2])
+    assert len(counts) == 20 and counts.min() >= 45   # equal-frequency bins
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="rows"):
+        mig(np.zeros((10, 2)), np.zeros((9, 2)))
+    with pytest.raises(ValueError, match="finite"):
+        sap(np.full((10, 2), np.nan), np.zeros((10, 2)), random_state=0)
+
+
+def test_explicitness_identity_beats_random():
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 3, (400, 2)).astype(float)
+    ident = explicitness(f + 0.01 * rng.normal(size=f.shape), f, random_state=0)
+    rand = explicitness(rng.normal(size=f.shape), f, random_state=0)
+    assert ident["explicitness"] > 0.9 > 0.65 > rand["explicitness"]
+    assert len(ident["per_factor"]) == 2
+
+
+# ---------------------------------------------------------------------------- information
+def test_kl_per_dim_known_values():
+    mu = np.array([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
+    logvar = np.array([[0.0, 0.0, np.log(0.25)], [0.0, 0.0, np.log(0.25)]])
+    kl = kl_per_dim(mu, logvar)
+    expected_third = 0.5 * (0.25 - 1.0 - np.log(0.25))
+    assert np.allclose(kl, [0.0, 0.5, expected_third])
+    assert active_units(mu, logvar) == 2
+    assert active_units(mu, logvar, threshold=0.6) == 0
+
+
+def test_dimension_order_by_kl_and_by_variance_for_deterministic_codes():
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(500, 4)) * np.array([0.01, 2.0, 0.5, 1.0])
+    logvar = np.log(np.full((500, 4), 0.5)) * np.array([0.0, 1.0, 1.0, 1.0])
+    assert list(dimension_order(mu, logvar)) == [1, 3, 2, 0]
+    assert not is_deterministic(logvar)
+    wae_logvar = np.full((500, 4), -9.21)
+    assert is_deterministic(wae_logvar) and is_deterministic(None)
+    assert list(dimension_order(mu, wae_logvar)) == [1, 3, 2, 0]
+    assert np.allclose(variance_of_means(mu), mu.var(0))
+    assert active_units_variance(mu) == 3
+    assert count_active(mu, wae_logvar) == 3     # the KL rule would count all four
+    assert active_units(mu, wae_logvar) == 4
+
+
+def test_dimension_order_breaks_ties_by_index():
+    mu = np.zeros((10, 3))
+    assert list(dimension_order(mu, np.zeros((10, 3)))) == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------------- k-NN
+def test_knn_recovers_labels_of_clustered_codes():
+    rng = np.random.default_rng(0)
+    labels = np.array(["low", "mid", "high"])[rng.integers(0, 3, 300)]
+    centre = {"low": 0.0, "mid": 5.0, "high": 10.0}
+    codes = np.array([[centre[v], 0.0] for v in labels]) + 0.3 * rng.normal(size=(300, 2))
+    acc = knn_accuracy(codes[:200], labels[:200], codes[200:], labels[200:], k=5)
+    assert acc == 1.0
+    assert knn_accuracy(codes[:200], labels[:200], codes[:200], labels[:200], k=1) == 1.0
+    shuffled = rng.permutation(labels)
+    assert knn_accuracy(codes[:200], shuffled[:200], codes[200:], shuffled[200:]) < 0.6
+    base = majority_baseline(labels[:200], labels[200:])
+    assert 0.2 < base < 0.5
+
+
+def test_knn_many_columns_skips_missing_labels():
+    rng = np.random.default_rng(0)
+    n = 120
+    colour = rng.integers(0, 2, n)
+    codes = np.column_stack([colour * 4.0, rng.normal(size=n)]) + 0.1 * rng.normal(size=(n, 2))
+    md = pd.DataFrame({"sku": [f"S{i}" for i in range(n)],
+                       "colour": np.array(["red", "blue"])[colour],
+                       "factor_colour": colour,
+                       "price": rng.random(n) * 100,
+                       "shop": np.where(rng.random(n) < 0.2, None, "a")})
+    md.loc[rng.random(n) < 0.3, "shop"] = "b"
+    md.loc[5, "colour"] = None
+    assert label_columns(md) == ["colour", "factor_colour", "shop"]
+    res = knn_accuracies(codes[:80], codes[80:], md.iloc[:80], md.iloc[80:])
+    assert res["colour"]["knn"] == 1.0 and res["factor_colour"]["knn"] == 1.0
+    assert res["colour"]["classes"] == 2 and res["colour"]["n_test"] == 40
+    assert 0.0 <= res["shop"]["knn"] <= 1.0
+    assert 0.0 < res["colour"]["majority"] < 1.0
+
+
+# ---------------------------------------------------------------------------- associations
+@pytest.fixture(scope="module")
+def shoes():
+    rng = np.random.default_rng(0)
+    n = 600
+    sil = np.array(["boot", "runner", "slip-on"])[rng.integers(0, 3, n)]
+    level = {"boot": -2.0, "runner": 0.0, "slip-on": 2.0}
+    price = rng.uniform(50, 200, n)
+    codes = np.column_stack([
+        [level[s] for s in sil] + 0.3 * rng.normal(size=n),     # dim 0: silhouette
+        -(price - 125) / 40 + 0.2 * rng.normal(size=n),          # dim 1: price, falling
+        np.full(n, 0.001),                                       # dim 2: inactive
+        rng.normal(size=n),                                      # dim 3: noise
+    ])
+    md = pd.DataFrame({
+        "sku": [f"KS-{i}" for i in range(n)], "name": [f"Shoe {i}" for i in range(n)],
+        "silhouette": sil, "factor_silhouette": pd.Series(sil).map(
+            {"boot": 0, "runner": 1, "slip-on": 2}).to_numpy(),
+        "price": price, "note": [f"free text {i}" for i in range(n)], "shop": "one shop",
+    })
+    return codes, md
+
+
+def test_dimension_associations_scores(shoes):
+    codes, md = shoes
+    df = dimension_associations(codes, md)
+    assert list(df.columns) == ["silhouette", "factor_silhouette", "price"]
+    assert list(df.index) == [0, 1, 2, 3]
+    assert df.attrs["kinds"] == {"silhouette": "categorical",
+                                 "factor_silhouette": "categorical", "price": "numeric"}
+    assert ((df.values >= 0) & (df.values <= 1)).all()
+    assert df.loc[0, "silhouette"] > 0.8 and df.loc[0, "price"] < 0.15
+    assert df.loc[1, "price"] > 0.9 and df.loc[1, "silhouette"] < 0.1
+    assert df.loc[2].max() == 0.0
+    assert df.loc[3].max() < 0.1
+    assert list(dimension_associations(codes, md, columns=["price"]).columns) == ["price"]
+
+
+def test_suggest_names(shoes):
+    codes, md = shoes
+    assert suggest_names(codes, md) == ["silhouette: boot vs slip-on", "price ↓", "inactive",
+                                        "no clear attribute"]
+    flipped = codes * np.array([-1, -1, 1, 1])
+    assert suggest_names(flipped, md)[:2] == ["silhouette: slip-on vs boot", "price ↑"]
+    # a factor column without a readable twin is named without its prefix
+    only_factor = md.drop(columns=["silhouette"])
+    assert suggest_names(codes, only_factor)[0] == "silhouette: 0 vs 2"
