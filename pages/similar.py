@@ -1,0 +1,204 @@
+"""Find similar: similar products, query by photo, "like this but …", and missing attributes."""
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import cache
+from explorer.latent import apply_offsets
+from explorer.naming import dim_label, load_names
+from explorer.projection import place_by_neighbours
+from explorer.widgets import anchor_picker, current_bundle, esc, item_label, product_grid
+
+b = current_bundle()
+names = load_names(b.path, b.key)
+order = cache.dimension_order(b)
+st.title(":material/search: Find similar")
+st.caption("The embeddings' everyday uses: products that look alike, search by a photo, "
+           "\"this one, but …\", and filling in missing attributes.")
+
+# "More like this" on any card lands here with the item to start from
+if "similar_item" in st.session_state:
+    item = int(st.session_state.pop("similar_item"))
+    st.session_state["s__idx"] = item
+    st.session_state["s__sel"] = item
+    st.session_state["s__src"] = "Catalogue"
+    st.query_params["s"] = str(b.metadata["sku"].iloc[item])
+
+tab_similar, tab_photo, tab_but, tab_impute = st.tabs(
+    ["Similar products", "Query by photo", "Like this but …", "Missing attributes"])
+
+
+def _ignore_weights(ignored: list[int]) -> np.ndarray | None:
+    if not ignored:
+        return None
+    w = np.ones(b.latent_dim, np.float32)
+    w[ignored] = 0.0
+    return w
+
+
+def _show_map(points: np.ndarray, labels: list[str], key: str) -> None:
+    if not b.projections:
+        return
+    method = next((m for m in ("umap", "tsne", "pca") if m in b.projections))
+    xy = b.projections[method]
+    pxy = place_by_neighbours(points, b.mu, xy, k=10)
+    sample = np.random.default_rng(0).choice(len(b), size=min(len(b), 15000), replace=False)
+    fig = go.Figure()
+    fig.add_scattergl(x=xy[sample, 0], y=xy[sample, 1], mode="markers", name="catalogue",
+                      marker=dict(size=3, color="#c8c8c8"), hoverinfo="skip")
+    fig.add_scatter(x=pxy[:, 0], y=pxy[:, 1], mode="markers+text", text=labels,
+                    textposition="top center", name="query",
+                    marker=dict(size=15, color="#e4572e", symbol="star"))
+    fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), showlegend=False,
+                      xaxis=dict(visible=False), yaxis=dict(visible=False))
+    st.plotly_chart(fig, width="stretch", key=key)
+    st.caption(f"Placed among its 10 nearest catalogue items on the {method.upper()} map "
+               f"(the map is not refitted).")
+
+
+# ---------------------------------------------------------------------------- similar
+with tab_similar:
+    left, right = st.columns([1, 3], gap="large")
+    with left:
+        anchor = anchor_picker(b, "s", default_index=0, title="Product", allow_upload=False)
+        st.image(anchor.image, width=160)
+        k = st.slider("How many", 5, 50, 10, 5, key="sim_k")
+        ignored = st.multiselect(
+            "Ignore these factors", order, key="sim_ignore",
+            format_func=lambda d: dim_label(d, names),
+            help="leave out factors, e.g. the colour ones for 'same shape, any colour'")
+    with right:
+        index = cache.get_index(b, _ignore_weights(ignored))
+        exclude = None if anchor.index is None else np.array([anchor.index])
+        idx, dist = index.query(anchor.z, k=k, exclude=exclude)
+        st.markdown(f"**{len(idx[0])} most similar to {esc(anchor.label)}**"
+                    + (f" · ignoring {len(ignored)} factors" if ignored else ""))
+        product_grid(b, idx[0], dist[0], cols=5, key="sim")
+
+# ---------------------------------------------------------------------------- photo
+with tab_photo:
+    from explorer.images import MAX_UPLOAD_BYTES, ImageRejected
+    up = st.file_uploader("A sneaker photo (JPEG, PNG, WebP, GIF, BMP or TIFF)",
+                          type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
+                          key="photo_up",
+                          help=f"up to {MAX_UPLOAD_BYTES // 2**20} MiB; it is preprocessed "
+                               f"like the catalogue and never stored")
+    if up is None:
+        st.info("Upload a photo to see its reconstruction, its closest products and where it "
+                "falls on the catalogue map. Nothing is written to disk.")
+    elif up.size > MAX_UPLOAD_BYTES:
+        st.error(f"{esc(up.name)}: {up.size / 2**20:.1f} MiB is over the "
+                 f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB upload limit.")
+    else:
+        try:
+            img, z = cache.encode_upload(b, up.getvalue())
+        except ImageRejected as e:
+            st.error(f"{esc(up.name)} was not used: {esc(e.reason)}")
+        else:
+            c1, c2, c3 = st.columns([1, 1, 3])
+            c1.image(img, width=160, caption="as the model sees it")
+            c2.image(b.decode(z[None])[0], width=160, caption="reconstruction")
+            with c3:
+                _show_map(z[None], ["your photo"], key="photo_map")
+            idx, dist = cache.get_index(b).query(z, k=10)
+            st.markdown("**Closest products**")
+            product_grid(b, idx[0], dist[0], cols=5, key="photo")
+
+# ---------------------------------------------------------------------------- like this but
+with tab_but:
+    st.caption("Take a product (or a photo), move some factors, and search the real catalogue "
+               "for the products closest to the edited vector: \"this one, but as a high-top\".")
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        base = anchor_picker(b, "lb", default_index=0, title="Start from")
+        kl = cache.kl_per_dim(b)
+        shown = [d for d in order if kl[d] >= 0.1 or b.model.deterministic][:8]
+        offsets = {d: st.slider(dim_label(d, names), -3.0, 3.0, 0.0, 0.1, key=f"lb_d{d}")
+                   for d in shown}
+    z_edit = apply_offsets(base.z, offsets)
+    with right:
+        c1, c2 = st.columns(2)
+        c1.image(base.image, width=160, caption="start")
+        c2.image(b.decode(z_edit[None])[0], width=160, caption="edited")
+        exclude = None if base.index is None else np.array([base.index])
+        idx, dist = cache.get_index(b).query(z_edit, k=10, exclude=exclude)
+        st.markdown("**Real products closest to the edit**")
+        product_grid(b, idx[0], dist[0], cols=5, key="lb")
+
+# ---------------------------------------------------------------------------- imputation
+with tab_impute:
+    from explorer.annotations import AnnotationStore
+    from explorer.impute import holdout_accuracy, impute_column
+
+    md = b.metadata
+    skip = {"sku", "name", "file"}
+    candidates = [c for c in md.columns if c not in skip and not c.startswith("factor_")
+                  and 1 < md[c].nunique(dropna=True) <= 50]
+    with_missing = [c for c in candidates if md[c].isna().any()]
+    st.caption("A missing value is predicted by a vote of the nearest products in latent space, "
+               "with a confidence; low-confidence predictions go to a review queue. Accepted "
+               "values are stored in the annotations database beside the tags — the catalogue "
+               "itself is never rewritten.")
+    if not candidates:
+        st.info("This catalogue has no categorical attribute to impute.")
+    else:
+        col = st.selectbox("Attribute", with_missing + [c for c in candidates
+                                                        if c not in with_missing],
+                           key="imp_col",
+                           format_func=lambda c: f"{c} ({int(md[c].isna().sum())} missing)")
+        min_conf = st.slider("Review below confidence", 0.3, 0.95, 0.6, 0.05, key="imp_conf")
+
+        @st.cache_data(max_entries=16, show_spinner="Measuring on hidden values …")
+        def _holdout(path: str, key: str, column: str, conf: float) -> dict:
+            bb = cache.get_bundle(path)
+            return holdout_accuracy(bb.mu, bb.metadata[column], frac=0.2, k=10,
+                                    random_state=0, min_confidence=conf)
+
+        h = _holdout(str(b.path), b.key, col, min_conf)
+        if h["kind"] == "categorical":
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Accuracy on hidden values", f"{h['accuracy']:.1%}",
+                      f"{h['accuracy'] - h['baseline']:+.1%} vs majority class")
+            m2.metric("Confident share", f"{h['coverage']:.1%}")
+            if np.isfinite(h.get("accuracy_confident", np.nan)):
+                m3.metric("Accuracy when confident", f"{h['accuracy_confident']:.1%}")
+        if not md[col].isna().any():
+            st.info(f"Every product has a value for {esc(col)}; the figures above hide 20% of "
+                    f"them to show how well missing values would be filled in.")
+        else:
+            preds = impute_column(b.mu, md[col], k=10, min_confidence=min_conf)
+            store = cache.annotation_store(b)
+            accepted = store.attributes(col)
+            done = set(accepted["sku"]) if len(accepted) else set()
+            preds["sku"] = md["sku"].iloc[preds["index"]].to_numpy()
+            preds = preds[~preds["sku"].isin(done)]
+            confident = preds[~preds["needs_review"]]
+            review = preds[preds["needs_review"]].sort_values("confidence")
+            st.markdown(f"**{len(preds)} open predictions**: {len(confident)} confident, "
+                        f"{len(review)} to review; {len(done)} already accepted.")
+            if len(confident) and st.button(f"Accept the {len(confident)} confident values",
+                                            key="imp_accept_all"):
+                store.set_attributes(col, dict(zip(confident["sku"], confident["predicted"])),
+                                     confidence=dict(zip(confident["sku"],
+                                                         confident["confidence"])))
+                st.rerun()
+            if len(review):
+                st.markdown("**Review queue** (lowest confidence first)")
+                page = review.head(10)
+                for _, row in page.iterrows():
+                    c1, c2, c3 = st.columns([1, 3, 2], vertical_alignment="center")
+                    c1.image(b.images[int(row["index"])], width=72)
+                    c2.markdown(f"{esc(item_label(b, int(row['index'])))}  \n"
+                                f"predicted **{esc(row['predicted'])}** · confidence "
+                                f"{row['confidence']:.0%}")
+                    if c3.button("Accept", key=f"imp_ok_{row['sku']}"):
+                        store.set_attribute(row["sku"], col, row["predicted"],
+                                            confidence=float(row["confidence"]))
+                        st.rerun()
+            if len(accepted):
+                with st.expander(f"{len(accepted)} accepted values"):
+                    st.dataframe(accepted, hide_index=True, width="stretch")
+                if st.button("Undo the last acceptance", key="imp_undo"):
+                    st.toast(store.undo_last() or "nothing to undo")
+                    st.rerun()
