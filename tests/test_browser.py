@@ -1,0 +1,171 @@
+"""The whole app in a real headless Chromium (Debian's chromium, driven by Playwright).
+
+Starts `streamlit run app.py` on a free local port with the committed demo bundle, visits every
+page, moves a slider and checks that the decoded image and the URL change. Screenshots go to
+$KICKSPACE_SCREENSHOTS (default: pytest's tmp folder) for people to look at.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.browser
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless=true",
+         f"--server.port={port}", "--server.address=127.0.0.1",
+         "--browser.gatherUsageStats=false"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {proc.stdout.read()}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("streamlit did not come up within 90 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path_module):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        br = p.chromium.launch(executable_path=chromium_path_module, args=CHROMIUM_FLAGS)
+        yield br
+        br.close()
+
+
+@pytest.fixture(scope="module")
+def chromium_path_module():
+    from tests.conftest import CHROMIUM, require_system
+    import shutil
+    present = Path(CHROMIUM).is_file()
+    require_system(present, f"Chromium ({CHROMIUM})", "apt-get install chromium chromium-driver")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        require_system(False, "the playwright Python package", "pip install playwright")
+    return CHROMIUM if present else shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    d = Path(os.environ.get("KICKSPACE_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def wait_idle(page, timeout: float = 60.0) -> None:
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=timeout * 1000)
+    time.sleep(0.5)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if page.query_selector("[data-testid='stStatusWidget']") is None:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the app kept running for too long")
+
+
+def assert_no_exception(page, where: str) -> None:
+    errors = page.query_selector_all("[data-testid='stException']")
+    assert not errors, f"{where}: {errors[0].inner_text()[:500]}"
+
+
+PAGES = [("", "KickSpace"), ("sliders", "Factor sliders"), ("interpolation", "Interpolation"),
+         ("arithmetic", "Sneaker arithmetic")]
+
+
+def test_every_page_renders(server, browser, shots):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    for path, title in PAGES + [(p, t) for p, t in (("catalogue_map", "Catalogue map"),
+                                                     ("similar", "Find similar"),
+                                                     ("lab", "Disentanglement lab"))
+                                if (REPO / "pages" / f"{p}.py").is_file()]:
+        page.goto(f"{server}/{path}")
+        wait_idle(page)
+        page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
+        assert_no_exception(page, path or "overview")
+        page.screenshot(path=str(shots / f"{path or 'overview'}.png"), full_page=True)
+    page.close()
+
+
+def test_moving_a_slider_changes_the_image_and_the_url(server, browser, shots):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(f"{server}/sliders")
+    wait_idle(page)
+    img = page.get_by_alt_text("decoded sneaker")
+    img.wait_for(timeout=30_000)
+    before = img.get_attribute("src")
+    thumb = page.get_by_role("slider").first
+    thumb.focus()
+    for _ in range(15):
+        page.keyboard.press("ArrowRight")
+    deadline = time.time() + 30
+    while img.get_attribute("src") == before and time.time() < deadline:
+        time.sleep(0.2)
+    after = img.get_attribute("src")
+    assert after != before, "the decoded image did not change after moving a slider"
+    wait_idle(page)
+    assert_no_exception(page, "sliders")
+    assert "d" in page.url and "=1.5" in page.url, page.url
+    page.screenshot(path=str(shots / "sliders_moved.png"), full_page=True)
+    # the link opens the same view
+    shared = page.url
+    other = browser.new_page(viewport={"width": 1400, "height": 1600})
+    other.goto(shared)
+    wait_idle(other)
+    other.get_by_alt_text("decoded sneaker").wait_for(timeout=30_000)
+    value = other.get_by_role("slider").first.input_value()
+    assert float(value) == pytest.approx(1.5)
+    other.close()
+    page.close()
+
+
+def test_typed_markup_is_shown_as_text(server, browser):
+    """A search for markup is echoed back as text: no element is injected, no script runs."""
+    page = browser.new_page()
+    page.goto(f"{server}/sliders")
+    wait_idle(page)
+    hostile = '<img src=x onerror="window.__pwned=1"><b id=injected>bold</b>'
+    box = page.get_by_placeholder("e.g. court, boot, KS-0001").first
+    box.fill(hostile)
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_text("No product matches").first.wait_for(timeout=30_000)
+    assert "<b id=injected>" in page.get_by_text("No product matches").first.inner_text()
+    assert page.query_selector("#injected") is None
+    assert page.evaluate("() => window.__pwned === undefined")
+    page.close()
