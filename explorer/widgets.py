@@ -176,13 +176,8 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
         ss[idx_key] = int(rng.integers(len(bundle)))
         ss[sel_key] = ss[idx_key]
 
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    with c1:
-        query = st.text_input("Search by name, SKU or brand", key=f"{key}__q",
-                              placeholder="e.g. court, boot, KS-0001")
-    with c2:
-        st.button(":material/casino:", key=f"{key}__rand", on_click=_random, width="stretch",
-                  help="pick a random product")
+    query = st.text_input("Search by name, SKU or brand", key=f"{key}__q",
+                          placeholder="e.g. court, boot, KS-0001")
     current = int(ss[idx_key])
     matches = search_items(bundle.metadata, query, limit=200)
     if query and not matches:
@@ -192,6 +187,8 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
         ss[sel_key] = current
     st.selectbox("Product", options, key=sel_key, on_change=_picked,
                  format_func=lambda i: item_label(bundle, i), label_visibility="collapsed")
+    st.button("Random product", icon=":material/casino:", key=f"{key}__rand",
+              on_click=_random, help="pick a random product from the catalogue")
     idx = int(ss[idx_key])
     st.query_params[key] = str(bundle.metadata["sku"].iloc[idx])
     return Anchor(z=bundle.mu[idx], image=bundle.images[idx], label=item_label(bundle, idx),

@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import cache
+from explorer.directions import load_directions, slider_key
 from explorer.latent import apply_offsets, traversal
 from explorer.naming import dim_label, load_names
 from explorer.sheets import row_labelled_grid, to_png_bytes
@@ -17,8 +18,9 @@ st.caption("Take one sneaker and move one latent factor at a time. Sliders are o
 order = cache.dimension_order(b)
 kl = cache.kl_per_dim(b)
 names = load_names(b.path, b.key)
+directions = load_directions(b.path, b.key, b.latent_dim)  # saved in the disentanglement lab
 ACTIVE = 0.1  # nats: below this a dimension carries next to nothing
-SLIDER_KEYS = [f"d{d}" for d in range(b.latent_dim)]
+SLIDER_KEYS = [f"d{d}" for d in range(b.latent_dim)] + [slider_key(x) for x in directions]
 
 with st.sidebar:
     anchor = anchor_picker(b, "a", default_index=0, title="Anchor sneaker")
@@ -43,7 +45,7 @@ def slider_panel() -> None:
             c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
             with c1:
                 offsets[d] = st.slider(
-                    dim_label(d, names), -3.0, 3.0, 0.0, 0.1, key=f"d{d}",
+                    esc(dim_label(d, names)), -3.0, 3.0, 0.0, 0.1, key=f"d{d}",
                     bind="query-params",
                     help=f"mean KL {kl[d]:.2f} nats over the catalogue")
             with c2:
@@ -55,13 +57,32 @@ def slider_panel() -> None:
             with st.expander(f"{len(quiet)} near-inactive factors (KL < {ACTIVE} nats)"):
                 for d in quiet:
                     _slider(d)
-    z = apply_offsets(anchor.z, offsets)
+        amounts: list[tuple] = []
+        if directions:
+            st.markdown("**Attribute directions**",
+                        help="fitted and saved in the Disentanglement lab; one unit is one "
+                             "standard deviation of the catalogue along the direction")
+        for x in directions:
+            key = slider_key(x)
+            c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
+            with c1:
+                amount = st.slider(
+                    esc(x.name), -3.0, 3.0, 0.0, 0.1, key=key, bind="query-params",
+                    help=f"{x.method}: {esc(x.negative)} → {esc(x.positive)}, held-out "
+                         f"accuracy {x.accuracy:.0%}")
+            with c2:
+                st.button("↺", key=f"reset_{key}", on_click=_reset, args=([key],),
+                          help=f"reset {esc(x.name)}")
+            if amount:
+                amounts.append((x, amount))
+    z = apply_offsets(anchor.z, offsets,
+                      directions=[(x.vector * x.scale, amount) for x, amount in amounts])
     img = b.decode(z[None])[0]
     with left:
-        st.image(img, width=384, caption="decoded", output_format="PNG")
-        moved = {d: v for d, v in offsets.items() if v}
-        st.caption("moved: " + (", ".join(f"{esc(dim_label(d, names))} {v:+.1f}"
-                                          for d, v in moved.items()) or "nothing yet"))
+        st.image(img, width=384, caption="decoded", output_format="PNG", alt="decoded sneaker")
+        moved = [f"{esc(dim_label(d, names))} {v:+.1f}" for d, v in offsets.items() if v]
+        moved += [f"{esc(x.name)} {v:+.1f}" for x, v in amounts]
+        st.caption("moved: " + (", ".join(moved) or "nothing yet"))
         st.markdown("**Closest real products**")
         idx, dist = cache.get_index(b).query(z, k=3)
         cols = st.columns(3)
