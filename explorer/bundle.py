@@ -407,7 +407,8 @@ def find_bundles(root: str | os.PathLike = "checkpoints") -> list[Path]:
     r = Path(root)
     if not r.is_dir():
         return []
-    found = sorted(p.parent for p in r.glob("*/bundle.json"))
+    # hidden folders are the leftovers of a killed write (.NAME.tmp-PID, .NAME.old-PID)
+    found = sorted(p.parent for p in r.glob("*/bundle.json") if not p.parent.name.startswith("."))
     return sorted(found, key=lambda p: (p.name != "demo", p.name))
 
 

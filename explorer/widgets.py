@@ -30,14 +30,29 @@ def esc(value) -> str:
 
 
 # ---------------------------------------------------------------------------- bundle in use
+def _through_app_py() -> None:
+    """Make sure this page runs inside app.py's st.navigation.
+
+    A folder named pages/ next to app.py makes a fresh Streamlit server run a deep link such
+    as /sliders as that file alone (its old "pages directory" mode) until some session has
+    run app.py's st.navigation. Leave that mode and rerun, so the link goes through app.py
+    (bundle picker, ?bundle=, navigation) like every other visit.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def current_bundle() -> Bundle:
     """The bundle this session works on (chosen in app.py's sidebar); stops the page with an
     error message if it cannot be loaded."""
+    _through_app_py()
     path = st.session_state.get("bundle_path", str(cache.DEFAULT_BUNDLE))
     try:
         return cache.get_bundle(path)
     except (cache.BundleError, OSError, ValueError) as e:
-        st.error(f"Cannot load the bundle: {e}")
+        st.error(f"Cannot load the bundle: {esc(e)}")
         st.stop()
         raise  # unreachable; st.stop raises
 
@@ -187,7 +202,7 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
         ss[sel_key] = current
     st.selectbox("Product", options, key=sel_key, on_change=_picked,
                  format_func=lambda i: item_label(bundle, i), label_visibility="collapsed")
-    st.button("Random product", icon=":material/casino:", key=f"{key}__rand",
+    st.button("Random product", icon=":material/shuffle:", key=f"{key}__rand",
               on_click=_random, help="pick a random product from the catalogue")
     idx = int(ss[idx_key])
     st.query_params[key] = str(bundle.metadata["sku"].iloc[idx])

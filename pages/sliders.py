@@ -24,7 +24,7 @@ SLIDER_KEYS = [f"d{d}" for d in range(b.latent_dim)] + [slider_key(x) for x in d
 
 with st.sidebar:
     anchor = anchor_picker(b, "a", default_index=0, title="Anchor sneaker")
-    st.image(anchor.image, width=128, caption=anchor.label)
+    st.image(anchor.image, width=128, caption=esc(anchor.label))
 
 
 def _reset(keys) -> None:
