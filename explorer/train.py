@@ -100,17 +100,28 @@ def save_checkpoint(out: Path, model: AutoEncoder, opt: torch.optim.Optimizer,
     tensors["rng.torch"] = torch.get_rng_state()
     if gallery:
         tensors["gallery"] = torch.from_numpy(np.stack(gallery))
-    atomic_write_bytes(ck / "state.safetensors", torch_save(tensors))
     meta = dict(state, param_groups=opt_sd["param_groups"])
+    # the progress travels inside the weights file, so the one atomic write keeps them paired;
+    # state.json is a readable copy written after it
+    atomic_write_bytes(ck / "state.safetensors",
+                       torch_save(tensors, metadata={"state": json.dumps(meta)}))
     atomic_write_text(ck / "state.json", json.dumps(meta, indent=1))
+
+
+def _checkpoint_meta(ck: Path) -> dict[str, Any]:
+    """The training progress saved with the weights (falls back to state.json)."""
+    from safetensors import safe_open
+    with safe_open(str(ck / "state.safetensors"), framework="pt") as f:
+        text = (f.metadata() or {}).get("state")
+    return json.loads(text) if text else json.loads((ck / "state.json").read_text())
 
 
 def load_checkpoint(out: Path, model: AutoEncoder, opt: torch.optim.Optimizer
                     ) -> tuple[dict[str, Any], list[np.ndarray]]:
     ck = out / CKPT_DIR
     try:
-        meta = json.loads((ck / "state.json").read_text())
         tensors = torch_load_file(str(ck / "state.safetensors"))
+        meta = _checkpoint_meta(ck)
     except FileNotFoundError as e:
         raise TrainingError(f"--resume: no checkpoint in {ck} ({e.filename} missing)") from e
     except Exception as e:  # noqa: BLE001 - any parse failure is a corrupt checkpoint
@@ -226,13 +237,13 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                              "seconds": 0.0}
     gallery: list[np.ndarray] = []
     if resume:
-        ck_json = out / CKPT_DIR / "state.json"
-        if not ck_json.is_file():
-            raise TrainingError(f"--resume: no checkpoint at {ck_json}")
+        ck_file = out / CKPT_DIR / "state.safetensors"
+        if not ck_file.is_file():
+            raise TrainingError(f"--resume: no checkpoint at {ck_file}")
         try:
-            prev = json.loads(ck_json.read_text())
-        except json.JSONDecodeError as e:
-            raise TrainingError(f"--resume: {ck_json} is not valid JSON ({e})") from e
+            prev = _checkpoint_meta(out / CKPT_DIR)
+        except Exception as e:  # noqa: BLE001 - any parse failure is a corrupt checkpoint
+            raise TrainingError(f"--resume: the checkpoint {ck_file} is unreadable ({e})") from e
         if prev.get("model_kind") != cfg.model:
             raise TrainingError(f"--resume: the checkpoint in {out} is a {prev.get('model_kind')} "
                                 f"model, not {cfg.model}")
