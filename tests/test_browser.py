@@ -169,3 +169,28 @@ def test_typed_markup_is_shown_as_text(server, browser):
     assert page.query_selector("#injected") is None
     assert page.evaluate("() => window.__pwned === undefined")
     page.close()
+
+
+def test_query_by_photo_finds_the_product_first(server, browser, shots, tmp_path):
+    """Upload a copy of a catalogue photo on Find similar: that product comes first."""
+    from PIL import Image
+
+    from explorer.bundle import load_bundle
+    b = load_bundle(REPO / "checkpoints" / "demo", check_hashes=False)
+    item = 123
+    photo = tmp_path / "upload.png"
+    Image.fromarray(b.images[item]).resize((256, 256), Image.LANCZOS).save(photo)
+    name = str(b.metadata["name"].iloc[item])
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{server}/similar")
+    wait_idle(page)
+    page.get_by_role("tab", name="Query by photo").click()
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    page.get_by_text("Closest products").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page, "similar/upload")
+    panel = page.get_by_role("tabpanel", name="Query by photo")
+    first_card = panel.locator("[data-testid='stMarkdownContainer'] strong").nth(1)
+    assert first_card.inner_text() == name, (first_card.inner_text(), name)
+    page.screenshot(path=str(shots / "similar_upload.png"), full_page=True)
+    page.close()
