@@ -102,5 +102,77 @@ def encode_upload(bundle: Bundle, data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return _encode_upload(str(p), _stamp(p), data)
 
 
+# ---------------------------------------------------------------------------- catalogue map
+@st.cache_data(max_entries=16, show_spinner=False)
+def _projection(path: str, stamp: float, key: str, method: str, params: tuple,
+                seed: int) -> np.ndarray:
+    from explorer.projection import project
+    b = _load_bundle(path, stamp)
+    return project(method, b.mu, seed=seed, **dict(params))
+
+
+def projection(bundle: Bundle, method: str, params: dict | None = None,
+               seed: int = 0) -> np.ndarray:
+    """The [N, 2] map: the bundle's cached projection when params is empty and the bundle
+    has one, else computed with these parameters (cached by bundle key + parameters)."""
+    if not params and method in bundle.projections:
+        return bundle.projections[method]
+    p = bundle.path.resolve()
+    return _projection(str(p), _stamp(p), bundle.key, method,
+                       tuple(sorted((params or {}).items())), int(seed))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _kmeans(path: str, stamp: float, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from explorer.clusters import kmeans
+    return kmeans(_load_bundle(path, stamp).mu, k, seed=seed)
+
+
+def kmeans_clusters(bundle: Bundle, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """k-means on the latent means -> (labels [N], centres [k, D]), largest cluster 0."""
+    p = bundle.path.resolve()
+    return _kmeans(str(p), _stamp(p), int(k), int(seed))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _suggested_k(path: str, stamp: float, seed: int) -> tuple[int, dict[int, float]]:
+    from explorer.clusters import suggest_k
+    return suggest_k(_load_bundle(path, stamp).mu, seed=seed)
+
+
+def suggested_k(bundle: Bundle, seed: int = 0) -> tuple[int, dict[int, float]]:
+    """The silhouette-best k in 2..15 (on a 2,000-item subsample) and every k's score."""
+    p = bundle.path.resolve()
+    return _suggested_k(str(p), _stamp(p), int(seed))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _hdbscan(path: str, stamp: float, min_cluster_size: int, seed: int) -> np.ndarray:
+    from explorer.clusters import hdbscan
+    return hdbscan(_load_bundle(path, stamp).mu, min_cluster_size=min_cluster_size, seed=seed)
+
+
+def hdbscan_clusters(bundle: Bundle, min_cluster_size: int, seed: int = 0) -> np.ndarray:
+    """HDBSCAN labels [N] on the latent means (-1 = noise), largest cluster 0."""
+    p = bundle.path.resolve()
+    return _hdbscan(str(p), _stamp(p), int(min_cluster_size), int(seed))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _annotation_store(db_path: str, fingerprint: str, _bundle: Bundle):
+    from explorer.annotations import AnnotationStore
+    return AnnotationStore.for_bundle(_bundle, path=db_path)
+
+
+def annotation_store(bundle: Bundle):
+    """The shared AnnotationStore of the bundle's catalogue (one object per database file
+    and catalogue; the path follows $KICKSPACE_ANNOTATIONS_DB / $KICKSPACE_DATA_DIR at each
+    call). Raises AnnotationStoreError if the database cannot be opened."""
+    from explorer.annotations import default_db_path
+    db = default_db_path(bundle.path, bundle.fingerprint).expanduser().absolute()
+    return _annotation_store(str(db), bundle.fingerprint, bundle)
+
+
 __all__ = ["BundleError", "CHECKPOINTS", "DEFAULT_BUNDLE", "available_bundles", "get_bundle",
-           "get_index", "dimension_order", "kl_per_dim", "encode_upload"]
+           "get_index", "dimension_order", "kl_per_dim", "encode_upload", "projection",
+           "kmeans_clusters", "suggested_k", "hdbscan_clusters", "annotation_store"]

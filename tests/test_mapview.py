@@ -1,0 +1,224 @@
+"""explorer.mapview: what the map draws, and selections mapped back to catalogue indices."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from explorer.mapview import (MISSING, OTHER, area_selection, categorical_colouring,
+                              cluster_colouring, colour_options, column_colouring,
+                              density_grid, filter_mask, filterable_columns, grid_image,
+                              hover_texts, image_figure, in_polygon, page_of, plan_points,
+                              representative_subset, scatter_figure, scatter_image,
+                              selected_points, snap_to_grid, to_jpeg)
+
+
+def catalogue(n: int = 200, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    xy = rng.normal(0, 1, (n, 2)).astype(np.float32)
+    md = pd.DataFrame({
+        "sku": [f"SKU-{i:05d}" for i in range(n)],
+        "name": [f"Shoe {i}" for i in range(n)],
+        "brand": rng.choice(["Acme", "Bolt", "Crux"], n),
+        "price": rng.uniform(40, 200, n).round(2),
+        "year": rng.integers(2000, 2004, n),
+    })
+    return xy, md
+
+
+def test_small_catalogues_are_drawn_whole():
+    plan = plan_points(np.arange(1000), max_points=5000)
+    assert plan.mode == "all" and not plan.sampled
+    np.testing.assert_array_equal(plan.drawn, np.arange(1000))
+    assert "all 1,000" in plan.describe()
+
+
+def test_sampling_is_seeded_and_within_the_filter():
+    visible = np.flatnonzero(np.arange(100_000) % 3 == 0)     # a filter keeps every third
+    plan = plan_points(visible, max_points=5_000, density_above=50_000, seed=7)
+    assert plan.mode == "sample" and plan.n_visible == len(visible)
+    assert len(plan.drawn) == 5_000 and (np.diff(plan.drawn) > 0).all()
+    assert np.isin(plan.drawn, visible).all()
+    np.testing.assert_array_equal(plan.drawn, plan_points(visible, 5_000, 50_000, seed=7).drawn)
+    assert "5,000 of 33,334" in plan.describe()
+
+
+def test_aggregated_mode_above_the_threshold():
+    mask = np.ones(400_000, bool)
+    plan = plan_points(mask, max_points=50_000, density_above=300_000)
+    assert plan.mode == "density" and len(plan.drawn) == 50_000
+    assert "density of all 400,000" in plan.describe()
+    assert plan_points(np.ones(299_999, bool)).mode == "sample"
+
+
+def test_selection_maps_back_to_catalogue_indices_when_sampled_and_filtered():
+    xy, md = catalogue(3_000)
+    visible = np.flatnonzero(md["brand"].to_numpy() != "Bolt")
+    plan = plan_points(visible, max_points=500, density_above=10**9, seed=1)
+    mf = scatter_figure(xy, plan, column_colouring(md, "brand"), md)
+    fig = mf.figure
+    # every drawn point's (curve, index) maps to the catalogue row it was drawn from
+    points = []
+    for curve, trace in enumerate(fig.data):
+        if curve not in mf.trace_indices:
+            continue
+        tx, ty = np.asarray(trace.x), np.asarray(trace.y)
+        for i in range(0, len(tx), 7):
+            points.append({"curve_number": curve, "point_index": i, "x": tx[i], "y": ty[i]})
+    got = selected_points(points, mf.trace_indices)
+    assert len(got) == len(points)
+    assert (md["brand"].to_numpy()[got] != "Bolt").all()
+    for p in points[::5]:
+        (i,) = selected_points([p], mf.trace_indices)
+        assert tuple(xy[i]) == (p["x"], p["y"])       # the point drawn there is catalogue row i
+    # hover text of each point names its product
+    trace0 = fig.data[0]
+    first = mf.trace_indices[0][0]
+    assert md["sku"].iloc[first] in trace0.hovertext[0]
+    # points of traces not in the mapping (density, highlight) are ignored
+    assert len(selected_points([{"curve_number": 99, "point_index": 0}], mf.trace_indices)) == 0
+
+
+def test_area_selection_includes_undrawn_items():
+    xy = np.array([[0, 0], [1, 1], [2, 2], [3, 3], [0.5, 0.2]], np.float32)
+    got = area_selection(xy, np.arange(5), boxes=[{"x": [1.1, -0.1], "y": [-0.1, 1.5]}])
+    assert got.tolist() == [0, 1, 4]
+    got = area_selection(xy, np.array([0, 1, 2]), boxes=[{"x": [-1, 5], "y": [-1, 5]}])
+    assert got.tolist() == [0, 1, 2]                 # filtered-out items are never selected
+    lasso = {"x": [0.3, 2.5, 2.5, 0.3], "y": [-0.5, -0.5, 0.5, 0.5]}
+    assert area_selection(xy, np.arange(5), lassos=[lasso]).tolist() == [4]
+
+
+def test_point_in_polygon():
+    sq = ([0, 2, 2, 0], [0, 0, 2, 2])
+    pts = np.array([[1, 1], [3, 1], [-0.1, 0.5], [1.9, 1.9]])
+    assert in_polygon(pts, *sq).tolist() == [True, False, False, True]
+
+
+def test_hover_text_is_escaped():
+    xy, md = catalogue(3)
+    md.loc[1, "name"] = '<img src=x onerror="alert(1)">'
+    md.loc[2, "brand"] = "A&B <b>"
+    text = hover_texts(md, [0, 1, 2])
+    assert "<img" not in text[1] and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text[1]
+    assert "A&amp;B &lt;b&gt;" in text[2]
+    assert text[0].startswith("<b>Shoe 0</b><br>SKU-00000")
+    # legend entries (categories, tags) are escaped as well
+    md["brand"] = ["<b>x</b>", "y", "y"]
+    mf = scatter_figure(xy, plan_points(np.arange(3)), column_colouring(md, "brand"), md)
+    names = [t.name for t in mf.figure.data]
+    assert not any("<b>" in n for n in names) and any("&lt;b&gt;x&lt;/b&gt;" in n for n in names)
+
+
+def test_colourings():
+    xy, md = catalogue(500)
+    brand = column_colouring(md, "brand")
+    assert brand.kind == "categorical" and set(brand.categories) == {"Acme", "Bolt", "Crux"}
+    assert column_colouring(md, "price").kind == "numeric"
+    year = column_colouring(md, "year")                   # few integers: discrete, in order
+    assert year.kind == "categorical" and year.categories == ["2000", "2001", "2002", "2003"]
+    many = categorical_colouring([f"c{i % 30}" for i in range(300)] + [None], max_categories=5)
+    assert len(many.categories) == 7 and many.categories[-2:] == [OTHER, MISSING]
+    assert (many.labels == OTHER).sum() == 250
+    clus = cluster_colouring(np.array([0, 1, -1, 1]))
+    assert clus.categories == ["cluster 0", "cluster 1", "noise"]
+    assert "sku" not in colour_options(md) and "name" not in colour_options(md)
+    assert {"brand", "price", "year"} <= set(colour_options(md))
+
+
+def test_filters():
+    xy, md = catalogue(400)
+    md.loc[0, "price"] = np.nan
+    cats, nums = filterable_columns(md)
+    assert "brand" in cats and "price" in nums and "sku" not in cats + nums
+    mask = filter_mask(md, {"brand": ["Acme"]}, {"price": (50.0, 100.0)})
+    expect = (md["brand"] == "Acme") & md["price"].between(50, 100)
+    np.testing.assert_array_equal(mask, expect.to_numpy())
+    assert filter_mask(md, {"brand": []}).all()
+
+
+def test_paging():
+    items = list(range(95))
+    assert page_of(items, 1, 30) == (list(range(30)), 4)
+    assert page_of(items, 4, 30) == (list(range(90, 95)), 4)
+    assert page_of(items, 9, 30)[0] == list(range(90, 95))
+    assert page_of([], 1, 30) == ([], 1)
+
+
+def test_density_grid_counts_everything():
+    xy, _ = catalogue(10_000)
+    counts, xc, yc = density_grid(xy, bins=50)
+    assert counts.shape == (50, 50) and counts.sum() == 10_000
+    assert len(xc) == len(yc) == 50
+
+
+def test_density_figure_keeps_the_mapping():
+    xy, md = catalogue(2_000)
+    plan = plan_points(np.arange(2_000), max_points=300, density_above=1_000)
+    mf = scatter_figure(xy, plan, column_colouring(md, None), md, visible=np.arange(2_000))
+    assert mf.figure.data[0].type == "heatmap" and 0 not in mf.trace_indices
+    drawn = np.concatenate(list(mf.trace_indices.values()))
+    assert sorted(drawn.tolist()) == plan.drawn.tolist()
+
+
+@pytest.mark.parametrize("n, exact_max", [(37, 1_600), (400, 1_600), (1_000, 10)])
+def test_grid_snapping_is_a_permutation_into_distinct_cells(n, exact_max):
+    xy, _ = catalogue(n, seed=n)
+    cells, rows, cols = snap_to_grid(xy, exact_max=exact_max)
+    assert rows * cols >= n
+    assert len(np.unique(cells)) == n
+    assert cells.min() >= 0 and cells.max() < rows * cols
+
+
+def test_grid_snapping_keeps_the_layout():
+    # points already on a 5 x 4 lattice snap onto the same lattice (row 0 = top)
+    gx, gy = np.meshgrid(np.arange(5), np.arange(4))
+    xy = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
+    perm = np.random.default_rng(0).permutation(len(xy))
+    cells, rows, cols = snap_to_grid(xy[perm], rows=4, cols=5)
+    r, c = np.divmod(cells, cols)
+    np.testing.assert_array_equal(c, xy[perm, 0])
+    np.testing.assert_array_equal(r, 3 - xy[perm, 1])
+    # the cheaper approximation is also exact on a lattice
+    cells2, _, _ = snap_to_grid(xy[perm], rows=4, cols=5, exact_max=0)
+    np.testing.assert_array_equal(cells2, cells)
+    with pytest.raises(ValueError):
+        snap_to_grid(xy, rows=2, cols=2)
+
+
+def test_representative_subset_covers_the_map():
+    rng = np.random.default_rng(0)
+    xy = np.concatenate([rng.normal(0, 0.1, (5_000, 2)), rng.normal(5, 0.1, (50, 2))])
+    sub = representative_subset(xy, 100, seed=0)
+    assert 0 < len(sub) <= 100 and len(np.unique(sub)) == len(sub)
+    assert (sub >= 5_000).any(), "the small far cluster must be represented"
+    np.testing.assert_array_equal(sub, representative_subset(xy, 100, seed=0))
+    assert representative_subset(xy[:50], 100).tolist() == list(range(50))
+
+
+def test_image_maps_render():
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 255, (12, 16, 16, 3), dtype=np.uint8)
+    xy = rng.normal(0, 1, (12, 2))
+    cells, rows, cols = snap_to_grid(xy)
+    sheet = grid_image(imgs, cells, rows, cols, thumb=8, pad=1)
+    assert sheet.size == (cols * 9 + 1, rows * 9 + 1)
+    # the first item's tile is at its cell
+    r, c = divmod(int(cells[0]), cols)
+    tile = np.asarray(sheet)[1 + r * 9: 1 + r * 9 + 8, 1 + c * 9: 1 + c * 9 + 8]
+    np.testing.assert_array_equal(
+        tile, np.asarray(Image.fromarray(imgs[0]).resize((8, 8), Image.LANCZOS)))
+    free = scatter_image(imgs, xy, size=200, thumb=20)
+    assert max(free.size) == 200 and np.asarray(free).min() < 255
+    wide = scatter_image(imgs[:2], np.array([[0, 0], [10, 1]]), size=300, thumb=20)
+    assert wide.size == (300, 100)                        # 10:1 clipped to 3:1
+    px = np.asarray(wide)
+    tile0 = np.asarray(Image.fromarray(imgs[0]).resize((20, 20), Image.NEAREST))  # enlarged
+    np.testing.assert_array_equal(px[-20:, :20], tile0)           # item 0 at bottom left
+    assert px[:20, -20:].min() < 255 and px[:20, :20].min() == 255   # y up: item 1 top right
+    fig = image_figure(scatter_image(imgs, xy[:, [0, 0]], size=200, thumb=20))
+    assert fig.data[0].type == "image" and fig.data[0].source.startswith("data:image/jpeg")
+    assert fig.layout.height == 900                      # a square picture, capped
+    wide = image_figure(to_jpeg(sheet), size=(1800, 600))
+    assert wide.layout.height == 300 and wide.data[0].source.startswith("data:image/jpeg")
