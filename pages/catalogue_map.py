@@ -297,9 +297,9 @@ tag_filter: list[str] = []
 with st.expander(":material/filter_alt: Filters"):
     grid = st.columns(3)
     for j, (c, opts) in enumerate(columns["values"].items()):
-        chosen[c] = grid[j % 3].multiselect(c, opts, key=f"flt_{c}", placeholder="any")
+        chosen[c] = grid[j % 3].multiselect(esc(c), opts, key=f"flt_{c}", placeholder="any")
     for j, (c, (lo, hi, step)) in enumerate(columns["ranges"].items(), start=len(chosen)):
-        got = grid[j % 3].slider(c, lo, hi, (lo, hi), step=step, key=f"rng_{c}")
+        got = grid[j % 3].slider(esc(c), lo, hi, (lo, hi), step=step, key=f"rng_{c}")
         if got != (lo, hi):
             ranges[c] = got
     if store is not None:

@@ -217,7 +217,7 @@ def test_catalogue_map_hover_legend_and_filters(hostile_bundle, colour):
     at.selectbox(key="colour").set_value(colour)
     at.run()
     _ok(at)
-    check_page(at, f"catalogue map coloured by {colour}", known=[FILTER_LABEL_BUG])
+    check_page(at, f"catalogue map coloured by {colour}", known=[])
     spec = plotly_specs(at)[0]
     hover = [h for trace in spec["data"] for h in (trace.get("hovertext") or [])]
     assert hover, "the map has no hover text"
@@ -228,13 +228,9 @@ def test_catalogue_map_hover_legend_and_filters(hostile_bundle, colour):
     next(b for b in at.button if b.key == "pick_cluster_0").click()
     at.run()
     _ok(at)
-    check_page(at, "catalogue map selection", known=[FILTER_LABEL_BUG])
+    check_page(at, "catalogue map selection", known=[])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="pages/catalogue_map.py:196 and :201 use a metadata column name "
-                          "(from the user's CSV header) as a multiselect/slider label, which "
-                          "Streamlit renders as Markdown: pass esc(c) as the label")
 def test_catalogue_map_filter_labels_are_escaped(hostile_bundle):
     at = _open(hostile_bundle, "pages/catalogue_map.py", query={"proj": "PCA"})
     assert FILTER_LABEL_BUG not in rendered_markdown(at)
@@ -321,7 +317,7 @@ def test_formula_tags_imported_in_the_app_are_exported_neutralised(hostile_bundl
     at.run()
     _ok(at)
     assert "4 tag(s) added" in re.sub(r"\\(.)", r"\1", " ".join(s.value for s in at.success))
-    check_page(at, "catalogue map after import", known=[FILTER_LABEL_BUG])
+    check_page(at, "catalogue map after import", known=[])
     name, data = downloads[-1]
     assert name.startswith("tags-")
     data = data if isinstance(data, bytes) else data.encode()
