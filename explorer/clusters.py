@@ -156,7 +156,8 @@ def centroids(x: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def central_items(x: np.ndarray, labels: np.ndarray, per_cluster: int = 8,
-                  centres: dict[int, np.ndarray] | np.ndarray | None = None) -> dict[int, np.ndarray]:
+                  centres: dict[int, np.ndarray] | np.ndarray | None = None
+                  ) -> dict[int, np.ndarray]:
     """{label: indices of the cluster's `per_cluster` members nearest its centre, nearest
     first}. Centres default to the members' mean; noise (-1) is left out."""
     a = _as_2d(x)

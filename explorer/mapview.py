@@ -106,7 +106,8 @@ def density_grid(xy: np.ndarray, bins: int = 200,
 
 
 # ---------------------------------------------------------------------------- filters
-def filterable_columns(metadata: pd.DataFrame, max_categories: int = 60) -> tuple[list[str], list[str]]:
+def filterable_columns(metadata: pd.DataFrame,
+                       max_categories: int = 60) -> tuple[list[str], list[str]]:
     """(categorical columns with 2..max_categories values, numeric columns with a range),
     leaving out identifiers (sku, name, file)."""
     cats, nums = [], []

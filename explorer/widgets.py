@@ -39,7 +39,10 @@ def _through_app_py() -> None:
     (bundle picker, ?bundle=, navigation) like every other visit.
     """
     from streamlit.runtime.pages_manager import PagesManager
-    if PagesManager.uses_pages_directory:
+    first_run = "_ks_entry_checked" not in st.session_state
+    st.session_state["_ks_entry_checked"] = True
+    # only a session's first run can have skipped app.py; later reruns keep their widget events
+    if first_run and PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
 

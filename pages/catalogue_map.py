@@ -207,8 +207,7 @@ with st.sidebar:
     columns = _columns(str(b.path), b.key)
     colour_choices = ["none", "cluster", "tag"] + columns["colour"]
     colour_by = st.selectbox("Colour by", colour_choices, key="colour", bind="query-params",
-                             format_func=lambda c: {"none": "nothing", "cluster": "cluster",
-                                                    "tag": "tag"}.get(c, f"{c}"))
+                             format_func=lambda c: "nothing" if c == "none" else c)
     view = st.radio("Show", ["points", "images"], key="view", horizontal=True,
                     bind="query-params", help="points: the interactive map; images: the "
                     "products' thumbnails laid out as on the map, as one zoomable picture")
