@@ -33,10 +33,11 @@ Two methods:
     deterministic. Graph settings depend on the (reshaped) dimension, see
     ``HnswParams.for_dim``. Nothing is written to disk.
 
-Why hnswlib. Measured on the 2-core development machine while other jobs were running
-(so +-30 %), Gaussian float32 data (seed 0), 300 single k=10 queries on one thread, recall@10
-against exact search, builds on 2 threads; ``python -m bench.bench_search --compare`` prints
-these figures (``--approx-size 200000`` for the last two rows):
+Why hnswlib. Measured on the 2-core development machine while other jobs were running (load
+3 to 27, so the figures are +-30 % at best), Gaussian float32 data (seed 0), 300 single k=10
+queries on one thread, recall@10 against exact search, builds on 2 threads. The 1M rows use
+M=16 for both dimensions (``python -m bench.bench_search --compare`` runs the same comparison
+with the settings of ``HnswParams.for_dim``, i.e. M=32 at D=32):
 
     N x D      library and settings            build   first setting with recall >= 0.95
     1M x 16    hnswlib M=16 efC=100              208 s   ef=64: 0.967 in 0.14 ms
@@ -46,22 +47,38 @@ these figures (``--approx-size 200000`` for the last two rows):
     1M x 32    faiss HNSWFlat M=16 efC=100       419 s   none (ef=200: 0.833 in 0.45 ms)
     1M x 32    faiss IVFFlat nlist=4096           19 s   none (nprobe=256: 0.882 in 1.3 ms)
     200k x 32  hnswlib M=16 efC=100               87 s   ef=300: 0.972 in 0.66 ms
-    200k x 32  hnswlib M=32 efC=200              218 s   ef=100: 0.970 in 0.46 ms
-    200k x 32  faiss HNSWFlat M=32 efC=200       225 s   ef=100: 0.969 in 0.23 ms
+    200k x 32  hnswlib M=32 efC=200              174 s   ef=100: 0.969 in 0.27 ms
+    200k x 32  faiss HNSWFlat M=32 efC=200       194 s   ef=100: 0.969 in 0.24 ms
 
+(the last two rows come from one run, queries interleaved; M=48 or efC=400 did no better.)
 IVF builds in seconds and is the best choice at D <= 16, but at D = 32 it cannot reach 0.95
-under 1 ms (it must scan too many lists). The two HNSW implementations give the same recall
-for the same graph, build in about the same time and query at the same speed within this
-machine's noise; hnswlib wins on weight (a 3 MB package that imports in milliseconds vs 66 MB
-and ~1 s for faiss-cpu) and on a seeded, reproducible single-thread build. Its drawback: PyPI
-has no binary wheel of 0.8.0 for this platform, so ``pip`` compiles it (a C++ compiler is
-needed; about a minute). LatentIndex itself at 1M (``python -m bench.bench_search --ef
-48,64,100,160,200 --build-threads 2``):
+under 1 ms: it has to scan too many lists. The two HNSW implementations give the same recall
+for the same graph; hnswlib built about 10 % faster, faiss answered about 12 % faster. hnswlib
+is chosen as the one method for every D: it is light (3 MB, imports in milliseconds; faiss-cpu
+is 66 MB and imports in ~1 s) and takes an explicit seed, with a reproducible single-thread
+build. Its drawback: PyPI has no binary wheel of 0.8.0 for this platform, so pip compiles it
+(a C++ compiler is needed, about a minute).
 
-FIGURES_PLACEHOLDER
+LatentIndex itself (``python -m bench.bench_search --ef 48,64,100,160,200 --build-threads 2``,
+same machine and caveats; the re-scoring adds ~0.06 ms per query):
+
+    D=16  N=30,000    exact   median  0.15 ms  p95  8.0 ms (p95: OpenBLAS waking its 2nd thread)
+    D=16  N=1,000,000 exact   median 13.4 ms   p95 22.6 ms (8.8 ms measured earlier when quiet)
+    D=16  N=1,000,000 approx  M=16 efC=100: build 258 s; ef=64 (default): recall 0.967 in
+                              0.16 ms (p95 0.19); ef=100: 0.989 in 0.23 ms
+    D=32  N=30,000    exact   median  0.45 ms  p95  8.2 ms
+    D=32  N=1,000,000 exact   median 17.5 ms   p95 24.9 ms
+    D=32  N=1,000,000 approx  M=32 efC=200: build 1885 s (load up to 27); ef=100: 0.917 in
+                              0.77 ms; ef=160 (default): 0.961 in 1.14 ms; ef=200: 0.978 in
+                              1.35 ms
+
+So at 1M x 32 (Gaussian, the hardest case: real latent codes have lower intrinsic dimension)
+recall 0.95 costs about 1 ms here, just over the 1 ms aim; exact search at 1M is 9-18 ms
+depending on D and load, over the 10 ms aim under load.
 """
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -121,7 +138,8 @@ def metric_map(dim: int, weights: np.ndarray | None = None,
 @dataclass(frozen=True)
 class HnswParams:
     """hnswlib settings. ``HnswParams.for_dim(d)`` gives defaults that reach recall@10 >= 0.95
-    under 1 ms at 1,000,000 Gaussian items of d <= 16 and d <= 32 (see the module docstring).
+    at 1,000,000 Gaussian items for d <= 16 (0.967, 0.16 ms) and d = 32 (0.961, 1.1 ms); see
+    the module docstring.
 
     M: graph degree; ef_construction: build-time beam; ef_search: query-time beam (the index's
     ``ef_search`` attribute can be changed later); build_threads > 1 builds faster but in a
@@ -174,6 +192,7 @@ class LatentIndex:
         self._max_sqnorm = float(self._sqnorms.max())
         want_approx = method == "approx" or (method == "auto" and len(x) >= self.approx_threshold)
         self._hnsw = None
+        self._hnsw_lock = threading.Lock()  # ef is graph state: set it and query as one step
         if want_approx:
             if hnswlib_available():
                 self._hnsw = self._build_hnsw()
@@ -250,8 +269,9 @@ class LatentIndex:
 
     def _query_hnsw(self, qm: np.ndarray, k: int, excl: np.ndarray):
         kk = k + len(excl)
-        self._hnsw.set_ef(max(int(self.ef_search), kk))
-        labels, _ = self._hnsw.knn_query(qm, k=kk, num_threads=1)
+        with self._hnsw_lock:
+            self._hnsw.set_ef(max(int(self.ef_search), kk))
+            labels, _ = self._hnsw.knn_query(qm, k=kk, num_threads=1)
         out_i = np.empty((len(qm), k), np.int64)
         out_d = np.empty((len(qm), k), np.float32)
         for j, cand in enumerate(labels.astype(np.int64)):

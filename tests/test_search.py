@@ -195,3 +195,14 @@ def test_small_auto_is_exact_and_bad_input():
     with pytest.raises(ValueError):
         LatentIndex(_data(5, 4)).query(np.zeros(4), exclude=[7])
     assert HnswParams().random_seed == 0
+
+
+def test_approx_concurrent_queries(hnswlib_present):
+    from concurrent.futures import ThreadPoolExecutor
+    x = _data(3000, 8)
+    index = LatentIndex(x, method="approx")
+    want = [index.query(x[i], k=5, exclude=np.arange(i % 3 * 100))[0] for i in range(40)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: index.query(x[i], k=5, exclude=np.arange(i % 3 * 100))[0],
+                            range(40)))
+    assert all(np.array_equal(a, b) for a, b in zip(want, got))
