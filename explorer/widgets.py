@@ -147,6 +147,22 @@ class Anchor:
     index: int | None = None  # catalogue index, None for an upload
 
 
+def encode_uploaded(bundle: Bundle, up) -> tuple[np.ndarray, np.ndarray] | None:
+    """An st.file_uploader file -> (image [S, S, 3], latent mean [D]), preprocessed as ingest
+    does; None (after an st.error saying why) for a file that is too big or not a usable
+    image. Nothing is written to disk."""
+    from explorer.images import MAX_UPLOAD_BYTES, ImageRejected
+    if up.size > MAX_UPLOAD_BYTES:
+        st.error(f"{esc(up.name)}: {up.size / 2**20:.1f} MiB is over the "
+                 f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB upload limit.")
+        return None
+    try:
+        return cache.encode_upload(bundle, up.getvalue())
+    except ImageRejected as e:
+        st.error(f"{esc(up.name)} was not used: {esc(e.reason)}")
+        return None
+
+
 def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str = "Sneaker",
                   allow_upload: bool = True) -> Anchor:
     """Search by name/SKU/brand, pick at random, or upload a photo.
@@ -172,18 +188,11 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
         up = st.file_uploader("Photo (JPEG, PNG, WebP, GIF, BMP or TIFF)",
                               type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
                               key=f"{key}__up")
-        if up is not None:
-            from explorer.images import MAX_UPLOAD_BYTES, ImageRejected
-            if up.size > MAX_UPLOAD_BYTES:
-                st.error(f"{esc(up.name)}: {up.size / 2**20:.1f} MiB is over the "
-                         f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB upload limit.")
-            else:
-                try:
-                    img, z = cache.encode_upload(bundle, up.getvalue())
-                    st.image(img, width=96, caption="as the model sees it")
-                    return Anchor(z=z, image=img, label=f"upload: {up.name}")
-                except ImageRejected as e:
-                    st.error(f"{esc(up.name)} was not used: {esc(e.reason)}")
+        got = encode_uploaded(bundle, up) if up is not None else None
+        if got is not None:
+            img, z = got
+            st.image(img, width=96, caption="as the model sees it")
+            return Anchor(z=z, image=img, label=f"upload: {up.name}")
         st.info("Using the catalogue item below until a photo is uploaded.")
 
     def _picked() -> None:

@@ -8,7 +8,8 @@ from explorer import cache
 from explorer.latent import apply_offsets
 from explorer.naming import dim_label, load_names
 from explorer.projection import place_by_neighbours
-from explorer.widgets import anchor_picker, current_bundle, esc, item_label, product_grid
+from explorer.widgets import (anchor_picker, current_bundle, encode_uploaded, esc, item_label,
+                              product_grid)
 
 b = current_bundle()
 names = load_names(b.path, b.key)
@@ -78,7 +79,7 @@ with tab_similar:
 
 # ---------------------------------------------------------------------------- photo
 with tab_photo:
-    from explorer.images import MAX_UPLOAD_BYTES, ImageRejected
+    from explorer.images import MAX_UPLOAD_BYTES
     up = st.file_uploader("A sneaker photo (JPEG, PNG, WebP, GIF, BMP or TIFF)",
                           type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
                           key="photo_up",
@@ -87,23 +88,16 @@ with tab_photo:
     if up is None:
         st.info("Upload a photo to see its reconstruction, its closest products and where it "
                 "falls on the catalogue map. Nothing is written to disk.")
-    elif up.size > MAX_UPLOAD_BYTES:
-        st.error(f"{esc(up.name)}: {up.size / 2**20:.1f} MiB is over the "
-                 f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB upload limit.")
-    else:
-        try:
-            img, z = cache.encode_upload(b, up.getvalue())
-        except ImageRejected as e:
-            st.error(f"{esc(up.name)} was not used: {esc(e.reason)}")
-        else:
-            c1, c2, c3 = st.columns([1, 1, 3])
-            c1.image(img, width=160, caption="as the model sees it")
-            c2.image(b.decode(z[None])[0], width=160, caption="reconstruction")
-            with c3:
-                _show_map(z[None], ["your photo"], key="photo_map")
-            idx, dist = cache.get_index(b).query(z, k=10)
-            st.markdown("**Closest products**")
-            product_grid(b, idx[0], dist[0], cols=5, key="photo")
+    elif (got := encode_uploaded(b, up)) is not None:
+        img, z = got
+        c1, c2, c3 = st.columns([1, 1, 3])
+        c1.image(img, width=160, caption="as the model sees it")
+        c2.image(b.decode(z[None])[0], width=160, caption="reconstruction")
+        with c3:
+            _show_map(z[None], ["your photo"], key="photo_map")
+        idx, dist = cache.get_index(b).query(z, k=10)
+        st.markdown("**Closest products**")
+        product_grid(b, idx[0], dist[0], cols=5, key="photo")
 
 # ---------------------------------------------------------------------------- like this but
 with tab_but:
