@@ -148,8 +148,11 @@ def test_moving_a_slider_changes_the_image_and_the_url(server, browser, shots):
     other.goto(shared)
     wait_idle(other)
     other.get_by_alt_text("decoded sneaker").wait_for(timeout=30_000)
-    value = other.get_by_role("slider").first.input_value()
-    assert float(value) == pytest.approx(1.5)
+    first = other.get_by_role("slider").first
+    deadline = time.time() + 30   # the page may still be hydrating the bound slider values
+    while float(first.input_value()) != pytest.approx(1.5) and time.time() < deadline:
+        time.sleep(0.3)
+    assert float(first.input_value()) == pytest.approx(1.5)
     other.close()
     page.close()
 
