@@ -4,7 +4,7 @@ import streamlit as st
 from explorer import cache
 from explorer.latent import analogy, combine
 from explorer.pictures import equation_picture, png_bytes
-from explorer.widgets import anchor_picker, current_bundle, product_card
+from explorer.widgets import anchor_picker, current_bundle, product_grid
 
 b = current_bundle()
 st.title(":material/add_circle: Sneaker arithmetic")
@@ -41,7 +41,4 @@ st.download_button("Download the equation (PNG)", png_bytes(pic), file_name="equ
 
 st.subheader("Closest real products to the result")
 idx, dist = cache.get_index(b).query(z, k=5)
-cols = st.columns(5)
-for c, i, d in zip(cols, idx[0], dist[0]):
-    with c:
-        product_card(b, int(i), float(d), width=120, details=False)
+product_grid(b, idx[0], dist[0], cols=5, width=120)

@@ -7,7 +7,7 @@ from explorer.directions import load_directions, slider_key
 from explorer.latent import apply_offsets, traversal
 from explorer.naming import dim_label, load_names
 from explorer.sheets import row_labelled_grid, to_png_bytes
-from explorer.widgets import anchor_picker, current_bundle, esc, product_card
+from explorer.widgets import anchor_picker, current_bundle, esc, product_grid
 
 b = current_bundle()
 st.title(":material/tune: Factor sliders")
@@ -85,10 +85,7 @@ def slider_panel() -> None:
         st.caption("moved: " + (", ".join(moved) or "nothing yet"))
         st.markdown("**Closest real products**")
         idx, dist = cache.get_index(b).query(z, k=3)
-        cols = st.columns(3)
-        for c, i, dd in zip(cols, idx[0], dist[0]):
-            with c:
-                product_card(b, int(i), float(dd), width=110, details=False)
+        product_grid(b, idx[0], dist[0], cols=3, width=110)
 
 
 slider_panel()
