@@ -449,7 +449,7 @@ def add_arguments(parser) -> None:
         if name in ("channels", "scales"):
             m.add_argument(_flag(name), default=None,
                            help=f"comma-separated ({label}; default "
-                                f"{','.join(str(v) for v in f.default)})")
+                                f"{','.join(str(v) for v in f.default) or 'by image size'})")
         else:
             m.add_argument(_flag(name), type=typ or str, default=None,
                            help=f"({label}; default {f.default})")

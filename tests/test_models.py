@@ -88,3 +88,26 @@ def test_wae_mmd_is_small_for_prior_samples_and_large_for_shifted():
     same = float(imq_mmd(a, b, 1.0, (1.0,)))
     shifted = float(imq_mmd(a + 2.0, b, 1.0, (1.0,)))
     assert abs(same) < 0.02 < shifted
+
+
+def test_colour_curriculum_schedule_and_weighting():
+    from explorer.models.base import ModelConfig, colour_weight, squared_error
+    cfg = ModelConfig(colour_boost=21.0, colour_boost_steps=100)
+    assert colour_weight(cfg, 0) == 21.0
+    assert colour_weight(cfg, 50) == pytest.approx(11.0)
+    assert colour_weight(cfg, 100) == 1.0 and colour_weight(cfg, 10**6) == 1.0
+    assert colour_weight(ModelConfig(colour_boost=1.0), 0) == 1.0
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    # weight 1: the plain squared error (the opponent basis is orthonormal)
+    assert torch.allclose(squared_error(a, b, 1.0).sum(), (a - b).pow(2).sum())
+    assert torch.allclose(squared_error(a, b, 1.0 + 1e-9).sum(), (a - b).pow(2).sum(), rtol=1e-5)
+    # a pure luminance error is not boosted, a pure colour error is
+    grey = torch.full((1, 3, 4, 4), 0.1)
+    assert torch.allclose(squared_error(grey, torch.zeros_like(grey), 9.0).sum(),
+                          grey.pow(2).sum())
+    red_green = torch.tensor([0.1, -0.1, 0.0]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
+    assert torch.allclose(squared_error(red_green, torch.zeros_like(red_green), 9.0).sum(),
+                          9 * red_green.pow(2).sum())
+    with pytest.raises(ValueError, match="colour_boost"):
+        ModelConfig(colour_boost=0.5)

@@ -36,7 +36,7 @@ class BetaTCVAE(AutoEncoder):
         cfg = self.cfg
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar)
-        recon = self._recon(x, z)
+        recon = self._recon(x, z, step)
         b = z.shape[0]
         n = max(dataset_size, b)
         log_qz_x = _log_normal(z, mu, logvar).sum(1)                              # [B]

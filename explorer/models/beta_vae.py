@@ -39,7 +39,7 @@ class BetaVAE(AutoEncoder):
         cfg = self.cfg
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar)
-        recon = self._recon(x, z)
+        recon = self._recon(x, z, step)
         kl_dims = gaussian_kl(mu, logvar)                       # [B, D]
         kl = kl_dims.sum(1).mean()
         if cfg.free_bits > 0:

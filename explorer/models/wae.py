@@ -68,7 +68,7 @@ class WAE(AutoEncoder):
     def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
         cfg = self.cfg
         z, logvar = self.encode(x)
-        recon = self._recon(x, z)
+        recon = self._recon(x, z, step)
         zp = torch.randn_like(z) * cfg.prior_sigma
         mmd = imq_mmd(z, zp, cfg.prior_sigma, cfg.scales)
         reg = cfg.mmd_weight * mmd
