@@ -343,6 +343,10 @@ def metrics_section() -> None:
                 "PSNR": st.column_config.NumberColumn(format="%.2f")})
     st.dataframe(table, hide_index=True, width="stretch", column_config=fmt,
                  key="metrics_table")
+    st.caption("MSE, PSNR and colour on the validation split, decoded from the latent means; "
+               "colour = colour fidelity of the reconstructions (1: every hue kept, 0: all "
+               "grey, blank for a greyscale catalogue). PCA rows: the same number of "
+               "dimensions fitted on the same training split.")
     majority = results[0]["rows"][0].get("knn_majority") or {}
     if majority:
         st.caption("k-NN (k=5, train → validation split); majority-class baseline: "

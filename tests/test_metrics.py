@@ -240,3 +240,21 @@ def test_suggest_names(shoes):
     # a factor column without a readable twin is named without its prefix
     only_factor = md.drop(columns=["silhouette"])
     assert suggest_names(codes, only_factor)[0] == "silhouette: 0 vs 2"
+
+
+# ---------------------------------------------------------------------------- colour fidelity
+def test_colour_fidelity_known_answers():
+    from explorer.metrics import colour_fidelity
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0, 1, (8, 16, 16, 3))
+    assert colour_fidelity(img, img) == pytest.approx(1.0)
+    grey = np.repeat(img.mean(-1, keepdims=True), 3, -1)
+    assert colour_fidelity(img, grey) == pytest.approx(0.0, abs=1e-12)   # hue lost
+    halfway = (img + grey) / 2                                          # saturation halved
+    assert colour_fidelity(img, halfway) == pytest.approx(0.75)
+    swapped = img[..., [2, 0, 1]]                                       # wrong hues
+    assert colour_fidelity(img, swapped) < 0
+    # a greyscale catalogue has no colour to keep: n/a, not a perfect score
+    assert np.isnan(colour_fidelity(grey, grey))
+    with pytest.raises(ValueError, match="shapes differ"):
+        colour_fidelity(img, img[:4])

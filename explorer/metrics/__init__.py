@@ -14,11 +14,13 @@ modularity         modularity and explicitness (Ridgeway & Mozer 2018)
 information        KL per dimension, active units, the order of dimensions by use
 knn                k-NN accuracy of attributes from embeddings, majority baseline
 association        per-dimension association with metadata, suggested dimension names
+colour             colour fidelity of reconstructions (1 = hues kept, 0 = grey)
 =================  ===========================================================================
 """
 from __future__ import annotations
 
 from explorer.metrics.association import dimension_associations, suggest_names
+from explorer.metrics.colour import colour_fidelity
 from explorer.metrics.dci import dci
 from explorer.metrics.information import (active_units, active_units_variance, count_active,
                                           dimension_order, is_deterministic, kl_per_dim,
@@ -29,7 +31,7 @@ from explorer.metrics.mig import discretize_factors, mig
 from explorer.metrics.modularity import explicitness, modularity
 from explorer.metrics.sap import sap
 
-__all__ = ["active_units", "active_units_variance", "count_active", "dci",
+__all__ = ["active_units", "active_units_variance", "colour_fidelity", "count_active", "dci",
            "dimension_associations", "dimension_order", "discretize_factors", "explicitness",
            "is_deterministic", "kl_per_dim", "knn_accuracies", "knn_accuracy", "label_columns",
            "majority_baseline", "mig", "modularity", "sap", "suggest_names",
