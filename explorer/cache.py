@@ -47,17 +47,23 @@ def available_bundles() -> list[Path]:
 
 
 @st.cache_resource(max_entries=8)
-def _index(path: str, stamp: float, weights_key: tuple | None):
+def _index(path: str, stamp: float, weights_key: tuple | None, ignore_key: tuple | None = None):
     from explorer.search import LatentIndex
     b = _load_bundle(path, stamp)
     weights = None if weights_key is None else np.asarray(weights_key, np.float32)
-    return LatentIndex(b.mu, weights=weights)
+    ignore = None if ignore_key is None else np.asarray(ignore_key, np.float32)
+    return LatentIndex(b.mu, weights=weights, ignore_directions=ignore)
 
 
-def get_index(bundle: Bundle, weights: np.ndarray | None = None):
-    """The nearest-neighbour index over the bundle's latent means (optionally weighted)."""
+def get_index(bundle: Bundle, weights: np.ndarray | None = None,
+              ignore_directions: np.ndarray | None = None):
+    """The nearest-neighbour index over the bundle's latent means, optionally with some
+    dimensions weighted (0 = ignored) and some latent directions (attribute directions from
+    the lab, [M, D]) projected out of the distance."""
     key = None if weights is None else tuple(float(w) for w in weights)
-    return _index(str(bundle.path.resolve()), _stamp(bundle.path.resolve()), key)
+    ignore = (None if ignore_directions is None or np.size(ignore_directions) == 0 else
+              tuple(tuple(float(v) for v in row) for row in np.atleast_2d(ignore_directions)))
+    return _index(str(bundle.path.resolve()), _stamp(bundle.path.resolve()), key, ignore)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

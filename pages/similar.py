@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import cache
+from explorer.directions import load_directions
 from explorer.latent import apply_offsets
 from explorer.naming import dim_label, load_names
 from explorer.projection import place_by_neighbours
@@ -69,12 +70,24 @@ with tab_similar:
             "Ignore these factors", order, key="sim_ignore",
             format_func=lambda d: dim_label(d, names),
             help="leave out factors, e.g. the colour ones for 'same shape, any colour'")
+        directions = {d.slug: d for d in load_directions(b.path, b.key, b.latent_dim)}
+        ignored_dirs = st.multiselect(
+            "Ignore these attribute directions", list(directions), key="sim_ignore_dir",
+            format_func=lambda s: directions[s].name,
+            placeholder="none" if directions else "none saved yet (fit one in the lab)",
+            disabled=not directions,
+            help="directions fitted in the disentanglement lab ('sole colour: white', "
+                 "'boot-ness'); the distance leaves out movement along them")
     with right:
-        index = cache.get_index(b, _ignore_weights(ignored))
+        ignore_vecs = (np.stack([directions[s].vector for s in ignored_dirs])
+                       if ignored_dirs else None)
+        index = cache.get_index(b, _ignore_weights(ignored), ignore_vecs)
         exclude = None if anchor.index is None else np.array([anchor.index])
         idx, dist = index.query(anchor.z, k=k, exclude=exclude)
+        what = ([f"{len(ignored)} factors"] if ignored else []) + [
+            esc(directions[s].name) for s in ignored_dirs]
         st.markdown(f"**{len(idx[0])} most similar to {esc(anchor.label)}**"
-                    + (f" · ignoring {len(ignored)} factors" if ignored else ""))
+                    + (f" · ignoring {', '.join(what)}" if what else ""))
         product_grid(b, idx[0], dist[0], cols=5, key="sim")
 
 # ---------------------------------------------------------------------------- photo

@@ -1,0 +1,85 @@
+"""AppTest for Find similar's "ignore an attribute direction", on a copy of the demo bundle
+(the direction saved here never lands in the real bundle folder)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import cache
+from explorer.bundle import load_bundle
+from explorer.directions import fit_direction, save_direction
+from explorer.search import LatentIndex
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+
+
+@pytest.fixture(scope="module")
+def bundle_copy(tmp_path_factory) -> Path:
+    src = Path(cache.DEFAULT_BUNDLE)
+    if not (src / "bundle.json").is_file():
+        pytest.skip(f"no bundle at {src}")
+    dst = tmp_path_factory.mktemp("similar") / "bundle"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+        "checkpoint", "names.json", "directions.json", ".*"))
+    return dst
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
+
+
+def _shown_skus(at: AppTest, n: int) -> list[str]:
+    """The SKUs of the product cards on the Similar tab, in order (the caption line is
+    'brand · SKU · price')."""
+    skus = []
+    for c in at.caption:
+        parts = [p.strip() for p in c.value.split("·")]
+        if len(parts) >= 2 and not c.value.startswith("distance"):
+            skus.append(parts[1].replace("\\", ""))
+    return skus[:n]
+
+
+def test_ignoring_an_attribute_direction_reranks_the_similar_products(bundle_copy):
+    b = load_bundle(bundle_copy, check_hashes=False)
+    col = next((c for c in ("silhouette", "upper_colour", "material", "brand")
+                if c in b.metadata.columns), None)
+    if col is None:
+        pytest.skip("the bundle's metadata has none of the expected categorical columns")
+    values = b.metadata[col]
+    positive = values.value_counts().index[0]
+    direction = fit_direction(b.mu, values, positive, method="mean-diff",
+                              name=f"{col} test")
+    save_direction(bundle_copy, b.key, direction)
+
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["bundle_path"] = str(bundle_copy)
+    at.run()
+    at.switch_page("pages/similar.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    k = at.slider(key="sim_k").value
+    select = at.multiselect(key="sim_ignore_dir")
+    assert select.options == [f"{col} test"]
+    plain = _shown_skus(at, k)
+
+    select.set_value([direction.slug])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"ignoring {col} test" in m.value.replace("\\", "") for m in at.markdown)
+    ignored = _shown_skus(at, k)
+
+    # what the page shows is the index with that direction projected out of the distance
+    anchor = 0  # the page's default product
+    want = LatentIndex(b.mu, ignore_directions=direction.vector[None]).query(
+        b.mu[anchor], k=k, exclude=np.array([anchor]))[0][0]
+    skus = b.metadata["sku"].astype(str).to_numpy()
+    assert ignored == list(skus[want])
+    plain_want = LatentIndex(b.mu).query(b.mu[anchor], k=k, exclude=np.array([anchor]))[0][0]
+    assert plain == list(skus[plain_want])
+    assert ignored != plain, "leaving out a real attribute direction should change the ranking"
