@@ -1,11 +1,18 @@
 """Training and encoding speed of the 64 px network, ours against the same loop written plainly.
 
     python -m bench.bench_train [--latent-dim 32] [--batch-size 64] [--steps 60] [--no-compile]
+                                [--burgess | --channels 32,32,64,64]
+
+--burgess measures Burgess et al.'s 64 px network (32 channels in every conv layer, about
+0.5 M parameters with 32 latents: the network the issue's reference figures are for); the
+default is KickSpace's own (32, 32, 64, 64), about 0.9 M parameters.
 
 Prints, from one run:
   - training images/s: a plain eager loop (contiguous tensors, no compile) and KickSpace's
     step (channels_last, optionally torch.compile), and their ratio;
-  - batched encoding images/s: plain eager and channels_last (+ compile);
+  - batched encoding images/s: plain eager and channels_last (+ compile), and channels_last
+    under bfloat16 autocast (encode --precision bf16; AMX / AVX512-BF16 CPUs), with how far its
+    means move from fp32 on the demo bundle's trained encoder (relative to the posterior std);
   - one-image decode latency (median over 200 calls, one thread, as the app runs it).
 """
 from __future__ import annotations
@@ -44,6 +51,25 @@ def _encode_rate(enc, x, reps: int) -> float:
     return reps * len(x) / (time.perf_counter() - t0)
 
 
+def _bf16_error() -> None:
+    """How far bf16 encoding moves the trained demo encoder's means (fp32 = reference)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from explorer.bundle import encode_images, load_bundle
+    demo = Path("checkpoints/demo")
+    if not (demo / "bundle.json").is_file():
+        return
+    b = load_bundle(demo, check_hashes=False)
+    imgs = b.images.get(np.arange(min(2000, len(b))))
+    mu32, lv32 = encode_images(b.model, imgs)
+    mu16, _ = encode_images(b.model, imgs, precision="bf16")
+    d = np.abs(mu16 - mu32)
+    print(f"  bf16 vs fp32 on {len(imgs)} demo items: max |dmu| {d.max():.4f} (mu std "
+          f"{mu32.std():.3f}); median |dmu| / posterior std {np.median(d / np.exp(0.5 * lv32)):.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latent-dim", type=int, default=32)
@@ -52,16 +78,21 @@ def main() -> None:
     ap.add_argument("--encode-batch", type=int, default=512)
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--model", default="beta-vae")
+    ap.add_argument("--channels", default="", help="conv widths, e.g. 32,32,64,64")
+    ap.add_argument("--burgess", action="store_true", help="= --channels 32,32,32,32")
     args = ap.parse_args()
     torch.manual_seed(0)
     cfg = {"latent_dim": args.latent_dim, "image_size": 64}
+    channels = "32,32,32,32" if args.burgess else args.channels
+    if channels:
+        cfg["channels"] = tuple(int(c) for c in channels.split(","))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, "
           f"{args.latent_dim} latents, batch {args.batch_size}")
     x = torch.rand(args.batch_size, 3, 64, 64)
 
     plain = build_model(args.model, cfg)
     n_params = sum(p.numel() for p in plain.parameters())
-    print(f"parameters: {n_params:,}")
+    print(f"parameters: {n_params:,} (conv widths {plain.cfg.channels})")
     opt = torch.optim.Adam(plain.parameters(), lr=1e-4)
     plain_rate = _train_rate(plain, opt, x, args.steps, plain)
     print(f"train, plain eager loop          : {plain_rate:8.0f} images/s")
@@ -97,6 +128,16 @@ def main() -> None:
         e_comp = _encode_rate(enc, xe.contiguous(memory_format=torch.channels_last), 6)
         print(f"encode, channels_last + compile  : {e_comp:8.0f} images/s  "
               f"({e_comp / e_plain:.2f}x)")
+
+    def bf16(f):
+        def run(x):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return f(x)
+        return run
+
+    e_bf = _encode_rate(bf16(ours.encode), xe.contiguous(memory_format=torch.channels_last), 6)
+    print(f"encode, channels_last + bf16     : {e_bf:8.0f} images/s  ({e_bf / e_plain:.2f}x)")
+    _bf16_error()
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -68,10 +68,20 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     return (x.detach().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @torch.inference_mode()
 def encode_images(model: AutoEncoder, images: np.ndarray, batch_size: int = 512,
-                  progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 [N, S, S, 3] -> (mu, logvar), float32 [N, latent_dim] each."""
+                  progress: bool = False, precision: str = "fp32"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [N, S, S, 3] -> (mu, logvar), float32 [N, latent_dim] each.
+
+    precision "bf16" runs the encoder under bfloat16 autocast (on CPUs with AMX or AVX512-BF16
+    about 3x faster here; the means move by ~1e-3 of their scale, see bench/bench_train.py);
+    the results are float32 either way."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     was_training = model.training
     model.eval()
     n, d = len(images), model.cfg.latent_dim
@@ -82,9 +92,11 @@ def encode_images(model: AutoEncoder, images: np.ndarray, batch_size: int = 512,
         from tqdm import tqdm
         steps = tqdm(steps, desc="encoding", unit="batch")
     device = next(model.parameters()).device
+    cl = device.type == "cpu"
     for s in steps:
-        x = images_to_tensor(images[s:s + batch_size]).to(device)
-        m, lv = model.encode(x)
+        x = images_to_tensor(images[s:s + batch_size], channels_last=cl).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            m, lv = model.encode(x)
         mu[s:s + len(x)] = m.float().cpu().numpy()
         logvar[s:s + len(x)] = lv.float().cpu().numpy()
     model.train(was_training)
@@ -149,7 +161,7 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
                  projections: Iterable[str] = ("pca", "umap", "tsne"), seed: int = 0,
                  image_quality: int | None = None, mu: np.ndarray | None = None,
                  logvar: np.ndarray | None = None, keep: Iterable[str] = (),
-                 progress: bool = False) -> Path:
+                 progress: bool = False, precision: str = "fp32") -> Path:
     """Encode the catalogue, compute the projections and write the bundle atomically.
 
     The bundle is written to a temporary sibling folder and moved into place at the end, so a
@@ -166,7 +178,8 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
     try:
         model = model.cpu().eval()
         if mu is None or logvar is None:
-            mu, logvar = encode_images(model, catalogue.images, progress=progress)
+            mu, logvar = encode_images(model, catalogue.images, progress=progress,
+                                       precision=precision)
         projs: dict[str, np.ndarray] = {}
         from explorer.projection import project
         timings = {}
@@ -422,6 +435,9 @@ def add_encode_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the projections")
     parser.add_argument("--image-quality", type=int, default=None,
                         help="pack images lossy at this WebP quality (default: lossless)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16: bfloat16 autocast, ~3x faster on CPUs with AMX / "
+                             "AVX512-BF16, means within ~1e-3 of fp32 (default fp32)")
 
 
 def run_encode(args) -> int:
@@ -441,6 +457,6 @@ def run_encode(args) -> int:
                        history=src.history, gallery=src.gallery,
                        metrics={**src.info.get("metrics", {}), "encoded_from": str(src.path)},
                        projections=methods, seed=args.seed, image_quality=args.image_quality,
-                       progress=True)
+                       progress=True, precision=args.precision)
     print(f"wrote {out} ({len(cat)} items encoded with {src.path})")
     return 0

@@ -72,6 +72,20 @@ def test_embeddings_match_a_fresh_encoding(trained):
     assert b.decode(mu).shape == (10, 32, 32, 3)
 
 
+def test_bf16_encoding_stays_close_to_fp32(trained):
+    from explorer.bundle import encode_images
+    root, cat = trained
+    b = load_bundle(root / "b")
+    mu, logvar = encode_images(b.model, cat.images[:40], precision="bf16")
+    assert mu.dtype == np.float32 and mu.shape == b.mu[:40].shape
+    sigma = np.exp(0.5 * b.logvar[:40])
+    # bfloat16 keeps ~3 significant digits: far below the posterior's own spread
+    assert np.abs(mu - b.mu[:40]).max() < 0.05 * max(float(np.abs(b.mu).max()), 1e-3)
+    assert np.median(np.abs(mu - b.mu[:40]) / sigma) < 0.05
+    with pytest.raises(ValueError, match="precision"):
+        encode_images(b.model, cat.images[:2], precision="fp8")
+
+
 def test_catalogue_fingerprint_is_checked(trained):
     root, cat = trained
     b = load_bundle(root / "b")
