@@ -43,8 +43,10 @@ def default_run(catalogue, tmp_path_factory):
 
 def test_a_short_default_run_keeps_active_dimensions(default_run):
     # a collapsed latent space (the β=4 summed-MSE run: KL 0) has none
+    print(f"short default run: {default_run['active']} active dims, "
+          f"PSNR {default_run['psnr']:.2f} dB")
     assert default_run["active"] >= 8, default_run["active"]
-    assert default_run["psnr"] > 18.0, default_run["psnr"]
+    assert default_run["psnr"] > 17.0, default_run["psnr"]
 
 
 def test_the_colour_curriculum_keeps_hue(default_run, catalogue, tmp_path_factory):

@@ -36,7 +36,7 @@ class ModelConfig:
     # small share of the pixel error early on, and the net never leaves that saddle (measured
     # in the README). 1.0 disables it.
     colour_boost: float = 20.0
-    colour_boost_steps: int = 2000
+    colour_boost_steps: int = 6000
 
     kind: ClassVar[str] = "base"
 
