@@ -66,8 +66,14 @@ def _bf16_error() -> None:
     mu32, lv32 = encode_images(b.model, imgs)
     mu16, _ = encode_images(b.model, imgs, precision="bf16")
     d = np.abs(mu16 - mu32)
+    from explorer.search import LatentIndex
+    q = np.arange(0, len(imgs), 10)
+    a = LatentIndex(mu32).query(mu32[q], k=10)[0]
+    c = LatentIndex(mu16).query(mu16[q], k=10)[0]
+    recall = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(a, c)])
     print(f"  bf16 vs fp32 on {len(imgs)} demo items: max |dmu| {d.max():.4f} (mu std "
-          f"{mu32.std():.3f}); median |dmu| / posterior std {np.median(d / np.exp(0.5 * lv32)):.4f}")
+          f"{mu32.std():.3f}); median |dmu| / posterior std {np.median(d / np.exp(0.5 * lv32)):.3f}; "
+          f"10 nearest neighbours agree {recall:.3f}")
 
 
 def main() -> None:

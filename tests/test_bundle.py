@@ -79,7 +79,8 @@ def test_bf16_encoding_stays_close_to_fp32(trained):
     mu, logvar = encode_images(b.model, cat.images[:40], precision="bf16")
     assert mu.dtype == np.float32 and mu.shape == b.mu[:40].shape
     sigma = np.exp(0.5 * b.logvar[:40])
-    # bfloat16 keeps ~3 significant digits: far below the posterior's own spread
+    # bfloat16 keeps ~3 significant digits: the means move by a few % of their range at most
+    # (this tiny model's posteriors are wide, so that is also well inside them)
     assert np.abs(mu - b.mu[:40]).max() < 0.05 * max(float(np.abs(b.mu).max()), 1e-3)
     assert np.median(np.abs(mu - b.mu[:40]) / sigma) < 0.05
     with pytest.raises(ValueError, match="precision"):
