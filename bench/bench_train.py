@@ -9,7 +9,8 @@ default is KickSpace's own (32, 32, 64, 64), about 0.9 M parameters.
 
 Prints, from one run:
   - training images/s: a plain eager loop (contiguous tensors, no compile) and KickSpace's
-    step (channels_last, optionally torch.compile), and their ratio;
+    step (channels_last; bfloat16 autocast as `train --bf16`; optionally torch.compile), and
+    their ratio;
   - batched encoding images/s: plain eager and channels_last (+ compile), and channels_last
     under bfloat16 autocast (encode --precision bf16; AMX / AVX512-BF16 CPUs), with how far its
     means move from fp32 on the demo bundle's trained encoder (relative to the posterior std);
@@ -110,6 +111,17 @@ def main() -> None:
     print(f"train, channels_last             : {cl_rate:8.0f} images/s  "
           f"({cl_rate / plain_rate:.2f}x plain)")
     best = cl_rate
+    bfm = build_model(args.model, cfg).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(bfm.parameters(), lr=1e-4)
+
+    def bf16_step(x, step, n):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return bfm(x, step, n)
+
+    bf_rate = _train_rate(bfm, opt, xc, args.steps, bf16_step)
+    print(f"train, channels_last + bf16      : {bf_rate:8.0f} images/s  "
+          f"({bf_rate / plain_rate:.2f}x plain; train --bf16)")
+    best = max(best, bf_rate)
     if not args.no_compile:
         comp = build_model(args.model, cfg).to(memory_format=torch.channels_last)
         opt = torch.optim.Adam(comp.parameters(), lr=1e-4)

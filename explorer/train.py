@@ -51,6 +51,7 @@ class TrainConfig:
     threads: int = 0               # torch intra-op threads; 0 = all cores
     channels_last: bool = True
     compile: bool = False          # torch.compile the model (slow start, faster steps)
+    bf16: bool = False             # bfloat16 autocast for forward passes (AMX CPUs, GPUs)
     device: str = "auto"           # auto, cpu, cuda
     projections: tuple[str, ...] = ("pca", "umap", "tsne")
     image_quality: int = 0         # 0: pack bundle images lossless; else WebP quality
@@ -298,7 +299,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 x = x.permute(0, 3, 1, 2).float().div_(255.0)
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                out_ = step_fn(x, state["step"], dataset_size)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    out_ = step_fn(x, state["step"], dataset_size)
                 if not torch.isfinite(out_.loss.detach()):
                     raise TrainingError(
                         f"loss became {float(out_.loss.detach())} at epoch {epoch + 1}, step "

@@ -163,6 +163,7 @@ def recon_nll(kind: str, logits: torch.Tensor, x: torch.Tensor, colour: float = 
               ) -> torch.Tensor:
     """Reconstruction negative log-likelihood per image [B] (summed over pixels); colour
     weights the colour part of the squared error (see colour_weight)."""
+    logits = logits.float()  # sums over thousands of pixels need float32 under autocast
     if kind == "bernoulli":
         return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
     se = squared_error(torch.sigmoid(logits), x, colour)
@@ -198,7 +199,7 @@ class AutoEncoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, 3, S, S] in [0, 1] -> (mu, logvar), each [B, latent_dim]."""
-        h = self.encoder(x)
+        h = self.encoder(x).float()  # the loss stays in float32 under bf16 autocast
         mu, logvar = h.chunk(2, dim=1)
         return mu, logvar.clamp(-12.0, 8.0)
 

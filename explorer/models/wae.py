@@ -62,7 +62,7 @@ class WAE(AutoEncoder):
         self.encoder.fc[-1] = torch.nn.Linear(last.in_features, cfg.latent_dim)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu = self.encoder(x)
+        mu = self.encoder(x).float()  # float32 codes and loss under bf16 autocast
         return mu, torch.full_like(mu, WAE_LOGVAR)
 
     def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
