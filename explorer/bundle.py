@@ -78,9 +78,9 @@ def encode_images(model: AutoEncoder, images: np.ndarray, batch_size: int = 512,
     """uint8 [N, S, S, 3] -> (mu, logvar), float32 [N, latent_dim] each.
 
     precision "bf16" runs the encoder under bfloat16 autocast (on CPUs with AMX or AVX512-BF16
-    about 3.5x faster here; on the demo the means move by at most ~3% of their spread and 98.7%
-    of each item's 10 nearest neighbours stay the same, see bench/bench_train.py); the results
-    are float32 either way."""
+    about 4x faster here; on the demo the means move by at most ~4% of their spread and 99% of
+    each item's 10 nearest neighbours stay the same, see bench/bench_train.py); the results are
+    float32 either way."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     was_training = model.training
@@ -437,9 +437,9 @@ def add_encode_arguments(parser) -> None:
     parser.add_argument("--image-quality", type=int, default=None,
                         help="pack images lossy at this WebP quality (default: lossless)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="bf16: bfloat16 autocast, ~3.5x faster on CPUs with AMX / "
-                             "AVX512-BF16; means within ~3%% of their spread of fp32's, "
-                             "98.7%% of 10-NN unchanged on the demo (default fp32)")
+                        help="bf16: bfloat16 autocast, ~4x faster on CPUs with AMX / "
+                             "AVX512-BF16; means within ~4%% of their spread of fp32's, "
+                             "99%% of 10-NN unchanged on the demo (default fp32)")
 
 
 def run_encode(args) -> int:
