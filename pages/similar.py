@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import cache
-from explorer.directions import load_directions
+from explorer.directions import load_directions, move
 from explorer.latent import apply_offsets
 from explorer.naming import dim_label, load_names
 from explorer.projection import place_by_neighbours
@@ -123,7 +123,16 @@ with tab_but:
         shown = [d for d in order if kl[d] >= 0.1 or b.model.deterministic][:8]
         offsets = {d: st.slider(dim_label(d, names), -3.0, 3.0, 0.0, 0.1, key=f"lb_d{d}")
                    for d in shown}
+        saved = load_directions(b.path, b.key, b.latent_dim)
+        if saved:
+            st.caption("Attribute sliders (fitted in the disentanglement lab)")
+        amounts = {d.slug: st.slider(d.name, -3.0, 3.0, 0.0, 0.1, key=f"lb_dir_{d.slug}",
+                                     help=f"{d.positive} vs {d.negative}")
+                   for d in saved}
     z_edit = apply_offsets(base.z, offsets)
+    for d in saved:
+        if amounts[d.slug]:
+            z_edit = move(z_edit, d, amounts[d.slug])
     with right:
         c1, c2 = st.columns(2)
         c1.image(base.image, width=160, caption="start")

@@ -83,3 +83,27 @@ def test_ignoring_an_attribute_direction_reranks_the_similar_products(bundle_cop
     plain_want = LatentIndex(b.mu).query(b.mu[anchor], k=k, exclude=np.array([anchor]))[0][0]
     assert plain == list(skus[plain_want])
     assert ignored != plain, "leaving out a real attribute direction should change the ranking"
+
+
+def test_like_this_but_moves_along_a_saved_attribute_direction(bundle_copy):
+    b = load_bundle(bundle_copy, check_hashes=False)
+    col = next((c for c in ("silhouette", "material", "brand") if c in b.metadata.columns), None)
+    if col is None:
+        pytest.skip("the bundle's metadata has none of the expected categorical columns")
+    positive = b.metadata[col].value_counts().index[0]
+    direction = fit_direction(b.mu, b.metadata[col], positive, name=f"{col} but")
+    save_direction(bundle_copy, b.key, direction)
+
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["bundle_path"] = str(bundle_copy)
+    at.run()
+    at.switch_page("pages/similar.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    slider = at.slider(key=f"lb_dir_{direction.slug}")
+    before = [i for i in at.image if "edited" in i.captions][0].proto.SerializeToString()
+    slider.set_value(3.0)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    after = [i for i in at.image if "edited" in i.captions][0].proto.SerializeToString()
+    assert before != after, "moving the attribute slider should change the edited image"
