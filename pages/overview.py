@@ -59,8 +59,9 @@ if b.history:
         fig.add_scatter(x=ep, y=[h["train"]["loss"] for h in hist], name="train loss")
         if "val" in hist[0]:
             fig.add_scatter(x=ep, y=[h["val"]["loss"] for h in hist], name="validation loss")
-        fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), title="loss",
-                          xaxis_title="epoch")
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="loss",
+                          xaxis_title="epoch",
+                          legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
         st.plotly_chart(fig, width="stretch")
     with c2:
         if "val" in hist[0]:
@@ -70,9 +71,12 @@ if b.history:
             if kl_key:
                 fig.add_scatter(x=ep, y=[h["val"][kl_key] for h in hist],
                                 name="val KL (nats)", yaxis="y2")
-            fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10),
+            # legends below the plot: beside it they cover the right-hand KL axis
+            fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10),
                               title="reconstruction and KL", xaxis_title="epoch",
-                              yaxis2=dict(overlaying="y", side="right"))
+                              yaxis=dict(title="PSNR (dB)"),
+                              yaxis2=dict(overlaying="y", side="right", title="KL (nats)"),
+                              legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
             st.plotly_chart(fig, width="stretch")
 
 g1, g2 = st.columns(2)
