@@ -15,6 +15,8 @@ from explorer.widgets import (anchor_picker, current_bundle, encode_uploaded, es
 b = current_bundle()
 names = load_names(b.path, b.key)
 order = cache.dimension_order(b)
+# attribute directions saved in the lab: ignorable in "Similar", sliders in "Like this but"
+directions = {d.slug: d for d in load_directions(b.path, b.key, b.latent_dim)}
 st.title(":material/search: Find similar")
 st.caption("The embeddings' everyday uses: products that look alike, search by a photo, "
            "\"this one, but …\", and filling in missing attributes.")
@@ -70,7 +72,6 @@ with tab_similar:
             "Ignore these factors", order, key="sim_ignore",
             format_func=lambda d: dim_label(d, names),
             help="leave out factors, e.g. the colour ones for 'same shape, any colour'")
-        directions = {d.slug: d for d in load_directions(b.path, b.key, b.latent_dim)}
         ignored_dirs = st.multiselect(
             "Ignore these attribute directions", list(directions), key="sim_ignore_dir",
             format_func=lambda s: directions[s].name,
@@ -123,7 +124,7 @@ with tab_but:
         shown = [d for d in order if kl[d] >= 0.1 or b.model.deterministic][:8]
         offsets = {d: st.slider(dim_label(d, names), -3.0, 3.0, 0.0, 0.1, key=f"lb_d{d}")
                    for d in shown}
-        saved = load_directions(b.path, b.key, b.latent_dim)
+        saved = list(directions.values())
         if saved:
             st.caption("Attribute sliders (fitted in the disentanglement lab)")
         amounts = {d.slug: st.slider(d.name, -3.0, 3.0, 0.0, 0.1, key=f"lb_dir_{d.slug}",

@@ -49,8 +49,10 @@ def rows_for(path: str, n: int, tile: int, with_pca: bool, seed: int = 0
     labels = ["held-out originals", f"{b.kind} reconstructions"]
     if with_pca:
         fit = np.sort(rng.choice(train_idx, size=min(5000, len(train_idx)), replace=False))
-        images = b.images.all()
-        pca, _, _ = pca_baseline(images, fit, pick, b.latent_dim, seed)
+        # unpack only the fitting items and the shown ones, not the whole catalogue
+        images = np.concatenate([b.images.get(fit), originals])
+        pca, _, _ = pca_baseline(images, np.arange(len(fit)),
+                                 np.arange(len(fit), len(images)), b.latent_dim, seed)
         flat = originals.reshape(len(pick), -1).astype(np.float32) / 255
         prec = np.clip(pca.inverse_transform(pca.transform(flat)), 0, 1)
         prec = (prec * 255).round().astype(np.uint8).reshape(originals.shape)

@@ -1,6 +1,9 @@
 """Small real catalogues for tests (no mocks: real pixels, real files)."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -27,3 +30,17 @@ def blocks_catalogue(n: int = 96, size: int = 32, seed: int = 0) -> Catalogue:
         "factor_colour": colours,
     })
     return Catalogue(imgs, md, name="blocks", source={"kind": "test-blocks", "seed": seed})
+
+
+def copy_demo_bundle(dst: Path) -> Path:
+    """A copy of the demo bundle at dst, without its checkpoint or saved names/directions, so
+    that what a test saves never lands in the real bundle folder; skips when there is none."""
+    import pytest
+
+    from explorer import cache
+    src = Path(cache.DEFAULT_BUNDLE)
+    if not (src / "bundle.json").is_file():
+        pytest.skip(f"no bundle at {src}")
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+        "checkpoint", "names.json", "directions.json", ".*"))
+    return dst

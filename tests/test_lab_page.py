@@ -3,17 +3,16 @@ directions saved by the tests never land in the real bundle folder)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import cache
 from explorer.bundle import load_bundle
 from explorer.directions import load_directions
 from explorer.metrics.association import FACTOR_PREFIX
 from explorer.naming import load_names
+from tests.helpers import copy_demo_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -21,13 +20,7 @@ APP = str(REPO / "app.py")
 
 @pytest.fixture(scope="module")
 def bundle_copy(tmp_path_factory) -> Path:
-    src = Path(cache.DEFAULT_BUNDLE)
-    if not (src / "bundle.json").is_file():
-        pytest.skip(f"no bundle at {src}")
-    dst = tmp_path_factory.mktemp("lab") / "bundle"
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
-        "checkpoint", "names.json", "directions.json", ".*"))
-    return dst
+    return copy_demo_bundle(tmp_path_factory.mktemp("lab") / "bundle")
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ Two ~1,000-step runs at 32 px on one thread (about a minute each here); the full
 are in the README (scripts/compare_models.sh)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -25,12 +27,10 @@ def catalogue():
 
 def _short_run(catalogue, out, **model) -> dict:
     cfg = TrainConfig(batch_size=BATCH, projections=("pca",), threads=1, val_fraction=0.1)
-    n_train = len(split_indices(len(catalogue), cfg.val_fraction, cfg.seed, cfg.max_val)[0])
-    cfg = TrainConfig(epochs=max(1, round(STEPS / -(-n_train // BATCH))), batch_size=BATCH,
-                      projections=("pca",), threads=1, val_fraction=0.1)
+    train_idx, val = split_indices(len(catalogue), cfg.val_fraction, cfg.seed, cfg.max_val)
+    cfg = dataclasses.replace(cfg, epochs=max(1, round(STEPS / -(-len(train_idx) // BATCH))))
     train(catalogue, cfg, {"latent_dim": 16, **model}, out, progress=False)
     b = load_bundle(out)
-    _, val = split_indices(len(catalogue), cfg.val_fraction, cfg.seed, cfg.max_val)
     rec = reconstruct_split(b.model, catalogue.images, val)
     rec["active"] = count_active(rec["mu"], rec["logvar"])
     return rec

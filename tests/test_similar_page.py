@@ -2,17 +2,16 @@
 (the direction saved here never lands in the real bundle folder)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import cache
 from explorer.bundle import load_bundle
 from explorer.directions import fit_direction, save_direction
 from explorer.search import LatentIndex
+from tests.helpers import copy_demo_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -20,18 +19,35 @@ APP = str(REPO / "app.py")
 
 @pytest.fixture(scope="module")
 def bundle_copy(tmp_path_factory) -> Path:
-    src = Path(cache.DEFAULT_BUNDLE)
-    if not (src / "bundle.json").is_file():
-        pytest.skip(f"no bundle at {src}")
-    dst = tmp_path_factory.mktemp("similar") / "bundle"
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
-        "checkpoint", "names.json", "directions.json", ".*"))
-    return dst
+    return copy_demo_bundle(tmp_path_factory.mktemp("similar") / "bundle")
 
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
+
+
+def _save_direction(bundle, columns: tuple[str, ...], name: str, **fit):
+    """Fit a direction on the first of columns the bundle has (its most common value against
+    the rest) and save it next to the bundle copy."""
+    b = load_bundle(bundle, check_hashes=False)
+    col = next((c for c in columns if c in b.metadata.columns), None)
+    if col is None:
+        pytest.skip("the bundle's metadata has none of the expected categorical columns")
+    positive = b.metadata[col].value_counts().index[0]
+    direction = fit_direction(b.mu, b.metadata[col], positive, name=f"{col} {name}", **fit)
+    save_direction(bundle, b.key, direction)
+    return b, col, direction
+
+
+def _similar_page(bundle) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["bundle_path"] = str(bundle)
+    at.run()
+    at.switch_page("pages/similar.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def _shown_skus(at: AppTest, n: int) -> list[str]:
@@ -46,23 +62,10 @@ def _shown_skus(at: AppTest, n: int) -> list[str]:
 
 
 def test_ignoring_an_attribute_direction_reranks_the_similar_products(bundle_copy):
-    b = load_bundle(bundle_copy, check_hashes=False)
-    col = next((c for c in ("silhouette", "upper_colour", "material", "brand")
-                if c in b.metadata.columns), None)
-    if col is None:
-        pytest.skip("the bundle's metadata has none of the expected categorical columns")
-    values = b.metadata[col]
-    positive = values.value_counts().index[0]
-    direction = fit_direction(b.mu, values, positive, method="mean-diff",
-                              name=f"{col} test")
-    save_direction(bundle_copy, b.key, direction)
-
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["bundle_path"] = str(bundle_copy)
-    at.run()
-    at.switch_page("pages/similar.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    b, col, direction = _save_direction(
+        bundle_copy, ("silhouette", "upper_colour", "material", "brand"), "test",
+        method="mean-diff")
+    at = _similar_page(bundle_copy)
     k = at.slider(key="sim_k").value
     select = at.multiselect(key="sim_ignore_dir")
     assert select.options == [f"{col} test"]
@@ -86,20 +89,8 @@ def test_ignoring_an_attribute_direction_reranks_the_similar_products(bundle_cop
 
 
 def test_like_this_but_moves_along_a_saved_attribute_direction(bundle_copy):
-    b = load_bundle(bundle_copy, check_hashes=False)
-    col = next((c for c in ("silhouette", "material", "brand") if c in b.metadata.columns), None)
-    if col is None:
-        pytest.skip("the bundle's metadata has none of the expected categorical columns")
-    positive = b.metadata[col].value_counts().index[0]
-    direction = fit_direction(b.mu, b.metadata[col], positive, name=f"{col} but")
-    save_direction(bundle_copy, b.key, direction)
-
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["bundle_path"] = str(bundle_copy)
-    at.run()
-    at.switch_page("pages/similar.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    _, _, direction = _save_direction(bundle_copy, ("silhouette", "material", "brand"), "but")
+    at = _similar_page(bundle_copy)
     slider = at.slider(key=f"lb_dir_{direction.slug}")
     before = [i for i in at.image if "edited" in i.captions][0].proto.SerializeToString()
     slider.set_value(3.0)
