@@ -111,8 +111,11 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     cmd = [sys.executable, "-m", "explorer", "train", str(tmp_path / "cat"), "--epochs", "200",
            "--latent-dim", "4", "--channels", "8,8,8", "--hidden-dim", "32", "--batch-size", "8",
            "--projections", "pca", "--threads", "1", "--no-progress", "--out", str(out)]
+    # a shell's background job starts with SIGINT ignored, and Python then never turns it into
+    # KeyboardInterrupt: give the child the default disposition, as a terminal would
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (out / "checkpoint" / "state.json").exists() and time.time() < deadline:
         time.sleep(0.2)
