@@ -127,9 +127,12 @@ def _pca_codes(pca, images: np.ndarray, idx: np.ndarray, chunk: int = 2048) -> n
 
 
 def factor_columns(metadata: pd.DataFrame) -> list[str]:
-    """Numeric ``factor_*`` columns without missing values (the ground-truth factors)."""
+    """Numeric ``factor_*`` columns without missing values that vary (the ground-truth factors
+    of variation; a factor held at one value, as in the study catalogue, carries nothing to
+    disentangle and would only add zeros to every average)."""
     return [c for c in metadata.columns if str(c).startswith(FACTOR_PREFIX)
-            and pd.api.types.is_numeric_dtype(metadata[c]) and metadata[c].notna().all()]
+            and pd.api.types.is_numeric_dtype(metadata[c]) and metadata[c].notna().all()
+            and metadata[c].nunique() > 1]
 
 
 def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: list[str],

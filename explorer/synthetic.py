@@ -116,8 +116,9 @@ FACTORS: tuple[Factor, ...] = tuple([
     *_colour_factors("heel_tab", COLOUR_PARTS["heel_tab"][0]),
     Factor("collar_padding", "continuous", "thickness of the padded collar roll",
            low=0.0, high=1.0),
-    Factor("scale", "continuous", "nuisance: shoe length as a fraction of the largest",
-           low=SCALE_RANGE[0], high=SCALE_RANGE[1]),
+    Factor("scale", "continuous", "shoe length as a fraction of the largest: a small nuisance "
+           "in the full design (0.92-1), a factor of the study design (0.8-1)",
+           low=0.80, high=SCALE_RANGE[1]),
     Factor("shift_x", "continuous", "nuisance: horizontal offset as a fraction of the frame",
            low=SHIFT_RANGE[0], high=SHIFT_RANGE[1]),
 ])
@@ -245,17 +246,35 @@ def _sample_colour(rng: np.random.Generator, p_neutral: float,
     return hue, sat, light
 
 
-def sample_item(seed: int, index: int) -> dict[str, Any]:
-    """Factor values and metadata of item ``index`` of the catalogue with ``seed``.
+# The "study" design: a factor-study catalogue in the manner of dSprites and 3D Shapes. Six
+# salient factors vary, independently and uniformly over a grid of levels; every other factor is
+# held at one value, so each ground-truth factor is visible in every image and a model *can* give
+# each its own latent dimension. Hues run along an arc of the colour circle (red .. violet), not
+# the whole circle, so each is one ordered quantity rather than an angle. The full design's 23
+# factors are mostly the hue, saturation and lightness of small parts, many invisible on a given
+# item (the hue of a neutral colour, the laces of a slip-on), which caps what any representation
+# can score there.
+STUDY_VARIED: dict[str, tuple[float, ...] | None] = {
+    # factor -> its levels (None: categorical, all its values)
+    "silhouette": None,
+    "sole_thickness": tuple(np.round(np.linspace(0.0, 1.0, 5), 4)),
+    "upper_hue": tuple(np.round(np.linspace(0.0, 0.75, 8), 4)),
+    "accent_hue": tuple(np.round(np.linspace(0.0, 0.75, 8), 4)),
+    "sole_light": tuple(np.round(np.linspace(0.12, 0.94, 5), 4)),
+    "scale": tuple(np.round(np.linspace(0.80, 1.0, 5), 4)),
+}
+STUDY_FIXED: dict[str, float | int] = {
+    "toe_shape": 0, "material": 0, "logo": 1,  # round toe, leather, stripes (in accent colour)
+    "upper_sat": 0.75, "upper_light": 0.55, "accent_sat": 0.8, "accent_light": 0.42,
+    "sole_hue": 0.0, "sole_sat": 0.0,
+    "lace_hue": 0.0, "lace_sat": 0.0, "lace_light": 0.94,
+    "heel_tab_hue": 0.0, "heel_tab_sat": 0.0, "heel_tab_light": 0.9,
+    "collar_padding": 0.5, "shift_x": 0.0,
+}
+DESIGNS = ("full", "study")
 
-    Depends only on (seed, index). Returns one flat dict: the metadata columns (sku, name,
-    brand, model, colorway, colours, silhouette, material, toe_shape, logo, upper_colour,
-    accent_colour, sole_colour, lace_colour, heel_tab_colour, price, release_year) and one
-    ``factor_<name>`` entry per factor in FACTORS.
-    """
-    if index < 0 or seed < 0:
-        raise ValueError(f"seed and index must be >= 0, got {seed}, {index}")
-    rng = np.random.default_rng([int(seed), int(index)])
+
+def _full_factors(rng: np.random.Generator) -> dict[str, Any]:
     f: dict[str, Any] = {}
     # Every factor is drawn independently, in a fixed order (changing it changes the catalogue).
     f["silhouette"] = int(rng.integers(len(SILHOUETTES)))
@@ -269,6 +288,35 @@ def sample_item(seed: int, index: int) -> dict[str, Any]:
     f["collar_padding"] = float(rng.random())
     f["scale"] = float(rng.uniform(*SCALE_RANGE))
     f["shift_x"] = float(rng.uniform(*SHIFT_RANGE))
+    return f
+
+
+def _study_factors(rng: np.random.Generator) -> dict[str, Any]:
+    f: dict[str, Any] = dict(STUDY_FIXED)
+    for name, levels in STUDY_VARIED.items():
+        if levels is None:
+            f[name] = int(rng.integers(len(FACTOR_BY_NAME[name].values)))
+        else:
+            f[name] = float(levels[int(rng.integers(len(levels)))])
+    return {factor.name: f[factor.name] for factor in FACTORS}
+
+
+def sample_item(seed: int, index: int, design: str = "full") -> dict[str, Any]:
+    """Factor values and metadata of item ``index`` of the catalogue with ``seed``.
+
+    Depends only on (seed, index, design). ``design`` is "full" (every factor varies) or
+    "study" (the six factors of :data:`STUDY_VARIED` vary, the rest are held at
+    :data:`STUDY_FIXED`). Returns one flat dict: the metadata columns (sku, name, brand, model,
+    colorway, colours, silhouette, material, toe_shape, logo, upper_colour, accent_colour,
+    sole_colour, lace_colour, heel_tab_colour, price, release_year) and one ``factor_<name>``
+    entry per factor in FACTORS.
+    """
+    if index < 0 or seed < 0:
+        raise ValueError(f"seed and index must be >= 0, got {seed}, {index}")
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
+    rng = np.random.default_rng([int(seed), int(index)] + ([1] if design == "study" else []))
+    f = _full_factors(rng) if design == "full" else _study_factors(rng)
     # four decimals are far finer than a pixel shows, and keep the metadata table small
     f = {k: round(v, 4) if isinstance(v, float) else v for k, v in f.items()}
     # metadata draws (after the factors)
@@ -849,13 +897,13 @@ def _finish(cv: _Canvas, shoe: _Shoe, size: int, material: int) -> np.ndarray:
 
 
 # ============================================================================ catalogue
-def _render_chunk(job: tuple[int, int, int, int]) -> tuple[int, np.ndarray, list[dict]]:
+def _render_chunk(job: tuple[int, int, int, int, str]) -> tuple[int, np.ndarray, list[dict]]:
     """Worker: items first..first+count-1 of seed -> (first, uint8 [count, S, S, 3], items)."""
-    seed, first, count, size = job
+    seed, first, count, size, design = job
     images = np.empty((count, size, size, 3), dtype=np.uint8)
     items = []
     for k in range(count):
-        item = sample_item(seed, first + k)
+        item = sample_item(seed, first + k, design)
         images[k] = render(item, size)
         items.append(item)
     return first, images, items
@@ -866,9 +914,11 @@ def _chunk_size(n: int, workers: int) -> int:
 
 
 def generate(n: int, size: int = 64, seed: int = 0, start: int = 0,
-             workers: int | None = None, progress: bool = True) -> Catalogue:
+             workers: int | None = None, progress: bool = True,
+             design: str = "full") -> Catalogue:
     """Items start..start+n-1 of the procedural catalogue with ``seed``, as a Catalogue
-    (images uint8 [n, size, size, 3], metadata one row per item, see :func:`sample_item`).
+    (images uint8 [n, size, size, 3], metadata one row per item, see :func:`sample_item`;
+    ``design`` "study" makes the six-factor study catalogue).
 
     Rendered by ``workers`` processes (default: all CPUs; 1 renders in this process); the
     result does not depend on the number of workers. ``progress`` shows a tqdm bar on stderr.
@@ -879,11 +929,14 @@ def generate(n: int, size: int = 64, seed: int = 0, start: int = 0,
         raise ValueError(f"start must be >= 0, got {start}")
     if size < 16:
         raise ValueError(f"size must be >= 16, got {size}")
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
     from tqdm import tqdm
 
     workers = os.cpu_count() or 1 if workers is None else int(workers)
     chunk = _chunk_size(n, workers)
-    jobs = [(int(seed), start + a, min(chunk, n - a), int(size)) for a in range(0, n, chunk)]
+    jobs = [(int(seed), start + a, min(chunk, n - a), int(size), design)
+            for a in range(0, n, chunk)]
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     rows: list[dict | None] = [None] * n
 
@@ -906,9 +959,12 @@ def generate(n: int, size: int = 64, seed: int = 0, start: int = 0,
         with mp.get_context(method).Pool(n_proc) as pool:
             collect(pool.imap_unordered(_render_chunk, jobs))
     metadata = pd.DataFrame(rows)
-    return Catalogue(images, metadata, name="synthetic",
-                     source={"kind": "synthetic", "seed": int(seed), "n": int(n),
-                             "size": int(size), "start": int(start)})
+    source = {"kind": "synthetic", "seed": int(seed), "n": int(n), "size": int(size),
+              "start": int(start)}
+    if design != "full":
+        source["design"] = design
+    return Catalogue(images, metadata, name="synthetic" if design == "full" else
+                     f"synthetic-{design}", source=source)
 
 
 def contact_sheet(images: np.ndarray, scale: int = 1) -> Image.Image:
@@ -943,6 +999,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_int_at_least(0), default=0,
                         help="catalogue seed; item i depends only on (seed, i) "
                              "(default: %(default)s)")
+    parser.add_argument("--design", choices=DESIGNS, default="full",
+                        help="full: every factor varies (23 factors, the demo catalogue); "
+                             "study: six salient factors vary independently over a grid of "
+                             "levels (silhouette, sole thickness, upper hue, accent hue, sole "
+                             "lightness, scale) and the rest are fixed, for measuring "
+                             "disentanglement as on dSprites or 3D Shapes (default: %(default)s)")
     parser.add_argument("--start", type=_int_at_least(0), default=0,
                         help="index of the first item, to generate a slice of a larger "
                              "catalogue (default: %(default)s)")
@@ -966,7 +1028,7 @@ def run(args: argparse.Namespace) -> int:
     n = args.n if args.out else min(args.n, 64)
     t0 = time.perf_counter()
     cat = generate(n, size=args.size, seed=args.seed, start=args.start, workers=args.workers,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, design=args.design)
     took = time.perf_counter() - t0
     if args.out:
         path = cat.save(args.out)

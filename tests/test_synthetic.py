@@ -125,9 +125,11 @@ def test_factors_describe_the_factor_columns(items500):
             assert set(values) == set(range(len(f.values)))  # every value occurs
         else:
             assert values.dtype.kind == "f"
-            assert values.min() >= f.low and values.max() <= f.high
+            # scale: the full design draws only its top end (a nuisance)
+            low, high = synthetic.SCALE_RANGE if f.name == "scale" else (f.low, f.high)
+            assert f.low <= low and values.min() >= low and values.max() <= high <= f.high
             assert values.nunique() > 100
-            assert values.max() - values.min() > 0.7 * (f.high - f.low)
+            assert values.max() - values.min() > 0.7 * (high - low)
     factor_cols = [c for c in items500.columns if c.startswith("factor_")]
     assert factor_cols == [f.column for f in FACTORS]
 
@@ -210,3 +212,37 @@ def test_every_flag_has_help():
     synthetic.add_arguments(parser)
     for action in parser._actions:
         assert action.help, f"{action.option_strings} has no help text"
+
+
+# ------------------------------------------------------------------ the study design
+def test_study_design_varies_six_factors_independently_and_fixes_the_rest(tmp_path):
+    study = pd.DataFrame([sample_item(0, i, "study") for i in range(600)])
+    varied = [f.column for f in FACTORS if f.name in synthetic.STUDY_VARIED]
+    fixed = [f.column for f in FACTORS if f.name not in synthetic.STUDY_VARIED]
+    assert len(varied) == 6 and len(varied) + len(fixed) == len(FACTORS)
+    assert (study[fixed].nunique() == 1).all()
+    for name, levels in synthetic.STUDY_VARIED.items():
+        col = study["factor_" + name]
+        if levels is None:  # categorical: every value appears
+            assert col.nunique() == len(synthetic.FACTOR_BY_NAME[name].values)
+        else:  # a grid of levels across the factor's range, every one used
+            assert sorted(col.unique()) == sorted(levels)
+            lo, hi = synthetic.FACTOR_BY_NAME[name].range
+            assert lo <= min(levels) and max(levels) <= hi
+    corr = study[varied].corr().abs().to_numpy().copy()
+    np.fill_diagonal(corr, 0.0)
+    assert corr.max() < 0.15
+    # a draw of its own: the full design's items are not the study's with factors pinned
+    full = pd.DataFrame([sample_item(0, i) for i in range(50)])
+    assert not np.allclose(full.factor_sole_thickness, study.factor_sole_thickness[:50])
+    with pytest.raises(ValueError, match="design must be one of full, study"):
+        sample_item(0, 0, "nope")
+    # the CLI writes it, and evaluate keeps only the six varied factors
+    out = tmp_path / "study"
+    assert main(["synth", "--design", "study", "--n", "30", "--size", "32", "--out", str(out),
+                 "--workers", "1", "--no-progress"]) == 0
+    cat = Catalogue.load(out, verify=True)
+    assert cat.source["design"] == "study" and cat.name == "synthetic-study"
+    assert np.array_equal(cat.images[4], render(sample_item(0, 4, "study"), 32))
+    from explorer.evaluate import factor_columns
+    assert factor_columns(cat.metadata) == varied
