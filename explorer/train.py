@@ -57,6 +57,7 @@ class TrainConfig:
     image_quality: int = 0         # 0: pack bundle images lossless; else WebP quality
     grad_clip: float = 100.0
     write_bundle: bool = True      # False: only the checkpoint (finish later with --resume)
+    time_limit: float = 0.0        # seconds of training: stop after the epoch that passes it
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -350,6 +351,16 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 save_checkpoint(out, model, opt, state, gallery)
             if world > 1:
                 torch.distributed.barrier()
+            if cfg.time_limit > 0 and epoch + 1 < cfg.epochs:
+                over = torch.tensor([float(state["seconds"] >= cfg.time_limit)], device=device)
+                if world > 1:  # every rank stops after the same epoch
+                    torch.distributed.all_reduce(over, op=torch.distributed.ReduceOp.MAX)
+                if over.item() > 0:
+                    if rank == 0:
+                        log(f"time limit: {state['seconds']:.0f} s of training >= "
+                            f"{cfg.time_limit:g} s; stopping after epoch {epoch + 1} of "
+                            f"{cfg.epochs}")
+                    break
     except KeyboardInterrupt:
         interrupted = True
         if rank == 0:

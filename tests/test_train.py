@@ -58,6 +58,22 @@ def test_resume_continues_where_it_stopped(tmp_path):
     assert b2.gallery.shape[0] == 2
 
 
+def test_time_limit_stops_after_the_epoch_that_passes_it_and_resume_goes_on(tmp_path):
+    cat = blocks_catalogue(64)
+    logs: list[str] = []
+    # any epoch takes more than a microsecond: the run stops after its first epoch of five
+    train(cat, TrainConfig(epochs=5, time_limit=1e-6, **FAST), TINY_MODEL, tmp_path / "t",
+          progress=False, log=logs.append)
+    b = load_bundle(tmp_path / "t")
+    assert [h["epoch"] for h in b.history] == [1]
+    assert b.info["metrics"]["epochs"] == 1
+    assert any("time limit" in line and "after epoch 1 of 5" in line for line in logs), logs
+    # without a limit, --resume trains the remaining epochs
+    train(cat, TrainConfig(epochs=3, **FAST), TINY_MODEL, tmp_path / "t", resume=True,
+          progress=False)
+    assert [h["epoch"] for h in load_bundle(tmp_path / "t").history] == [1, 2, 3]
+
+
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     cat = blocks_catalogue(64)
     out = tmp_path / "run"
