@@ -1,6 +1,7 @@
 """The procedural sneaker catalogue: side-view product photos with known ground-truth factors.
 
-Every item is a function of ``(seed, index)`` only::
+Every item is a function of ``(seed, index)`` only (and of the design: "full", the default,
+or "study", the six-factor catalogue for measuring disentanglement; see STUDY_VARIED)::
 
     item = sample_item(seed, index)      # factor values + metadata, one flat dict
     img = render(item, size=64)          # uint8 [size, size, 3]
@@ -28,7 +29,8 @@ Rendering: the shoe is drawn flat with PIL polygons at ``SUPERSAMPLE`` times the
 down to the output size, where smooth fields (form shading, leather highlights, suede sheen,
 the soft shadow under the sole) are applied with numpy at low cost.
 
-Command line: ``python -m explorer synth --n 30000 --size 64 --out data/synth --sheet s.png``.
+Command line: ``python -m explorer synth --n 30000 --size 64 --out data/synth --sheet s.png``
+(``--design study`` for the study catalogue).
 """
 from __future__ import annotations
 
