@@ -176,3 +176,30 @@ def test_bf16_autocast_training_runs_and_keeps_a_float32_loss(tmp_path, kind):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = b.model.loss(x)
     assert out.loss.dtype == torch.float32 and out.recon.dtype == torch.float32
+
+
+def test_gpu_study_script_runs_end_to_end_on_the_cpu(tmp_path):
+    """scripts/train_study_gpu.sh, shrunk to a few seconds on the CPU: it synthesises the
+    study catalogue, trains, evaluates, and packs the best bundle (without its optimizer
+    checkpoint) and every run's results."""
+    import tarfile
+
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = {**os.environ, "N": "160", "SIZE": "32", "LIMIT": "1", "DEVICE": "cpu",
+           "THREADS": "1", "RUNS_SET": "vae-b4", "WORK": str(work), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "train_study_gpu.sh"), str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "best: vae-b4" in proc.stdout
+    parts = sorted(out.glob("best-vae-b4.tar.part*"))
+    assert parts
+    joined = tmp_path / "best.tar"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with tarfile.open(joined) as tar:
+        names = tar.getnames()
+    assert "vae-b4/bundle.json" in names and not any("checkpoint" in n for n in names)
+    with tarfile.open(out / "results.tgz") as tar:
+        results = tar.getnames()
+    assert "./vae-b4.eval.json" in results and "vae-b4/history.json" in results
+    row = json.loads((work / "runs" / "vae-b4.eval.json").read_text())["results"][0]["rows"][0]
+    assert row["model"] == "beta-vae" and row["mig"] is not None
