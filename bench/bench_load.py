@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,14 +40,11 @@ import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("KICKSPACE_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update"]
+from bench.appserver import CHROMIUM, REPO, start_app, stop_app
+from bench.appserver import CHROMIUM_FLAGS as FLAGS
 DECODED = "img[alt='decoded sneaker']"
 STEPS = "[data-testid='stMain'] [data-testid='stSlider']"
 MAP = ".st-key-map .js-plotly-plot .nsewdrag"          # the catalogue map (plotly key "map")
@@ -66,36 +62,11 @@ STRIP_SRC = """() => {
 
 
 # ---------------------------------------------------------------------------- the server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(checkpoints: Path, data_dir: Path, log: Path, timeout: float = 180
                  ) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "KICKSPACE_CHECKPOINTS": str(checkpoints),
-           "KICKSPACE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-    env.pop("KICKSPACE_ANNOTATIONS_DB", None)
-    with open(log, "w") as f:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-             "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
-             "--browser.gatherUsageStats=false"],
-            cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"streamlit did not come up within {timeout:.0f} s")
+    return start_app(env={"KICKSPACE_CHECKPOINTS": str(checkpoints),
+                          "KICKSPACE_DATA_DIR": str(data_dir), "KICKSPACE_ANNOTATIONS_DB": None},
+                     log=log, timeout=timeout)
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -379,12 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = asyncio.run(_drive(url, bundle, skus, args, results, errors))
     finally:
         watch.stop()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_app(proc)
         log_tail = (work / "server.log").read_text()[-3000:]
         shutil.rmtree(work, ignore_errors=True)
 

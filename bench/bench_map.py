@@ -29,19 +29,16 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("KICKSPACE_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update"]
+from bench.appserver import CHROMIUM, REPO, start_app, stop_app
+from bench.appserver import CHROMIUM_FLAGS as FLAGS
+from bench.appserver import wait_idle as appserver_wait_idle
 
 
 def _run(args: list[str]) -> None:
@@ -77,45 +74,16 @@ def build_bundles(work: Path, sizes: list[int]) -> dict[int, str]:
     return names
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(work: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
-    env = {**os.environ, "KICKSPACE_CHECKPOINTS": str(work / "checkpoints"),
-           "KICKSPACE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
-    env.pop("KICKSPACE_ANNOTATIONS_DB", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-         "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
-         "--browser.gatherUsageStats=false"],
-        cwd=REPO, env=env, stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("streamlit did not come up within 120 s")
+    return start_app(env={"KICKSPACE_CHECKPOINTS": str(work / "checkpoints"),
+                          "KICKSPACE_DATA_DIR": str(data), "KICKSPACE_ANNOTATIONS_DB": None},
+                     log=work / "server.log")
 
 
 def wait_idle(page, timeout: float = 600.0) -> None:
-    page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=timeout * 1000)
-    time.sleep(0.3)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if page.query_selector("[data-testid='stStatusWidget']") is None:
-            return
-        time.sleep(0.1)
-    raise RuntimeError("the app kept running for too long")
+    appserver_wait_idle(page, timeout, settle=0.3, poll=0.1)
 
 
 def first_draw(page, url: str) -> float:
@@ -219,11 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{selected:,} selected in {took:.1f} s", flush=True)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
 
     print()
     print("| products | points drawn | view | first draw, cold (s) | first draw, warm (s) "

@@ -7,55 +7,22 @@ $KICKSPACE_SCREENSHOTS (default: pytest's tmp folder) for people to look at.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench.appserver import CHROMIUM_FLAGS, start_app, stop_app, wait_idle  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.browser
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1",
-         "--browser.gatherUsageStats=false"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {proc.stdout.read()}")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not come up within 90 s")
+def server(tmp_path_factory):
+    proc, url = start_app(log=tmp_path_factory.mktemp("server") / "server.log", timeout=90)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_app(proc)
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +52,6 @@ def shots(tmp_path_factory) -> Path:
     d = Path(os.environ.get("KICKSPACE_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-def wait_idle(page, timeout: float = 60.0) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=timeout * 1000)
-    time.sleep(0.5)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if page.query_selector("[data-testid='stStatusWidget']") is None:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the app kept running for too long")
 
 
 def assert_no_exception(page, where: str) -> None:
