@@ -276,6 +276,11 @@ STUDY_FIXED: dict[str, float | int] = {
 DESIGNS = ("full", "study")
 
 
+def _check_design(design: str) -> None:
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
+
+
 def _full_factors(rng: np.random.Generator) -> dict[str, Any]:
     f: dict[str, Any] = {}
     # Every factor is drawn independently, in a fixed order (changing it changes the catalogue).
@@ -315,8 +320,7 @@ def sample_item(seed: int, index: int, design: str = "full") -> dict[str, Any]:
     """
     if index < 0 or seed < 0:
         raise ValueError(f"seed and index must be >= 0, got {seed}, {index}")
-    if design not in DESIGNS:
-        raise ValueError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
+    _check_design(design)
     rng = np.random.default_rng([int(seed), int(index)] + ([1] if design == "study" else []))
     f = _full_factors(rng) if design == "full" else _study_factors(rng)
     # four decimals are far finer than a pixel shows, and keep the metadata table small
@@ -931,8 +935,7 @@ def generate(n: int, size: int = 64, seed: int = 0, start: int = 0,
         raise ValueError(f"start must be >= 0, got {start}")
     if size < 16:
         raise ValueError(f"size must be >= 16, got {size}")
-    if design not in DESIGNS:
-        raise ValueError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
+    _check_design(design)
     from tqdm import tqdm
 
     workers = os.cpu_count() or 1 if workers is None else int(workers)
