@@ -37,7 +37,8 @@ from safetensors.numpy import save as np_save
 from safetensors.torch import load_file as torch_load_file
 from safetensors.torch import save as torch_save
 
-from explorer.atomic import atomic_replace_dir, atomic_write_bytes, atomic_write_text
+from explorer.atomic import (atomic_replace_dir, atomic_write_bytes, atomic_write_text,
+                             restore_hidden_copy)
 from explorer.catalogue import Catalogue, metadata_to_csv_bytes, read_metadata_csv
 from explorer.imagestore import ImageStore, write_images
 from explorer.models import MODEL_KINDS, AutoEncoder, build_model
@@ -172,6 +173,7 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
+    restore_hidden_copy(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -233,11 +235,63 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
         for name in keep:
             if (out / name).is_dir():
                 shutil.copytree(out / name, tmp / name)
+            elif (out / name).is_file():
+                shutil.copy2(out / name, tmp / name)
         atomic_replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+# files a bundle folder may hold beside those bundle.json lists: the training checkpoint and the
+# names/directions files older versions saved there (carried over to the new bundle)
+BUNDLE_EXTRAS = ("bundle.json", "checkpoint", "names.json", "directions.json")
+
+
+def check_out_target(out: str | os.PathLike, *, reads: Iterable[str | os.PathLike] = (),
+                     overwrite: bool = False, flag: str = "--out") -> None:
+    """Refuse an output path whose replacement would destroy something a command did not make.
+
+    Allowed without `overwrite`: a path that does not exist, an empty folder, a bundle folder
+    (bundle.json plus the files it lists and `BUNDLE_EXTRAS`), a folder holding only a training
+    checkpoint. Never allowed: an existing file, or a path that is or holds one of `reads`
+    (the catalogue or bundle the command reads). Raises BundleError naming what is in the way.
+    """
+    out = Path(out)
+    restore_hidden_copy(out)
+    if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
+        raise BundleError(f"{flag} {out} is an existing file, not a bundle folder; nothing was "
+                          f"written (choose a new folder, e.g. checkpoints/NAME)")
+    target = out.resolve()
+    for r in reads:
+        rp = Path(r).resolve()
+        if rp == target or target in rp.parents:
+            raise BundleError(f"{flag} {out} would replace {r}, which this command reads; "
+                              f"nothing was written (choose a new folder, e.g. checkpoints/NAME)")
+    if not out.exists() or overwrite:
+        return
+    entries = {e.name for e in out.iterdir()
+               if not (e.name.startswith(".") and e.name.endswith(".tmp"))}
+    if not entries or entries == {"checkpoint"}:
+        return
+    known: set[str] = set(BUNDLE_EXTRAS)
+    is_bundle = False
+    try:
+        listed = json.loads((out / "bundle.json").read_text(encoding="utf-8"))["files"]
+        known |= {Path(name).parts[0] for name in listed}
+        is_bundle = True
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        pass
+    extra = sorted(entries - known)
+    if is_bundle and not extra:
+        return
+    what = (f"a bundle folder that also holds {', '.join(extra[:5])}" if is_bundle
+            else f"a folder that is not a bundle (it holds {', '.join(sorted(entries)[:5])}"
+                 f"{', ...' if len(entries) > 5 else ''})")
+    raise BundleError(f"{flag} {out} is {what}; writing the bundle there would delete them. "
+                      f"Nothing was written: name a new folder (e.g. {out / 'NAME'}) or add "
+                      f"--overwrite to replace it")
 
 
 # ---------------------------------------------------------------------------- reading
@@ -364,6 +418,7 @@ def load_model(path: str | os.PathLike, info: dict[str, Any] | None = None) -> A
 def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
     """Load and validate a bundle folder; raises BundleError naming the offending file."""
     p = Path(path)
+    restore_hidden_copy(p)
     info = read_bundle_info(p)
     verify_files(p, info, check_hashes=check_hashes)
     model = load_model(p, info)
@@ -421,6 +476,8 @@ def find_bundles(root: str | os.PathLike = "checkpoints") -> list[Path]:
     r = Path(root)
     if not r.is_dir():
         return []
+    for old in r.glob(".*.old-*"):  # a replace killed between its two renames: put it back
+        restore_hidden_copy(r / old.name[1:].rsplit(".old-", 1)[0])
     # hidden folders are the leftovers of a killed write (.NAME.tmp-PID, .NAME.old-PID)
     found = sorted(p.parent for p in r.glob("*/bundle.json") if not p.parent.name.startswith("."))
     return sorted(found, key=lambda p: (p.name != "demo", p.name))
@@ -430,7 +487,10 @@ def find_bundles(root: str | os.PathLike = "checkpoints") -> list[Path]:
 def add_encode_arguments(parser) -> None:
     parser.add_argument("bundle", help="bundle whose model encodes the catalogue")
     parser.add_argument("catalogue", help="catalogue folder (from synth or ingest)")
-    parser.add_argument("--out", required=True, help="folder for the new bundle")
+    parser.add_argument("--out", required=True, help="folder for the new bundle, e.g. "
+                        "checkpoints/NAME (an existing bundle there is replaced)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out even when it holds something other than a bundle")
     parser.add_argument("--projections", default="pca,umap,tsne",
                         help="comma-separated: pca, umap, tsne (default: all three)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the projections")
@@ -445,6 +505,8 @@ def add_encode_arguments(parser) -> None:
 def run_encode(args) -> int:
     import sys
     try:
+        check_out_target(args.out, reads=(args.bundle, args.catalogue),
+                         overwrite=args.overwrite)
         src = load_bundle(args.bundle)
         cat = Catalogue.load(args.catalogue)
     except (BundleError, ValueError) as e:

@@ -27,7 +27,8 @@ from safetensors.torch import load_file as torch_load_file
 from safetensors.torch import save as torch_save
 
 from explorer.atomic import atomic_write_bytes, atomic_write_text
-from explorer.bundle import (encode_images, images_to_tensor, tensor_to_images, write_bundle)
+from explorer.bundle import (BundleError, check_out_target, encode_images, images_to_tensor,
+                             tensor_to_images, write_bundle)
 from explorer.catalogue import Catalogue, CatalogueError
 from explorer.models import MODEL_KINDS, AutoEncoder, build_model, make_config
 
@@ -184,14 +185,21 @@ def evaluate_split(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, devi
 
 
 def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], out: str | Path,
-          resume: bool = False, progress: bool = True, log=print) -> Path | None:
+          resume: bool = False, progress: bool = True, log=print, overwrite: bool = False
+          ) -> Path | None:
     """Train a model on the catalogue and write a bundle to `out`; returns its path on rank 0.
 
     model_values: overrides of the model kind's config (latent_dim, beta, ...); image_size is
-    taken from the catalogue.
+    taken from the catalogue. `out` must be new, empty, a bundle or a checkpoint folder (or
+    `overwrite` given); it is never the catalogue's own folder (see `check_out_target`).
     """
     out = Path(out)
     rank, world, local_rank = _dist_info()
+    try:
+        check_out_target(out, reads=[catalogue.path] if catalogue.path else [],
+                         overwrite=overwrite)
+    except BundleError as e:
+        raise TrainingError(str(e)) from e
     if len(catalogue) < 2:
         raise TrainingError(f"catalogue {catalogue.path or catalogue.name} has {len(catalogue)} "
                             f"items; training needs at least 2")
@@ -405,7 +413,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                                             np.uint8),
                               metrics=metrics, projections=cfg.projections, seed=cfg.seed,
                               image_quality=cfg.image_quality or None, progress=progress,
-                              keep=[CKPT_DIR])
+                              keep=[CKPT_DIR, "names.json", "directions.json"])
         log(f"wrote bundle {result}")
     if world > 1:
         import torch.distributed as dist
@@ -432,7 +440,9 @@ def _flag(name: str) -> str:
 def add_arguments(parser) -> None:
     parser.add_argument("catalogue", help="catalogue folder (from `synth` or `ingest`)")
     parser.add_argument("--out", required=True, help="bundle folder to write, e.g. "
-                        "checkpoints/NAME")
+                        "checkpoints/NAME (an existing bundle there is replaced)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out even when it holds something other than a bundle")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the checkpoint in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -496,7 +506,7 @@ def run(args) -> int:
         cfg, mvals = config_from_args(args)
         catalogue = Catalogue.load(args.catalogue)
         train(catalogue, cfg, mvals, args.out, resume=args.resume,
-              progress=not args.no_progress)
+              progress=not args.no_progress, overwrite=args.overwrite)
     except (TrainingError, CatalogueError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
