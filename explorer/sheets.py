@@ -12,18 +12,18 @@ Images may be uint8 in [0, 255] or floats in [0, 1] (decoder output); grey image
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from explorer.pictures import font
+
 TEXT_COLOUR = (40, 40, 40)
 
 
-@lru_cache(maxsize=1)
-def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.load_default()
+def _font() -> ImageFont.FreeTypeFont:
+    return font(11)   # the bundled DejaVu Sans: ×, −, ↑, ↓ draw as themselves
 
 
 def _line_height() -> int:

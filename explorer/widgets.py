@@ -16,6 +16,7 @@ import streamlit as st
 
 from explorer import cache
 from explorer.bundle import Bundle
+from explorer.pictures import sharp
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~&:\"'=])")
 _CARD_SKIP = {"sku", "name", "brand", "price", "file"}
@@ -98,7 +99,7 @@ def product_card(bundle: Bundle, i: int, distance: float | None = None, *, width
     """Image, name, brand, SKU, price and whatever metadata the catalogue has."""
     md = bundle.metadata
     row = md.iloc[int(i)]
-    st.image(bundle.images[int(i)], width=width)
+    st.image(sharp(bundle.images[int(i)], width))   # whole-pixel steps, never smeared
     name = row["name"] if "name" in md.columns else row.get("file", row["sku"])
     st.markdown(f"**{esc(name)}**")
     line = [esc(row["brand"])] if "brand" in md.columns and isinstance(row["brand"], str) else []
@@ -191,7 +192,7 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
         got = encode_uploaded(bundle, up) if up is not None else None
         if got is not None:
             img, z = got
-            st.image(img, width=96, caption="as the model sees it")
+            st.image(sharp(img, 96), caption="as the model sees it")
             return Anchor(z=z, image=img, label=f"upload: {up.name}")
         st.info("Using the catalogue item below until a photo is uploaded.")
 

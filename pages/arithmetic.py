@@ -3,7 +3,7 @@ import streamlit as st
 
 from explorer import cache
 from explorer.latent import analogy, combine
-from explorer.pictures import equation_picture, png_bytes
+from explorer.pictures import equation_picture, png_bytes, sharp
 from explorer.widgets import anchor_picker, current_bundle, product_grid
 
 b = current_bundle()
@@ -19,7 +19,7 @@ anchors = []
 for j, (col, key) in enumerate(zip(cols, "abc"[:n])):
     with col:
         anc = anchor_picker(b, key, default_index=(j * len(b)) // n, title=key.upper())
-        st.image(anc.image, width=96)
+        st.image(sharp(anc.image, 96))
         anchors.append(anc)
 
 if mode == "A + B":
@@ -35,7 +35,7 @@ else:
 
 result = b.decode(z[None])[0]
 pic = equation_picture(terms, result)
-st.image(pic, width="stretch")
+st.image(pic)   # its own size: text and pixels stay sharp
 st.download_button("Download the equation (PNG)", png_bytes(pic), file_name="equation.png",
                    mime="image/png")
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import cache
 from explorer.latent import change_points, interpolate
-from explorer.pictures import gif_bytes
+from explorer.pictures import gif_bytes, sharp
 from explorer.projection import place_by_neighbours
 from explorer.sheets import row_labelled_grid, to_png_bytes
 from explorer.widgets import anchor_picker, current_bundle, esc, item_label
@@ -18,10 +18,10 @@ st.caption("Two anchor sneakers and the path between them in latent space, decod
 ca, cb = st.columns(2)
 with ca:
     a = anchor_picker(b, "a", default_index=0, title="Start")
-    st.image(a.image, width=96)
+    st.image(sharp(a.image, 96))
 with cb:
     bb = anchor_picker(b, "b", default_index=min(len(b) - 1, len(b) // 2), title="End")
-    st.image(bb.image, width=96)
+    st.image(sharp(bb.image, 96))
 
 c1, c2 = st.columns(2)
 steps = c1.slider("Steps", 2, 24, 8, key="steps", bind="query-params")
@@ -39,8 +39,8 @@ changes = set(change_points(nearest))
 st.subheader("Decoded path and the closest real product at each step")
 labels = [f"{i + 1}{' *' if i in changes else ''}" for i in range(steps)]
 strip = row_labelled_grid(np.stack([decoded, b.images.get(nearest)]),
-                          ["decoded", "closest"], labels, scale=2 if steps <= 10 else 1)
-st.image(strip, width="stretch")
+                          ["decoded", "closest"], labels, scale=2 if steps * b.image_size <= 512 else 1)
+st.image(strip)   # its own size: pixels enlarged x2 by nearest neighbour, never smeared
 st.caption("A star (*) after a step number marks where the closest real product changes.")
 rows = [{"step": i + 1, "closest product": item_label(b, n), "distance": round(float(d), 3),
          "changed": "◆" if i in changes else ""}

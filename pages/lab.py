@@ -23,6 +23,7 @@ from explorer.metrics.association import (FACTOR_PREFIX, column_kinds, dimension
                                           suggest_names)
 from explorer.metrics.information import KL_THRESHOLD, VARIANCE_THRESHOLD, variance_of_means
 from explorer.naming import dim_label, load_names, save_names
+from explorer.pictures import sharp
 from explorer.widgets import anchor_picker, current_bundle, esc
 
 b = current_bundle()
@@ -456,7 +457,7 @@ def directions_section() -> None:
                                if len(negatives) else 0, title="Anchor", allow_upload=False)
         values, imgs = _strip(direction, anchor.z)
         for col, v, img in zip(st.columns(len(values), gap="small"), values, imgs):
-            col.image(img, caption=f"{v:+.0f}", width="stretch",
+            col.image(sharp(img, 128), caption=f"{v:+.0f}",
                       alt=f"anchor moved {v:+.0f} units along the direction")
         st.caption(f"← {esc(direction.negative)} · {esc(direction.positive)} →")
 

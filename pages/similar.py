@@ -8,6 +8,7 @@ from explorer import cache
 from explorer.directions import load_directions, move
 from explorer.latent import apply_offsets
 from explorer.naming import dim_label, load_names
+from explorer.pictures import sharp
 from explorer.projection import place_by_neighbours
 from explorer.widgets import (anchor_picker, current_bundle, encode_uploaded, esc, item_label,
                               product_grid)
@@ -66,7 +67,7 @@ with tab_similar:
     left, right = st.columns([1, 3], gap="large")
     with left:
         anchor = anchor_picker(b, "s", default_index=0, title="Product", allow_upload=False)
-        st.image(anchor.image, width=160)
+        st.image(sharp(anchor.image, 160))
         k = st.slider("How many", 5, 50, 10, 5, key="sim_k")
         ignored = st.multiselect(
             "Ignore these factors", order, key="sim_ignore",

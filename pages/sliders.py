@@ -6,6 +6,7 @@ from explorer import cache
 from explorer.directions import load_directions, slider_key
 from explorer.latent import apply_offsets, traversal
 from explorer.naming import dim_label, load_names
+from explorer.pictures import sharp
 from explorer.sheets import row_labelled_grid, to_png_bytes
 from explorer.widgets import anchor_picker, current_bundle, esc, product_grid
 
@@ -24,7 +25,7 @@ SLIDER_KEYS = [f"d{d}" for d in range(b.latent_dim)] + [slider_key(x) for x in d
 
 with st.sidebar:
     anchor = anchor_picker(b, "a", default_index=0, title="Anchor sneaker")
-    st.image(anchor.image, width=128, caption=esc(anchor.label))
+    st.image(sharp(anchor.image, 128), caption=esc(anchor.label))
 
 
 def _reset(keys) -> None:
@@ -79,7 +80,7 @@ def slider_panel() -> None:
                       directions=[(x.vector * x.scale, amount) for x, amount in amounts])
     img = b.decode(z[None])[0]
     with left:
-        st.image(img, width=384, caption="decoded", output_format="PNG", alt="decoded sneaker")
+        st.image(sharp(img, 384), caption="decoded", output_format="PNG", alt="decoded sneaker")
         moved = [f"{esc(dim_label(d, names))} {v:+.1f}" for d, v in offsets.items() if v]
         moved += [f"{esc(x.name)} {v:+.1f}" for x, v in amounts]
         st.caption("moved: " + (", ".join(moved) or "nothing yet"))
@@ -112,6 +113,6 @@ def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, lab
 dims = tuple(order[:n_rows])
 png = _grid_png(str(b.path), b.key, np.asarray(anchor.z, np.float32).tobytes(), dims, cols,
                 tuple(dim_label(d, names) for d in dims))
-st.image(png, width=min(900, 80 * (cols + 2)))
+st.image(png)   # its own size: never smeared
 st.download_button("Download traversal grid (PNG)", png, file_name="traversal.png",
                    mime="image/png")
