@@ -147,9 +147,25 @@ def _suggested_k(path: str, stamp: float, seed: int) -> tuple[int, dict[int, flo
 
 
 def suggested_k(bundle: Bundle, seed: int = 0) -> tuple[int, dict[int, float]]:
-    """The silhouette-best k in 2..15 (on a 2,000-item subsample) and every k's score."""
+    """(k, {k: BIC}): the k in 2..15 with the lowest Gaussian-mixture BIC on a 4,000-item
+    sample of the latent means (lower is better; see explorer.clusters for why not the
+    silhouette). About 10 s once per bundle."""
     p = bundle.path.resolve()
     return _suggested_k(str(p), _stamp(p), int(seed))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _cluster_names(path: str, stamp: float, labels: np.ndarray) -> dict[int, str]:
+    from explorer.clusters import cluster_names
+    return cluster_names(_load_bundle(path, stamp).metadata, labels)
+
+
+def cluster_names(bundle: Bundle, labels: np.ndarray) -> dict[int, str]:
+    """{cluster label: name from its most distinctive metadata values}, e.g. "boot · Alpen",
+    for labels [N] (k-means or HDBSCAN, -1 = "noise"); cached per bundle and labelling.
+    Names are catalogue text: pass them through widgets.esc before Markdown."""
+    p = bundle.path.resolve()
+    return _cluster_names(str(p), _stamp(p), np.asarray(labels, np.int64))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -181,4 +197,5 @@ def annotation_store(bundle: Bundle):
 
 __all__ = ["BundleError", "CHECKPOINTS", "DEFAULT_BUNDLE", "available_bundles", "get_bundle",
            "get_index", "dimension_order", "kl_per_dim", "encode_upload", "projection",
-           "kmeans_clusters", "suggested_k", "hdbscan_clusters", "annotation_store"]
+           "kmeans_clusters", "suggested_k", "cluster_names", "hdbscan_clusters",
+           "annotation_store"]

@@ -129,6 +129,26 @@ def filterable_columns(metadata: pd.DataFrame,
     return cats, nums
 
 
+def numeric_range(values: pd.Series) -> tuple[int | float, int | float, int | float | None]:
+    """(lo, hi, step) for a range filter on a numeric column: Python ints (and step 1) when
+    every value is a whole number, so that a slider shows "1985", not "1985.00"; floats and
+    step None (Streamlit's default) otherwise. NaN/missing values are ignored; ValueError if
+    the column holds no number."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    v = v[np.isfinite(v.to_numpy(np.float64))]
+    if not len(v):
+        raise ValueError(f"column {values.name!r} holds no finite number")
+    lo, hi = float(v.min()), float(v.max())
+    if (v % 1 == 0).all() and abs(lo) < 2**53 and abs(hi) < 2**53:
+        return int(lo), int(hi), 1
+    return lo, hi, None
+
+
+def numeric_ranges(metadata: pd.DataFrame, columns: Iterable[str]) -> dict[str, tuple]:
+    """{column: numeric_range(metadata[column])} for the range filters (see numeric_range)."""
+    return {c: numeric_range(metadata[c]) for c in columns}
+
+
 def filter_mask(metadata: pd.DataFrame, categories: Mapping[str, Sequence[Any]] | None = None,
                 ranges: Mapping[str, tuple[float, float]] | None = None) -> np.ndarray:
     """bool [N]: rows whose value is one of `categories[col]` (an empty list means no

@@ -222,3 +222,19 @@ def test_image_maps_render():
     assert fig.layout.height == 900                      # a square picture, capped
     wide = image_figure(to_jpeg(sheet), size=(1800, 600))
     assert wide.layout.height == 300 and wide.data[0].source.startswith("data:image/jpeg")
+
+
+def test_numeric_range_keeps_whole_numbers_whole():
+    from explorer.mapview import numeric_range, numeric_ranges
+    md = pd.DataFrame({"release_year": [1985, 2001, 2025],
+                       "year_as_float": [1985.0, np.nan, 2025.0],    # read from a CSV with a gap
+                       "price": [49.99, 120.0, 89.5]})
+    lo, hi, step = numeric_range(md["release_year"])
+    assert (lo, hi, step) == (1985, 2025, 1)
+    assert all(type(v) is int for v in (lo, hi, step))   # a slider formats ints as "1985"
+    lo, hi, step = numeric_range(md["year_as_float"])
+    assert (lo, hi, step) == (1985, 2025, 1) and type(lo) is int
+    assert numeric_range(md["price"]) == (49.99, 120.0, None)
+    assert set(numeric_ranges(md, ["price", "release_year"])) == {"price", "release_year"}
+    with pytest.raises(ValueError, match="no finite number"):
+        numeric_range(pd.Series([np.nan, None], name="empty"))
