@@ -42,6 +42,7 @@ from explorer.atomic import (atomic_replace_dir, atomic_write_bytes, atomic_writ
 from explorer.catalogue import Catalogue, metadata_to_csv_bytes, read_metadata_csv
 from explorer.imagestore import ImageStore, write_images
 from explorer.models import MODEL_KINDS, AutoEncoder, build_model
+from explorer.precision import PRECISIONS
 
 FORMAT_VERSION = 1
 
@@ -69,7 +70,30 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     return (x.detach().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
 
 
-PRECISIONS = ("fp32", "bf16")
+def encode_precision(model: AutoEncoder, images: np.ndarray, asked: str = "auto",
+                     batch_size: int = 512):
+    """explorer.precision's choice for encoding images with model on its device: where the
+    hardware does bfloat16, a few encoder batches are timed in each precision."""
+    from explorer.precision import resolve_precision
+
+    device = next(model.parameters()).device
+    x = images_to_tensor(images[:min(len(images), batch_size)],
+                         channels_last=device.type == "cpu").to(device)
+
+    @torch.inference_mode()
+    def step(bf16: bool) -> int:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            model.encode(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return len(x)
+
+    was_training = model.training
+    model.eval()
+    try:
+        return resolve_precision(asked, device.type, step if len(x) else None)
+    finally:
+        model.train(was_training)
 
 
 @torch.inference_mode()
@@ -79,11 +103,14 @@ def encode_images(model: AutoEncoder, images: np.ndarray, batch_size: int = 512,
     """uint8 [N, S, S, 3] -> (mu, logvar), float32 [N, latent_dim] each.
 
     precision "bf16" runs the encoder under bfloat16 autocast (on CPUs with AMX or AVX512-BF16
-    about 4x faster here; on the demo the means move by at most ~4% of their spread and 99% of
-    each item's 10 nearest neighbours stay the same, see bench/bench_train.py); the results are
-    float32 either way."""
+    about 4x faster than float32, on CPUs without them slower; on the demo the means move by at
+    most ~4% of their spread and 99% of each item's 10 nearest neighbours stay the same, see
+    bench/bench_train.py); "auto" takes encode_precision's choice. The results are float32
+    either way."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        precision = encode_precision(model, images, batch_size=batch_size).precision
     was_training = model.training
     model.eval()
     n, d = len(images), model.cfg.latent_dim
@@ -163,13 +190,15 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
                  projections: Iterable[str] = ("pca", "umap", "tsne"), seed: int = 0,
                  image_quality: int | None = None, mu: np.ndarray | None = None,
                  logvar: np.ndarray | None = None, keep: Iterable[str] = (),
-                 progress: bool = False, precision: str = "fp32") -> Path:
+                 progress: bool = False, precision: str = "fp32", device: str = "cpu",
+                 log=print) -> Path:
     """Encode the catalogue, compute the projections and write the bundle atomically.
 
     The bundle is written to a temporary sibling folder and moved into place at the end, so a
     crash or a full disk leaves the previous bundle at out_dir intact. Sub-folders named in
     `keep` (the training checkpoint) are carried over from the old folder, outside the
-    bundle's checksummed file list.
+    bundle's checksummed file list. precision: "fp32", "bf16" or "auto" for encoding (the
+    choice is recorded in bundle.json's "encoding"); device: where to encode ("cpu", "cuda").
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -179,10 +208,17 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        model = model.cpu().eval()
+        encoding: dict[str, Any] = {}
         if mu is None or logvar is None:
+            model = model.to(device).eval()
+            choice = encode_precision(model, catalogue.images, precision)
+            encoding = {"device": str(device), "precision": choice.to_dict()}
+            if progress:
+                log(f"encoding {len(catalogue)} items on {device} in {choice.precision} "
+                    f"({choice.reason})")
             mu, logvar = encode_images(model, catalogue.images, progress=progress,
-                                       precision=precision)
+                                       precision=choice.precision)
+        model = model.cpu().eval()
         projs: dict[str, np.ndarray] = {}
         from explorer.projection import project
         timings = {}
@@ -229,6 +265,7 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
                        "quality": image_quality},
             "projections": {"methods": list(projs), "seed": seed, "seconds": timings},
             "metrics": metrics or {},
+            "encoding": encoding,
             "files": files,
         }
         atomic_write_text(tmp / "bundle.json", json.dumps(info, indent=2))
@@ -496,10 +533,14 @@ def add_encode_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the projections")
     parser.add_argument("--image-quality", type=int, default=None,
                         help="pack images lossy at this WebP quality (default: lossless)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="bf16: bfloat16 autocast, ~4x faster on CPUs with AMX / "
-                             "AVX512-BF16; means within ~4%% of their spread of fp32's, "
-                             "99%% of 10-NN unchanged on the demo (default fp32)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="fp32, bf16 (bfloat16 autocast: ~4x faster on CPUs with AMX / "
+                             "AVX512-BF16, slower without; means within ~4%% of their spread "
+                             "of fp32's, 99%% of 10-NN unchanged on the demo) or auto: bf16 "
+                             "only where the hardware does it and timing shows it faster; "
+                             "the choice is printed (default auto)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where to encode; auto: CUDA when available (default auto)")
 
 
 def run_encode(args) -> int:
@@ -517,10 +558,14 @@ def run_encode(args) -> int:
               f"{src.image_size} px", file=sys.stderr)
         return 2
     methods = [m for m in args.projections.split(",") if m]
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda asked for, but no CUDA device is available", file=sys.stderr)
+        return 2
+    device = "cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu"
     out = write_bundle(args.out, src.model, cat, train_config=src.info["train_config"],
                        history=src.history, gallery=src.gallery,
                        metrics={**src.info.get("metrics", {}), "encoded_from": str(src.path)},
                        projections=methods, seed=args.seed, image_quality=args.image_quality,
-                       progress=True, precision=args.precision)
+                       progress=True, precision=args.precision, device=device)
     print(f"wrote {out} ({len(cat)} items encoded with {src.path})")
     return 0

@@ -11,6 +11,7 @@ writes.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
@@ -31,6 +32,8 @@ from explorer.bundle import (BundleError, check_out_target, encode_images, image
                              tensor_to_images, write_bundle)
 from explorer.catalogue import Catalogue, CatalogueError
 from explorer.models import MODEL_KINDS, AutoEncoder, build_model, make_config
+from explorer.precision import (PRECISIONS, available_cpus, choose_threads,
+                                resolve_precision)
 
 GALLERY_SIZE = 16
 
@@ -49,10 +52,10 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     max_val: int = 5000
-    threads: int = 0               # torch intra-op threads; 0 = all cores
+    threads: int = 0               # torch intra-op threads; 0 = the CPUs this process may use
     channels_last: bool = True
     compile: bool = False          # torch.compile the model (slow start, faster steps)
-    bf16: bool = False             # bfloat16 autocast for forward passes (AMX CPUs, GPUs)
+    precision: str = "auto"        # auto (the faster here), fp32, bf16 (autocast forward passes)
     device: str = "auto"           # auto, cpu, cuda
     projections: tuple[str, ...] = ("pca", "umap", "tsne")
     image_quality: int = 0         # 0: pack bundle images lossless; else WebP quality
@@ -215,8 +218,12 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     except (TypeError, ValueError) as e:
         raise TrainingError(f"bad model settings for {cfg.model}: {e}") from e
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    if cfg.precision not in PRECISIONS:
+        raise TrainingError(f"--precision must be one of {', '.join(PRECISIONS)}, "
+                            f"got {cfg.precision!r}")
+    threads, threads_why = choose_threads(cfg.threads, available_cpus(),
+                                          int(os.environ.get("LOCAL_WORLD_SIZE", world)))
+    torch.set_num_threads(threads)
     device = _pick_device(cfg, local_rank)
     if world > 1:
         import torch.distributed as dist
@@ -275,6 +282,12 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         from torch.nn.parallel import DistributedDataParallel as DDP
         train_model = DDP(model, device_ids=[local_rank] if device.type == "cuda" else None)
     step_fn = torch.compile(train_model) if cfg.compile else train_model
+    precision = _choose_precision(cfg, model, data, train_idx, device, n_train, world)
+    if rank == 0:
+        log(f"threads: {threads} ({threads_why}); precision: {precision.precision} "
+            f"({precision.reason}"
+            + (", " + ", ".join(f"{k} {v:.0f} images/s" for k, v in precision.timings.items())
+               if precision.timings else "") + ")")
 
     if state["epoch"] < cfg.epochs:
         where = f"{device.type}" + (f" ({torch.cuda.get_device_name(device)})"
@@ -308,7 +321,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 x = x.permute(0, 3, 1, 2).float().div_(255.0)
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.bf16):
                     out_ = step_fn(x, state["step"], dataset_size)
                 if not torch.isfinite(out_.loss.detach()):
                     raise TrainingError(
@@ -400,7 +413,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         metrics = {"train_seconds": round(state["seconds"], 1), "epochs": state["epoch"],
                    "steps": state["step"], "world_size": world,
                    "trained_on": state.get("trained_on", []),
-                   "device": ", ".join(state.get("trained_on", [])) or device.type}
+                   "device": ", ".join(state.get("trained_on", [])) or device.type,
+                   "precision": precision.to_dict(),
+                   "threads": {"n": threads, "reason": threads_why}}
         if rank_checksums:
             metrics["rank_weight_checksums"] = rank_checksums
         if state["history"] and "val" in state["history"][-1]:
@@ -413,13 +428,49 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                                             np.uint8),
                               metrics=metrics, projections=cfg.projections, seed=cfg.seed,
                               image_quality=cfg.image_quality or None, progress=progress,
-                              keep=[CKPT_DIR, "names.json", "directions.json"])
+                              keep=[CKPT_DIR, "names.json", "directions.json"],
+                              precision=cfg.precision, device=device.type, log=log)
         log(f"wrote bundle {result}")
     if world > 1:
         import torch.distributed as dist
         dist.barrier()
         dist.destroy_process_group()
     return result
+
+
+def _choose_precision(cfg: TrainConfig, model: AutoEncoder, data: torch.Tensor,
+                      train_idx: np.ndarray, device: torch.device, dataset_size: int,
+                      world: int):
+    """fp32 or bf16 for this run (explorer.precision), timing forward+backward steps of a copy
+    of the model on a real batch where bfloat16 could be the faster; every rank takes rank 0's
+    choice."""
+    import copy
+
+    def step(bf16: bool) -> int:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out_ = probe(x, 0, dataset_size)
+        out_.loss.backward()
+        probe.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return len(x)
+
+    probe = copy.deepcopy(model).train()
+    idx = torch.from_numpy(train_idx[:cfg.batch_size]).to(data.device)
+    x = data[idx].to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    choice = resolve_precision(cfg.precision, device.type, step)
+    del probe
+    if world > 1:
+        import torch.distributed as dist
+        flag = torch.tensor([float(choice.bf16)], device=device)
+        dist.broadcast(flag, src=0)
+        if bool(flag.item()) != choice.bf16:
+            from explorer.precision import PrecisionChoice
+            choice = PrecisionChoice("bf16" if flag.item() else "fp32", "rank 0's choice",
+                                     cfg.precision)
+    return choice
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -453,8 +504,19 @@ def add_arguments(parser) -> None:
                            help=f"model kind (default {f.default})")
         elif f.type in ("bool", bool):
             g.add_argument(_flag(f.name), default=f.default,
-                           action=__import__("argparse").BooleanOptionalAction,
+                           action=argparse.BooleanOptionalAction,
                            help=f"(default {f.default})")
+        elif f.name == "precision":
+            g.add_argument("--precision", default=f.default, choices=PRECISIONS,
+                           help="fp32, bf16 (bfloat16 autocast) or auto: bf16 only where the "
+                                "hardware does bfloat16 (AMX / AVX512-BF16 CPU, GPU) and a few "
+                                "timed steps show it faster; the choice is logged (default auto)")
+            g.add_argument("--bf16", dest="precision", action="store_const", const="bf16",
+                           default=argparse.SUPPRESS, help="same as --precision bf16")
+        elif f.name == "threads":
+            g.add_argument("--threads", type=int, default=f.default,
+                           help="intra-op CPU threads; 0: the CPUs this process may use "
+                                "(os.sched_getaffinity), logged (default 0)")
         elif f.name == "projections":
             g.add_argument("--projections", default=",".join(f.default),
                            help="comma-separated projections to cache: pca, umap, tsne "

@@ -166,10 +166,11 @@ def test_torchrun_two_processes_identical_weights_one_bundle(tmp_path):
 @pytest.mark.parametrize("kind", ["beta-vae", "beta-tcvae", "wae-mmd"])
 def test_bf16_autocast_training_runs_and_keeps_a_float32_loss(tmp_path, kind):
     cat = blocks_catalogue(64)
-    cfg = TrainConfig(epochs=1, bf16=True, model=kind, **FAST)
+    cfg = TrainConfig(epochs=1, precision="bf16", model=kind, **FAST)
     train(cat, cfg, TINY_MODEL, tmp_path / "b", progress=False)
     b = load_bundle(tmp_path / "b")
-    assert b.info["train_config"]["bf16"] is True
+    assert b.info["train_config"]["precision"] == "bf16"
+    assert b.info["metrics"]["precision"]["chosen"] == "bf16"
     assert np.isfinite(b.history[-1]["val"]["loss"])
     assert all(v.dtype == torch.float32 for v in _weights(tmp_path / "b").values())
     x = torch.rand(4, 3, 32, 32)
