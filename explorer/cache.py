@@ -195,7 +195,125 @@ def annotation_store(bundle: Bundle):
     return _annotation_store(str(db), bundle.fingerprint, bundle)
 
 
+# ---------------------------------------------------------------------------- catalogue hygiene
+NEIGHBOURS_K = 10
+RECON_SAMPLE = 2000
+
+
+def _data_file(bundle: Bundle, what: str) -> Path:
+    """Where a bundle's derived arrays are kept between server runs: beside the annotations
+    ($KICKSPACE_DATA_DIR, else ./data), named by weights and catalogue."""
+    folder = Path(os.environ.get("KICKSPACE_DATA_DIR", "").strip() or "data").expanduser()
+    return folder / f"hygiene-{bundle.key}-{bundle.fingerprint}-{what}.npz"
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@st.cache_resource(max_entries=4, show_spinner="Finding every product's nearest neighbours "
+                                                "(once per bundle) …")
+def _neighbours(path: str, stamp: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    from explorer.hygiene import neighbour_table, stored_arrays
+    b = _load_bundle(path, stamp)
+    index = _index(path, stamp, None)
+
+    def compute():
+        nbr, dist = neighbour_table(index, k=k)
+        return {"neighbours": nbr, "distances": dist}
+    got = stored_arrays(_data_file(b, "neighbours"), compute, {"k": k, "n": len(b)})
+    return _frozen(got["neighbours"]), _frozen(got["distances"])
+
+
+def neighbour_table(bundle: Bundle) -> tuple[np.ndarray, np.ndarray]:
+    """Every product's 10 nearest other products in latent space: (indices int64 [N, 10],
+    distances float32 [N, 10]), nearest first; computed once per bundle (~15 s for 30,000)
+    and kept in the data folder. Read-only."""
+    p = bundle.path.resolve()
+    return _neighbours(str(p), _stamp(p), NEIGHBOURS_K)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Hashing every product photo (once per bundle) …")
+def _digests(path: str, stamp: float) -> np.ndarray:
+    from explorer.hygiene import pixel_digests, stored_arrays
+    b = _load_bundle(path, stamp)
+    got = stored_arrays(_data_file(b, "digests"), lambda: {"digests": pixel_digests(b.images)},
+                        {"n": len(b)})
+    return _frozen(got["digests"])
+
+
+@st.cache_data(max_entries=16, show_spinner="Grouping near-duplicate photos …")
+def _duplicates(path: str, stamp: float, max_rmse: float, radius_factor: float):
+    from explorer.hygiene import near_duplicates
+    b = _load_bundle(path, stamp)
+    nbr, dist = _neighbours(path, stamp, NEIGHBOURS_K)
+    radius = radius_factor * float(np.median(dist[:, 0]))
+    return near_duplicates(b.images, nbr, dist, digests=_digests(path, stamp),
+                           latent_radius=radius, max_rmse=max_rmse)
+
+
+def duplicate_groups(bundle: Bundle, max_rmse: float = 8.0, radius_factor: float = 0.4):
+    """explorer.hygiene.near_duplicates on the bundle: [DuplicateGroup], largest first."""
+    p = bundle.path.resolve()
+    return _duplicates(str(p), _stamp(p), float(max_rmse), float(radius_factor))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Measuring how well the model reconstructs the "
+                                                "catalogue (once per bundle) …")
+def _unlike_reference(path: str, stamp: float, sample: int):
+    from explorer.hygiene import (reconstruction_errors, reference_sample, stored_arrays,
+                                  unlike_reference)
+    b = _load_bundle(path, stamp)
+
+    def compute():
+        idx = reference_sample(len(b), sample, seed=0)
+        with torch.inference_mode():
+            err = reconstruction_errors(b.encode, b.decode, b.images.get(idx))
+        return {"recon_errors": err}
+    got = stored_arrays(_data_file(b, "recon"), compute, {"sample": sample, "n": len(b)})
+    _, dist = _neighbours(path, stamp, NEIGHBOURS_K)
+    return unlike_reference(got["recon_errors"], dist[:, 0])
+
+
+def unlike_reference(bundle: Bundle):
+    """The catalogue's own distributions for explorer.hygiene.unlike_score: reconstruction
+    errors of a 2,000-product sample and every product's nearest-other distance. Once per
+    bundle (~25 s with the neighbour table), kept in the data folder."""
+    p = bundle.path.resolve()
+    return _unlike_reference(str(p), _stamp(p), RECON_SAMPLE)
+
+
+def unlike_score(bundle: Bundle, image: np.ndarray, z: np.ndarray):
+    """How unlike the catalogue one photo is: an explorer.hygiene.UnlikeScore (percentiles
+    of its reconstruction error and nearest-product distance, `flagged` above the 99th,
+    `message()` to show). image: uint8 [S, S, 3] as encode_upload returns it; z: its latent
+    mean [D]. For the map: draw the photo's star in a warning colour when flagged."""
+    from explorer.hygiene import reconstruction_errors
+    from explorer.hygiene import unlike_score as score
+    ref = unlike_reference(bundle)
+    with torch.inference_mode():
+        err = reconstruction_errors(bundle.encode, bundle.decode, np.asarray(image)[None])[0]
+    _, dist = get_index(bundle).query(np.asarray(z, np.float32), k=1)
+    return score(ref, err, float(dist[0, 0]))
+
+
+@st.cache_data(max_entries=32, show_spinner="Comparing labels with visual neighbours …")
+def _label_audit(path: str, stamp: float, column: str, min_share: float):
+    from explorer.hygiene import label_audit
+    nbr, _ = _neighbours(path, stamp, NEIGHBOURS_K)
+    return label_audit(_load_bundle(path, stamp).metadata[column], nbr, min_share=min_share)
+
+
+def label_audit(bundle: Bundle, column: str, min_share: float = 0.7):
+    """explorer.hygiene.label_audit of one metadata column against the 10 nearest
+    neighbours (catalogue labels; decisions stored since are not applied here)."""
+    p = bundle.path.resolve()
+    return _label_audit(str(p), _stamp(p), column, float(min_share))
+
+
 __all__ = ["BundleError", "CHECKPOINTS", "DEFAULT_BUNDLE", "available_bundles", "get_bundle",
            "get_index", "dimension_order", "kl_per_dim", "encode_upload", "projection",
            "kmeans_clusters", "suggested_k", "cluster_names", "hdbscan_clusters",
-           "annotation_store"]
+           "annotation_store", "neighbour_table", "duplicate_groups", "unlike_reference",
+           "unlike_score", "label_audit"]
