@@ -23,7 +23,9 @@ PAGES = {
     ],
 }
 for section, extra in {"Catalogue": [("pages/catalogue_map.py", "Catalogue map", ":material/map:"),
-                                     ("pages/similar.py", "Find similar", ":material/search:")],
+                                     ("pages/similar.py", "Find similar", ":material/search:"),
+                                     ("pages/hygiene.py", "Catalogue hygiene",
+                                      ":material/cleaning_services:")],
                        "Science": [("pages/lab.py", "Disentanglement lab", ":material/science:")]}.items():
     pages = [st.Page(p, title=t, icon=i) for p, t, i in extra if Path(p).is_file()]
     if pages:
