@@ -328,3 +328,14 @@ def test_formula_tags_imported_in_the_app_are_exported_neutralised(hostile_bundl
     for row in table[1:]:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+
+
+@pytest.mark.parametrize("section", ["duplicates", "audit", "clusters"])
+def test_hygiene_page_shows_catalogue_text_literally(hostile_bundle, section):
+    at = _open(hostile_bundle, "pages/hygiene.py", state={
+        "hy_section": section, "audit_col": HOSTILE_COLUMN, "audit_share": 0.5})
+    text = check_page(at, f"hygiene/{section}")
+    if section == "duplicates":          # the blocks repeat: groups captioned with names
+        assert any(h in text for h in HOSTILE), text[:300]
+    elif section == "audit":
+        assert HOSTILE_COLUMN in text, text[:300]
