@@ -42,7 +42,8 @@ def _ignore_weights(ignored: list[int]) -> np.ndarray | None:
     return w
 
 
-def _show_map(points: np.ndarray, labels: list[str], key: str) -> None:
+def _show_map(points: np.ndarray, labels: list[str], key: str,
+              colour: str = "#e4572e") -> None:
     if not b.projections:
         return
     method = next((m for m in ("umap", "tsne", "pca") if m in b.projections))
@@ -52,9 +53,12 @@ def _show_map(points: np.ndarray, labels: list[str], key: str) -> None:
     fig = go.Figure()
     fig.add_scattergl(x=xy[sample, 0], y=xy[sample, 1], mode="markers", name="catalogue",
                       marker=dict(size=3, color="#c8c8c8"), hoverinfo="skip")
-    fig.add_scatter(x=pxy[:, 0], y=pxy[:, 1], mode="markers+text", text=labels,
-                    textposition="top center", name="query",
-                    marker=dict(size=15, color="#e4572e", symbol="star"))
+    # WebGL traces are drawn above SVG ones: the query is a WebGL trace too, added last, so
+    # it is drawn on top of the catalogue's points
+    fig.add_scattergl(x=pxy[:, 0], y=pxy[:, 1], mode="markers+text", text=labels,
+                      textposition="top center", name="query",
+                      marker=dict(size=18, color=colour, symbol="star",
+                                  line=dict(width=1, color="#222222")))
     fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), showlegend=False,
                       xaxis=dict(visible=False), yaxis=dict(visible=False))
     st.plotly_chart(fig, width="stretch", key=key)
@@ -105,11 +109,23 @@ with tab_photo:
                 "falls on the catalogue map. Nothing is written to disk.")
     elif (got := encode_uploaded(b, up)) is not None:
         img, z = got
+        with st.spinner("Comparing with the catalogue …"):
+            unlike = cache.unlike_score(b, img, z)
+        if unlike.flagged:
+            st.warning(esc(unlike.message()), icon=":material/warning:")
         c1, c2, c3 = st.columns([1, 1, 3])
         c1.image(img, width=160, caption="as the model sees it")
         c2.image(b.decode(z[None])[0], width=160, caption="reconstruction")
+        c1.metric("Unlike this catalogue", f"{unlike.percentile:.1f}th pct",
+                  help="the higher of two percentiles against the catalogue's own products: "
+                       "reconstruction error and distance to the nearest product; above the "
+                       "99th the photo is flagged")
+        if not unlike.flagged:
+            c2.caption(esc(unlike.message()))
         with c3:
-            _show_map(z[None], ["your photo"], key="photo_map")
+            _show_map(z[None], ["your photo (unlike the catalogue)" if unlike.flagged
+                                else "your photo"], key="photo_map",
+                      colour="#d62728" if unlike.flagged else "#e4572e")
         idx, dist = cache.get_index(b).query(z, k=10)
         st.markdown("**Closest products**")
         product_grid(b, idx[0], dist[0], cols=5, key="photo")

@@ -123,3 +123,40 @@ def test_clusters_tab_names_clusters_and_summarises_one(bundle):
     assert "mixed" not in set(names["name"])                 # every cluster has a distinct trait
     text = " ".join(m.value for m in at.markdown)
     assert "the most central" in text
+
+
+def png(img: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def photo_query(bundle: Path, data: bytes) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["bundle_path"] = str(bundle)
+    at.run()
+    at.switch_page("pages/similar.py")
+    at.run()
+    at.file_uploader(key="photo_up").set_value(("photo.png", data, "image/png"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_find_similar_warns_about_a_sandal_photo(bundle, fashion_mnist_dir):
+    from explorer.ingest import ingest_fashion_mnist
+    sandal = ingest_fashion_mnist(fashion_mnist_dir, classes=["Sandal"], size=64,
+                                  limit=1).images[0]
+    at = photo_query(bundle, png(sandal))
+    warnings = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "unlike this catalogue" in warnings, warnings
+    assert [m for m in at.metric if m.label == "Unlike this catalogue"]
+
+
+def test_find_similar_does_not_warn_about_a_catalogue_like_photo(bundle):
+    from explorer.synthetic import generate
+    fresh = generate(1, size=64, seed=99, workers=1, progress=False).images[0]
+    at = photo_query(bundle, png(fresh))
+    assert not at.warning, [w.value for w in at.warning]
+    pct = next(m for m in at.metric if m.label == "Unlike this catalogue").value
+    assert float(pct.split("th")[0]) <= 99.0
