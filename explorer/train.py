@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file as torch_load_file
+from torch.utils.data import DistributedSampler
 from safetensors.torch import save as torch_save
 
 from explorer.atomic import atomic_write_bytes, atomic_write_text
 from explorer.bundle import (BundleError, check_out_target, encode_images, images_to_tensor,
                              tensor_to_images, write_bundle)
 from explorer.catalogue import Catalogue, CatalogueError
-from explorer.models import MODEL_KINDS, AutoEncoder, build_model, make_config
+from explorer.models import MODEL_KINDS, AutoEncoder, build_model, make_config, shape_model
 from explorer.precision import (PRECISIONS, available_cpus, choose_threads,
                                 resolve_precision)
 
@@ -67,6 +68,29 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["projections"] = list(self.projections)
         return d
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """Refuse settings that cannot train (or would write an untrained bundle)."""
+    def bad(flag: str, want: str, got: Any) -> TrainingError:
+        return TrainingError(f"--{flag} must be {want}, got {got!r}")
+
+    for name, lo in (("epochs", 1), ("batch_size", 1), ("threads", 0), ("max_val", 0),
+                     ("image_quality", 0), ("seed", 0)):
+        v = getattr(cfg, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            raise bad(name.replace("_", "-"), f"an integer >= {lo}", v)
+    if cfg.image_quality > 100:
+        raise bad("image-quality", "0 (lossless) or a WebP quality in 1..100", cfg.image_quality)
+    for name, ok, want in (("lr", lambda v: v > 0, "a number > 0"),
+                           ("weight_decay", lambda v: v >= 0, "a number >= 0"),
+                           ("val_fraction", lambda v: 0 <= v < 1, "in [0, 1)"),
+                           ("grad_clip", lambda v: v >= 0, "a number >= 0 (0: off)"),
+                           ("time_limit", lambda v: v >= 0, "a number of seconds >= 0")):
+        v = getattr(cfg, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
+                or not ok(v):
+            raise bad(name.replace("_", "-"), want, v)
 
 
 def split_indices(n: int, val_fraction: float, seed: int, max_val: int = 5000
@@ -198,6 +222,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     """
     out = Path(out)
     rank, world, local_rank = _dist_info()
+    check_train_config(cfg)
     try:
         check_out_target(out, reads=[catalogue.path] if catalogue.path else [],
                          overwrite=overwrite)
@@ -215,6 +240,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     values["image_size"] = catalogue.size
     try:
         mcfg = make_config(cfg.model, values)
+        shape_model(cfg.model, mcfg)
     except (TypeError, ValueError) as e:
         raise TrainingError(f"bad model settings for {cfg.model}: {e}") from e
 
@@ -295,13 +321,16 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         state.setdefault("trained_on", [])
         if where not in state["trained_on"]:
             state["trained_on"].append(where)
-    steps_per_epoch = math.ceil(n_train / world / cfg.batch_size)
+    steps_per_epoch = math.ceil(math.ceil(n_train / world) / cfg.batch_size)
     dataset_size = n_train
     interrupted = False
     try:
         for epoch in range(state["epoch"], cfg.epochs):
             perm = train_idx[np.random.default_rng([cfg.seed, epoch]).permutation(n_train)]
-            perm = perm[rank::world]
+            # DistributedSampler pads the shards to equal length, so every rank takes the same
+            # number of steps (an uneven split would leave one rank waiting in an all-reduce)
+            perm = perm[np.fromiter(DistributedSampler(perm, num_replicas=world, rank=rank,
+                                                       shuffle=False), dtype=np.int64)]
             start_batch = state["batch"] if epoch == state["epoch"] else 0
             if start_batch == 0:
                 torch.manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)

@@ -29,5 +29,25 @@ def build_model(kind: str, values: dict[str, Any] | ModelConfig) -> AutoEncoder:
     return MODEL_KINDS[kind][1](cfg)
 
 
-__all__ = ["AutoEncoder", "LossOutput", "ModelConfig", "MODEL_KINDS", "build_model",
+MAX_PARAMETERS = 400_000_000   # 1.6 GB of float32 weights: far above any sensible setting
+
+
+def shape_model(kind: str, values: dict[str, Any] | ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor in the model's state dict, without allocating it
+    (built on the meta device). Raises ValueError for a bad config or one over MAX_PARAMETERS."""
+    import math
+
+    import torch
+    with torch.device("meta"):
+        model = build_model(kind, values)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    n = sum(math.prod(s) for s in shapes.values())
+    if n > MAX_PARAMETERS:
+        raise ValueError(f"the model would have {n:,} parameters ({n * 4 / 1e9:.1f} GB), more "
+                         f"than the {MAX_PARAMETERS:,} allowed; use smaller --channels / "
+                         f"--hidden-dim")
+    return shapes
+
+
+__all__ = ["shape_model", "AutoEncoder", "LossOutput", "ModelConfig", "MODEL_KINDS", "build_model",
            "make_config"]

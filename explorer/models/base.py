@@ -7,6 +7,7 @@ convolutions down to 4x4, two fully connected layers, and the mirror image for t
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -15,6 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 RECON_LOSSES = ("gaussian", "bernoulli", "mse")
+
+
+MAX_IMAGE_SIZE = 1024
+MAX_WIDTH = 8192   # conv channels and hidden_dim
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,27 @@ class ModelConfig:
     kind: ClassVar[str] = "base"
 
     def __post_init__(self) -> None:
+        # a crafted bundle.json or a typo on the command line must not allocate gigabytes
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("int", int) and (not isinstance(v, numbers.Integral)
+                                           or isinstance(v, bool)):
+                raise ValueError(f"{f.name} must be an integer, got {v!r}")
+            if f.type in ("float", float) and (not isinstance(v, numbers.Real)
+                                               or isinstance(v, bool) or not math.isfinite(v)):
+                raise ValueError(f"{f.name} must be a finite number, got {v!r}")
+            if f.type in ("str", str) and not isinstance(v, str):
+                raise ValueError(f"{f.name} must be a string, got {v!r}")
+            if f.type in ("int", int) and v < 0:
+                raise ValueError(f"{f.name} must be >= 0, got {v}")
+        for name, hi in (("image_size", MAX_IMAGE_SIZE), ("hidden_dim", MAX_WIDTH)):
+            if not 1 <= getattr(self, name) <= hi:
+                raise ValueError(f"{name} must be in 1..{hi}, got {getattr(self, name)}")
+        if (not isinstance(self.channels, (tuple, list))
+                or not all(isinstance(c, numbers.Integral) and not isinstance(c, bool)
+                           and 1 <= c <= MAX_WIDTH for c in self.channels)):
+            raise ValueError(f"channels must be a list of integers in 1..{MAX_WIDTH}, "
+                             f"got {self.channels!r}")
         if self.image_size < 32 or self.image_size & (self.image_size - 1):
             raise ValueError(f"image_size must be a power of two >= 32, got {self.image_size}")
         if not 1 <= self.latent_dim <= 512:
