@@ -410,7 +410,12 @@ class AnnotationStore:
             raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, got {synchronous!r}")
         self._synchronous = synchronous.upper()
         self._uri = "file:" + urllib.parse.quote(str(self.path)) + "?mode=rw"
-        self.journal_mode = self._initialise()
+        self.read_only = False
+        try:
+            self.journal_mode = self._initialise()
+        except AnnotationStoreError:
+            if not self._open_read_only():
+                raise
         self._anchor: sqlite3.Connection | None = None
         self._anchor_pid = 0
         self._anchor_lock = threading.Lock()
@@ -546,7 +551,36 @@ class AnnotationStore:
                 conn.close()
         return self._retrying(attempt)
 
+    def _open_read_only(self) -> bool:
+        """After a failed read-write open: use an existing database read-only (a file or
+        folder this process may not write). True when its tags can be read that way."""
+        if not self.path.is_file() or not os.access(self.path, os.R_OK):
+            return False
+        base = "file:" + urllib.parse.quote(str(self.path))
+        for uri in (base + "?mode=ro", base + "?mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
+                                       isolation_level=None, check_same_thread=False)
+                try:
+                    v = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                                     ).fetchone()
+                    conn.execute("SELECT count(*) FROM tags").fetchone()
+                    mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+                finally:
+                    conn.close()
+            except sqlite3.Error:
+                continue
+            if not v or int(v[0]) > SCHEMA_VERSION:
+                return False
+            self._uri, self.read_only, self.journal_mode = uri, True, mode
+            return True
+        return False
+
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        if self.read_only:
+            raise AnnotationStoreError(
+                f"{self.path}: the annotations database is read-only for this app (file or "
+                f"folder permissions); tags are shown but nothing can be changed")
         return self._transaction(fn, write=True)
 
     def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:

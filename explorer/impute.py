@@ -125,6 +125,14 @@ def impute_column(codes: np.ndarray, values: pd.Series, k: int = 10,
     return out
 
 
+def can_hold_out(values: pd.Series, frac: float = 0.2) -> bool:
+    """Whether `holdout_accuracy` can hide `frac` of the known values and keep some to learn
+    from (a column with two known values cannot be measured at 20%)."""
+    n_known = int(values.notna().sum())
+    n_hidden = int(round(frac * n_known))
+    return 1 <= n_hidden < n_known
+
+
 def holdout_accuracy(codes: np.ndarray, values: pd.Series, frac: float = 0.2, k: int = 10,
                      random_state: int = 0, min_confidence: float = 0.6,
                      kind: Kind = "auto") -> dict[str, Any]:

@@ -33,6 +33,7 @@ import math
 import multiprocessing
 import os
 import posixpath
+import re
 import struct
 import sys
 import threading
@@ -308,6 +309,42 @@ def _canonical_columns(header: list[str], label: str, line: int) -> list[str]:
     return out
 
 
+_FIELD_END = re.compile(r"[,\r\n]")
+
+
+def _oversized_field(text: str, start_line: int, limit: int) -> str:
+    """Which field of the record starting at `start_line` (1-based) outgrew the csv module's
+    limit: "unquoted", "quoted" (closed further on) or "unclosed" (its quote never ends)."""
+    pos = 0
+    for _ in range(start_line - 1):
+        pos = text.find("\n", pos) + 1
+        if pos == 0:
+            return "unclosed"
+    n = len(text)
+    while pos < n:
+        if text[pos] == '"':  # a quoted field: runs to a quote not followed by another
+            i = pos + 1
+            while True:
+                q = text.find('"', i)
+                if q < 0:
+                    return "unclosed"
+                if q + 1 < n and text[q + 1] == '"':
+                    i = q + 2
+                    continue
+                break
+            if q - pos - 1 > limit:
+                return "quoted"
+            m = _FIELD_END.search(text, q + 1)
+        else:
+            m = _FIELD_END.search(text, pos)
+            if (m.start() if m else n) - pos > limit:
+                return "unquoted"
+        if not m or m.group() != ",":
+            return "unclosed"
+        pos = m.end()
+    return "unclosed"
+
+
 def _read_catalog_csv(path: str | os.PathLike, report: IngestReport) -> _Csv:
     """Parse the catalog CSV: fatal problems raise IngestError, bad rows go to the report."""
     p = Path(path)
@@ -348,6 +385,14 @@ def _read_catalog_csv(path: str | os.PathLike, report: IngestReport) -> _Csv:
             end_line = reader.line_num
             last_line = end_line
             msg = str(e)
+            if "field larger than field limit" in msg:
+                what = _oversized_field(text, start_line, csv.field_size_limit())
+                if what != "unclosed":
+                    raise IngestError(
+                        f"catalog CSV {p}: line {start_line}: a {what} cell is longer than "
+                        f"{csv.field_size_limit() // 1024} KiB, which no product attribute "
+                        f"needs; shorten it (is a whole file or an image pasted in a cell?)"
+                    ) from None
             if "unexpected end of data" in msg or "field larger than field limit" in msg:
                 raise IngestError(f"catalog CSV {p}: line {start_line}: a quoted field is "
                                   f"never closed (it would swallow lines {start_line}-"

@@ -246,6 +246,20 @@ def colour_options(metadata: pd.DataFrame) -> list[str]:
     return out
 
 
+def colour_choices(columns: list[str]) -> dict[str, tuple[str, str | None]]:
+    """The "Colour by" options: label -> (what, column). what is "none", "cluster", "tag" or
+    "column". A catalogue column named like a built-in choice (or like another label) gets
+    " (column)" appended, so it never hides the built-in one or is hidden by it."""
+    out: dict[str, tuple[str, str | None]] = {"none": ("none", None), "cluster": ("cluster", None),
+                                              "tag": ("tag", None)}
+    for c in columns:
+        label = str(c)
+        while label in out:
+            label += " (column)"
+        out[label] = ("column", c)
+    return out
+
+
 # ---------------------------------------------------------------------------- hover
 def _escaped(values: pd.Series) -> pd.Series:
     """Strings of a column, HTML-escaped (like html.escape with quote=True), vectorised;

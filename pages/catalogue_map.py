@@ -48,6 +48,7 @@ try:
     store_error = None
 except (AnnotationStoreError, OSError, ValueError) as e:
     store, store_error = None, str(e)
+READ_ONLY = store is not None and store.read_only   # tags shown, every tag write disabled
 
 
 def _flash(kind: str, text: str, where: str) -> None:
@@ -205,9 +206,11 @@ with st.sidebar:
         horizontal=True, help="UMAP and t-SNE keep neighbours together; PCA keeps the two "
                               "directions of largest variance (global shape, less detail)")]
     columns = _columns(str(b.path), b.key)
-    colour_choices = ["none", "cluster", "tag"] + columns["colour"]
-    colour_by = st.selectbox("Colour by", colour_choices, key="colour", bind="query-params",
-                             format_func=lambda c: "nothing" if c == "none" else c)
+    colour_choices = mapview.colour_choices(columns["colour"])
+    colour_label = st.selectbox("Colour by", list(colour_choices), key="colour",
+                                bind="query-params",
+                                format_func=lambda c: "nothing" if c == "none" else c)
+    colour_by, colour_column = colour_choices[colour_label]
     view = st.radio("Show", ["points", "images"], key="view", horizontal=True,
                     bind="query-params", help="points: the interactive map; images: the "
                     "products' thumbnails laid out as on the map, as one zoomable picture")
@@ -323,8 +326,8 @@ def _make_colouring() -> mapview.Colouring:
                                                   order=counts.index.tolist() + [UNTAGGED])
         colouring.colours[UNTAGGED] = mapview.OTHER_COLOUR
         return colouring
-    if colour_by in md.columns:
-        return mapview.column_colouring(md, colour_by)
+    if colour_by == "column":
+        return mapview.column_colouring(md, colour_column)
     return mapview.Colouring("none")
 
 
@@ -336,7 +339,7 @@ def _tag_version() -> tuple[str, int]:
     return str(store.path), int(h["id"].iloc[0]) if len(h) else 0
 
 
-colour_key = (colour_by, cluster_desc if colour_by == "cluster" else None,
+colour_key = (colour_by, colour_column, cluster_desc if colour_by == "cluster" else None,
               _tag_version() if colour_by == "tag" else None)
 
 # ---------------------------------------------------------------------------- the map
@@ -407,9 +410,11 @@ def selection_panel() -> None:
     if store is not None:
         c1, c2, c3, c4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
         c1.text_input("Tag", key="sel_tag", placeholder="e.g. retro, needs new photo")
-        c2.button("Tag selection", key="sel_add", type="primary", width="stretch",
+        c2.button("Tag selection", key="sel_add", disabled=READ_ONLY, type="primary",
+                  width="stretch",
                   on_click=_on_tag_selection, args=(idx,))
-        c3.button("Remove tag", key="sel_remove", width="stretch", on_click=_on_untag_selection,
+        c3.button("Remove tag", key="sel_remove", disabled=READ_ONLY, width="stretch",
+                  on_click=_on_untag_selection,
                   args=(idx,), help="remove this tag from the selected products")
         c4.button("Clear selection", key="sel_clear", width="stretch", on_click=ss.pop,
                   args=("pick", None))
@@ -468,7 +473,8 @@ if store is not None and sizes:
         c1.selectbox("Cluster", sorted(sizes), key="tag_cluster",
                      format_func=lambda c: f"cluster {c}")
         c2.text_input("Tag", key="cluster_tag", placeholder="e.g. chunky soles")
-        c3.button("Tag cluster", key="cluster_add", type="primary", width="stretch",
+        c3.button("Tag cluster", key="cluster_add", disabled=READ_ONLY, type="primary",
+                  width="stretch",
                   on_click=_on_tag_cluster, args=(labels,))
         _show_flash("clusters")
 
@@ -479,6 +485,9 @@ if store is None:
     st.error(f"The tag database cannot be opened, so tagging is off: {esc(store_error)}")
     st.stop()
 
+if READ_ONLY:
+    st.warning(f"The tag database {esc(store.path)} is read-only for this app: tags are "
+               f"shown, but tagging, renaming, deleting and undo are off.")
 tags = store.tags()
 if tags.empty:
     st.caption("No tags yet: select products on the map or pick a cluster, then tag them.")
@@ -491,17 +500,19 @@ else:
         c1, c2, c3 = st.columns([2, 2, 1.4], vertical_alignment="bottom")
         old = c1.selectbox("Tag", tags["tag"].tolist(), key="ren_old")
         c2.text_input("New name", key="ren_new")
-        c3.button("Rename", key="ren_go", width="stretch", on_click=_on_rename)
+        c3.button("Rename", key="ren_go", disabled=READ_ONLY, width="stretch",
+                  on_click=_on_rename)
         d1, d2 = st.columns([4, 1.4], vertical_alignment="bottom")
         d1.caption(f"Remove '{esc(old)}' from every product that has it.")
-        d2.button("Delete tag", key="del_go", width="stretch", on_click=_on_delete)
+        d2.button("Delete tag", key="del_go", disabled=READ_ONLY, width="stretch",
+                  on_click=_on_delete)
         st.button("Select the products with this tag", key="tag_pick", on_click=_pick_tag,
                   args=(old,))
 
 hist = store.history(limit=100)
 last = hist[(hist["kind"] != "undo") & (~hist["undone"])].head(1)
 u1, u2 = st.columns([1.4, 5], vertical_alignment="center")
-u1.button(":material/undo: Undo last bulk action", key="undo", disabled=last.empty,
+u1.button(":material/undo: Undo last bulk action", key="undo", disabled=last.empty or READ_ONLY,
           on_click=_on_undo)
 u2.caption("last: " + esc(last["description"].iloc[0]) if not last.empty else
            "Nothing to undo.")

@@ -139,13 +139,13 @@ with tab_but:
         base = anchor_picker(b, "lb", default_index=0, title="Start from")
         kl = cache.kl_per_dim(b)
         shown = [d for d in order if kl[d] >= 0.1 or b.model.deterministic][:8]
-        offsets = {d: st.slider(dim_label(d, names), -3.0, 3.0, 0.0, 0.1, key=f"lb_d{d}")
+        offsets = {d: st.slider(esc(dim_label(d, names)), -3.0, 3.0, 0.0, 0.1, key=f"lb_d{d}")
                    for d in shown}
         saved = list(directions.values())
         if saved:
             st.caption("Attribute sliders (fitted in the disentanglement lab)")
-        amounts = {d.slug: st.slider(d.name, -3.0, 3.0, 0.0, 0.1, key=f"lb_dir_{d.slug}",
-                                     help=f"{d.positive} vs {d.negative}")
+        amounts = {d.slug: st.slider(esc(d.name), -3.0, 3.0, 0.0, 0.1, key=f"lb_dir_{d.slug}",
+                                     help=f"{esc(d.positive)} vs {esc(d.negative)}")
                    for d in saved}
     z_edit = apply_offsets(base.z, offsets)
     for d in saved:
@@ -163,7 +163,7 @@ with tab_but:
 # ---------------------------------------------------------------------------- imputation
 with tab_impute:
     from explorer.annotations import AnnotationStore
-    from explorer.impute import holdout_accuracy, impute_column
+    from explorer.impute import can_hold_out, holdout_accuracy, impute_column
 
     md = b.metadata
     skip = {"sku", "name", "file"}
@@ -189,8 +189,12 @@ with tab_impute:
             return holdout_accuracy(bb.mu, bb.metadata[column], frac=0.2, k=10,
                                     random_state=0, min_confidence=conf)
 
-        h = _holdout(str(b.path), b.key, col, min_conf)
-        if h["kind"] == "categorical":
+        h = (_holdout(str(b.path), b.key, col, min_conf) if can_hold_out(md[col], 0.2)
+             else {"kind": None})
+        if h["kind"] is None:
+            st.info(f"Only {int(md[col].notna().sum())} products have a value for "
+                    f"{esc(col)}: too few to measure how well missing values are filled in.")
+        elif h["kind"] == "categorical":
             m1, m2, m3 = st.columns(3)
             m1.metric("Accuracy on hidden values", f"{h['accuracy']:.1%}",
                       f"{h['accuracy'] - h['baseline']:+.1%} vs majority class")
