@@ -191,7 +191,8 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
                  image_quality: int | None = None, mu: np.ndarray | None = None,
                  logvar: np.ndarray | None = None, keep: Iterable[str] = (),
                  progress: bool = False, precision: str = "fp32", device: str = "cpu",
-                 log=print) -> Path:
+                 log=print, deadline: float | None = None,
+                 skipped: dict[str, str] | None = None) -> Path:
     """Encode the catalogue, compute the projections and write the bundle atomically.
 
     The bundle is written to a temporary sibling folder and moved into place at the end, so a
@@ -199,6 +200,9 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
     `keep` (the training checkpoint) are carried over from the old folder, outside the
     bundle's checksummed file list. precision: "fp32", "bf16" or "auto" for encoding (the
     choice is recorded in bundle.json's "encoding"); device: where to encode ("cpu", "cuda").
+    deadline: a time.monotonic() by which the bundle should be written: UMAP / t-SNE whose
+    estimated time (explorer.budget) would pass it are skipped with a message; `skipped`
+    (map -> why) lists the ones already left out, recorded in bundle.json's "projections".
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -219,15 +223,8 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
             mu, logvar = encode_images(model, catalogue.images, progress=progress,
                                        precision=choice.precision)
         model = model.cpu().eval()
-        projs: dict[str, np.ndarray] = {}
-        from explorer.projection import project
-        timings = {}
-        for method in projections:
-            t0 = time.perf_counter()
-            if progress:
-                print(f"projecting with {method} ({len(mu)} items) ...", flush=True)
-            projs[method] = project(method, mu, seed=seed)
-            timings[method] = round(time.perf_counter() - t0, 2)
+        projs, timings, skipped = _project_all(mu, projections, seed, progress, log, deadline,
+                                               skipped)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         atomic_write_bytes(tmp / "model.safetensors", torch_save(state))
         atomic_write_bytes(tmp / "embeddings.safetensors",
@@ -263,7 +260,8 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
             },
             "images": {"format": "webp", "lossless": image_quality is None,
                        "quality": image_quality},
-            "projections": {"methods": list(projs), "seed": seed, "seconds": timings},
+            "projections": {"methods": list(projs), "seed": seed, "seconds": timings,
+                            **({"skipped": skipped} if skipped else {})},
             "metrics": metrics or {},
             "encoding": encoding,
             "files": files,
@@ -329,6 +327,68 @@ def check_out_target(out: str | os.PathLike, *, reads: Iterable[str | os.PathLik
     raise BundleError(f"{flag} {out} is {what}; writing the bundle there would delete them. "
                       f"Nothing was written: name a new folder (e.g. {out / 'NAME'}) or add "
                       f"--overwrite to replace it")
+
+
+def _project_all(mu: np.ndarray, methods: Iterable[str], seed: int, progress: bool, log,
+                 deadline: float | None, skipped: dict[str, str] | None
+                 ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, str]]:
+    """The 2-D maps of mu [N, D]: ({method: [N, 2]}, {method: seconds}, {method: why
+    skipped}). With progress, a bar per map runs against its time estimate."""
+    from explorer.budget import projection_seconds
+    from explorer.projection import project
+
+    projs, timings, skipped = {}, {}, dict(skipped or {})
+    for method in methods:
+        est = projection_seconds(method, len(mu))
+        if method != "pca" and deadline is not None and time.monotonic() + est > deadline:
+            left = max(deadline - time.monotonic(), 0)
+            skipped[method] = (f"about {est:.0f} s for {len(mu):,} items, {left:.0f} s left "
+                               f"of the time limit; compute it in the app's Map page")
+            log(f"{method} skipped: {skipped[method]}")
+            continue
+        t0 = time.perf_counter()
+        with _estimate_bar(f"{method} map of {len(mu):,} items", est, progress and est > 2):
+            projs[method] = project(method, mu, seed=seed)
+        timings[method] = round(time.perf_counter() - t0, 2)
+    return projs, timings, skipped
+
+
+class _estimate_bar:
+    """A tqdm bar that fills along an estimated duration while a call that reports no progress
+    of its own runs (it stops just short of the end until the call returns)."""
+
+    def __init__(self, desc: str, seconds: float, enabled: bool):
+        self.desc, self.seconds, self.enabled = desc, max(seconds, 1.0), enabled
+
+    def __enter__(self):
+        if not self.enabled:
+            return self
+        import threading
+
+        from tqdm import tqdm
+        self.bar = tqdm(total=round(self.seconds), desc=self.desc, unit="s",
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, "
+                                   "about {total} s estimated")
+        self.stop = threading.Event()
+        t0 = time.monotonic()
+
+        def tick():
+            while not self.stop.wait(0.5):
+                self.bar.n = min(round(time.monotonic() - t0), round(self.seconds) - 1)
+                self.bar.refresh()
+
+        self.thread = threading.Thread(target=tick, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.stop.set()
+            self.thread.join()
+            if exc[0] is None:
+                self.bar.n = self.bar.total
+            self.bar.close()
+        return False
 
 
 # ---------------------------------------------------------------------------- reading

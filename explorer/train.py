@@ -31,6 +31,7 @@ from safetensors.torch import save as torch_save
 from explorer.atomic import atomic_write_bytes, atomic_write_text
 from explorer.bundle import (BundleError, check_out_target, encode_images, images_to_tensor,
                              tensor_to_images, write_bundle)
+from explorer.budget import plan_run_budget
 from explorer.catalogue import Catalogue, CatalogueError
 from explorer.models import MODEL_KINDS, AutoEncoder, build_model, make_config, shape_model
 from explorer.precision import (PRECISIONS, available_cpus, choose_threads,
@@ -62,7 +63,8 @@ class TrainConfig:
     image_quality: int = 0         # 0: pack bundle images lossless; else WebP quality
     grad_clip: float = 100.0
     write_bundle: bool = True      # False: only the checkpoint (finish later with --resume)
-    time_limit: float = 0.0        # seconds of training: stop after the epoch that passes it
+    time_limit: float = 0.0        # seconds for the whole command (explorer.budget): training
+    #                                stops after the epoch that passes its share
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -244,6 +246,13 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     except (TypeError, ValueError) as e:
         raise TrainingError(f"bad model settings for {cfg.model}: {e}") from e
 
+    # --time-limit bounds the whole command: the training gets what the encoding and the maps
+    # after it will not need (explorer.budget); `cfg` from here on carries the training's share
+    asked, t_start = cfg, time.monotonic()
+    budget = plan_run_budget(cfg.time_limit, len(catalogue), catalogue.size, cfg.projections)
+    if cfg.time_limit > 0:
+        cfg = dataclasses.replace(cfg, time_limit=budget.train_seconds,
+                                  projections=budget.projections)
     if cfg.precision not in PRECISIONS:
         raise TrainingError(f"--precision must be one of {', '.join(PRECISIONS)}, "
                             f"got {cfg.precision!r}")
@@ -274,7 +283,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     z_gallery = torch.randn(GALLERY_SIZE, mcfg.latent_dim, generator=gen).to(device)
 
     state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "history": [],
-                             "train_config": cfg.to_dict(), "model_kind": cfg.model,
+                             "train_config": asked.to_dict(), "model_kind": cfg.model,
                              "model_config": mcfg.to_dict(),
                              "catalogue_fingerprint": catalogue.fingerprint,
                              "seconds": 0.0}
@@ -310,6 +319,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     step_fn = torch.compile(train_model) if cfg.compile else train_model
     precision = _choose_precision(cfg, model, data, train_idx, device, n_train, world)
     if rank == 0:
+        if budget.time_limit > 0:
+            log(budget.message())
         log(f"threads: {threads} ({threads_why}); precision: {precision.precision} "
             f"({precision.reason}"
             + (", " + ", ".join(f"{k} {v:.0f} images/s" for k, v in precision.timings.items())
@@ -324,6 +335,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     steps_per_epoch = math.ceil(math.ceil(n_train / world) / cfg.batch_size)
     dataset_size = n_train
     interrupted = False
+    seconds_at_start = state["seconds"]
     try:
         for epoch in range(state["epoch"], cfg.epochs):
             perm = train_idx[np.random.default_rng([cfg.seed, epoch]).permutation(n_train)]
@@ -406,10 +418,17 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 if world > 1:  # every rank stops after the same epoch
                     torch.distributed.all_reduce(over, op=torch.distributed.ReduceOp.MAX)
                 if over.item() > 0:
+                    state["stopped_early"] = {
+                        "reason": "time_limit", "at_step": state["step"],
+                        "planned_steps": cfg.epochs * steps_per_epoch, "at_epoch": epoch + 1,
+                        "planned_epochs": cfg.epochs, "seconds": round(state["seconds"], 1),
+                        "train_seconds_limit": round(cfg.time_limit, 1),
+                        "time_limit": asked.time_limit}
                     if rank == 0:
-                        log(f"time limit: {state['seconds']:.0f} s of training >= "
-                            f"{cfg.time_limit:g} s; stopping after epoch {epoch + 1} of "
-                            f"{cfg.epochs}")
+                        log(f"time limit: {state['seconds']:.0f} s of training >= the "
+                            f"{cfg.time_limit:.0f} s it may take; STOPPED EARLY at step "
+                            f"{state['step']:,} of the {cfg.epochs * steps_per_epoch:,} planned "
+                            f"(epoch {epoch + 1} of {cfg.epochs})")
                     break
     except KeyboardInterrupt:
         interrupted = True
@@ -449,22 +468,39 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
             metrics["rank_weight_checksums"] = rank_checksums
         if state["history"] and "val" in state["history"][-1]:
             metrics["val"] = state["history"][-1]["val"]
-        if state["history"]:
-            metrics["images_per_s"] = state["history"][-1]["images_per_s"]
-        result = write_bundle(out, model, catalogue, train_config=cfg.to_dict(),
+        metrics.update(_throughput(state["history"]))
+        if state.get("stopped_early"):
+            metrics["stopped_early"] = state["stopped_early"]
+        if budget.time_limit > 0:
+            metrics["budget"] = budget.to_dict()
+        deadline = (t_start + cfg.time_limit - seconds_at_start + budget.reserve_seconds
+                    if budget.time_limit > 0 else None)
+        result = write_bundle(out, model, catalogue, train_config=asked.to_dict(),
                               history=state["history"], gallery=np.stack(gallery) if gallery
                               else np.zeros((0, GALLERY_SIZE, catalogue.size, catalogue.size, 3),
                                             np.uint8),
                               metrics=metrics, projections=cfg.projections, seed=cfg.seed,
                               image_quality=cfg.image_quality or None, progress=progress,
                               keep=[CKPT_DIR, "names.json", "directions.json"],
-                              precision=cfg.precision, device=device.type, log=log)
+                              precision=cfg.precision, device=device.type, log=log,
+                              deadline=deadline, skipped=budget.skipped)
         log(f"wrote bundle {result}")
     if world > 1:
         import torch.distributed as dist
         dist.barrier()
         dist.destroy_process_group()
     return result
+
+
+def _throughput(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """images_per_s: the mean over the whole run (all images / all training seconds, across
+    --resume), and the last epoch's, from the per-epoch history."""
+    secs = sum(float(r.get("seconds", 0)) for r in history)
+    imgs = sum(float(r.get("images_per_s", 0)) * float(r.get("seconds", 0)) for r in history)
+    if not history or secs <= 0:
+        return {}
+    return {"images_per_s": round(imgs / secs, 1),
+            "last_epoch_images_per_s": history[-1].get("images_per_s")}
 
 
 def _choose_precision(cfg: TrainConfig, model: AutoEncoder, data: torch.Tensor,

@@ -67,7 +67,11 @@ def test_time_limit_stops_after_the_epoch_that_passes_it_and_resume_goes_on(tmp_
     b = load_bundle(tmp_path / "t")
     assert [h["epoch"] for h in b.history] == [1]
     assert b.info["metrics"]["epochs"] == 1
-    assert any("time limit" in line and "after epoch 1 of 5" in line for line in logs), logs
+    assert any("time limit" in line and "STOPPED EARLY at step 4 of the 20 planned (epoch 1 of 5)"
+               in line for line in logs), logs
+    stop = b.info["metrics"]["stopped_early"]
+    assert stop["reason"] == "time_limit" and (stop["at_step"], stop["planned_steps"]) == (4, 20)
+    assert stop["time_limit"] == 1e-6 and b.info["train_config"]["time_limit"] == 1e-6
     # without a limit, --resume trains the remaining epochs
     train(cat, TrainConfig(epochs=3, **FAST), TINY_MODEL, tmp_path / "t", resume=True,
           progress=False)
