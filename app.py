@@ -2,8 +2,11 @@
 
     streamlit run app.py
 
-Picks the bundle (every bundle under checkpoints/, or a path; checkpoints/demo by default),
-shows what is loaded, and registers the pages in pages/ with st.navigation.
+Registers the pages in pages/ with st.navigation (every page with its title and icon, from the
+first paint), picks the bundle (every bundle under checkpoints/, or a path; checkpoints/demo by
+default). The home page paints before the bundle is in memory (it loads in the background).
+Nothing heavy is imported here: torch, pandas and plotly load with the bundle or with the page
+that needs them.
 """
 from pathlib import Path
 
@@ -13,10 +16,13 @@ from explorer import cache
 from explorer.widgets import esc
 
 st.set_page_config(page_title="KickSpace", page_icon="👟", layout="wide")
+# .streamlit/config.toml hides the sidebar menu that a fresh server builds from the pages/
+# folder's file names (before this script has run once); this menu, with titles, is shown.
+st.set_option("client.showSidebarNavigation", True)
 
 PAGES = {
     "Explore": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/sliders.py", title="Factor sliders", icon=":material/tune:"),
         st.Page("pages/interpolation.py", title="Interpolation", icon=":material/swap_horiz:"),
         st.Page("pages/arithmetic.py", title="Sneaker arithmetic", icon=":material/add_circle:"),
@@ -26,13 +32,16 @@ for section, extra in {"Catalogue": [("pages/catalogue_map.py", "Catalogue map",
                                      ("pages/similar.py", "Find similar", ":material/search:"),
                                      ("pages/hygiene.py", "Catalogue hygiene",
                                       ":material/cleaning_services:")],
-                       "Science": [("pages/lab.py", "Disentanglement lab", ":material/science:")]}.items():
+                       "Science": [("pages/overview.py", "Model card", ":material/description:"),
+                                   ("pages/lab.py", "Disentanglement lab", ":material/science:")]
+                       }.items():
     pages = [st.Page(p, title=t, icon=i) for p, t, i in extra if Path(p).is_file()]
     if pages:
         PAGES.setdefault(section, []).extend(pages)
 
 
 def _bundle_sidebar() -> None:
+    """The bundle picker. Reads only bundle.json: the page loads (and checks) the bundle."""
     found = cache.available_bundles()
     names = {p.name: str(p) for p in found}
     ss = st.session_state
@@ -58,16 +67,17 @@ def _bundle_sidebar() -> None:
                 st.query_params["bundle"] = choice
             elif "bundle" in st.query_params:
                 del st.query_params["bundle"]
-        try:
-            b = cache.get_bundle(ss["bundle_path"])
-        except (cache.BundleError, OSError, ValueError) as e:
-            st.error(f"Cannot load this bundle: {esc(e)}")
+        info = cache.bundle_summary(ss["bundle_path"])
+        if info is None:
+            st.error(f"No readable bundle.json in {esc(ss['bundle_path'])}")
             return
-        cat = b.info["catalogue"]
-        st.caption(f"**{esc(b.kind)}** · {b.latent_dim} latents · {b.image_size} px  \n"
-                   f"{len(b):,} products from {esc(cat.get('name'))}  \n"
-                   f"catalogue `{cat['fingerprint']}`")
+        st.caption(f"**{esc(info['kind'])}** · {info['latent_dim']} latents · "
+                   f"{info['image_size']} px  \n"
+                   f"{info['count']:,} products from {esc(info['catalogue'])}  \n"
+                   f"catalogue `{esc(info['fingerprint'])}`")
 
 
+page = st.navigation(PAGES)
 _bundle_sidebar()
-st.navigation(PAGES).run()
+page.run()
+cache.settle_heap()

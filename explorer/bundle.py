@@ -39,6 +39,7 @@ from safetensors.torch import save as torch_save
 
 from explorer.atomic import (atomic_replace_dir, atomic_write_bytes, atomic_write_text,
                              restore_hidden_copy)
+from explorer.bundle_meta import find_bundles  # noqa: F401  (lives there: no torch needed)
 from explorer.catalogue import Catalogue, metadata_to_csv_bytes, read_metadata_csv
 from explorer.imagestore import ImageStore, write_images
 from explorer.models import MODEL_KINDS, AutoEncoder, build_model
@@ -566,18 +567,6 @@ def check_catalogue_matches(info: dict[str, Any], catalogue: Catalogue) -> None:
     if catalogue.fingerprint != want:
         raise BundleError(f"catalogue {catalogue.path or catalogue.name} has fingerprint "
                           f"{catalogue.fingerprint}, but the bundle was made from {want}")
-
-
-def find_bundles(root: str | os.PathLike = "checkpoints") -> list[Path]:
-    """Every folder under root holding a bundle.json, sorted, demo first."""
-    r = Path(root)
-    if not r.is_dir():
-        return []
-    for old in r.glob(".*.old-*"):  # a replace killed between its two renames: put it back
-        restore_hidden_copy(r / old.name[1:].rsplit(".old-", 1)[0])
-    # hidden folders are the leftovers of a killed write (.NAME.tmp-PID, .NAME.old-PID)
-    found = sorted(p.parent for p in r.glob("*/bundle.json") if not p.parent.name.startswith("."))
-    return sorted(found, key=lambda p: (p.name != "demo", p.name))
 
 
 # ---------------------------------------------------------------------------- encode CLI

@@ -3,25 +3,42 @@
 Resources (model, index) are shared by every session, loaded once per bundle and never
 mutated; derived arrays are cached by bundle path + bundle.json's modification time, so a
 re-trained bundle at the same path is picked up.
+
+Importing this module is cheap (no torch, no pandas): a fresh server paints its first page
+while ``preload`` loads the default bundle on a background thread; the first ``get_bundle``
+waits for that load instead of starting another. Once a bundle (and torch) is in memory the
+heap is frozen (``gc.freeze``): Streamlit runs a full garbage collection after every rerun,
+and a frozen object is never traversed again (``settle_heap`` freezes again after a page
+imports more modules).
 """
 from __future__ import annotations
 
+import gc
 import os
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
-import torch
 
-from explorer.bundle import Bundle, BundleError, find_bundles, load_bundle
+from explorer import bundle_meta
+
+if TYPE_CHECKING:
+    from explorer.bundle import Bundle
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = Path(os.environ.get("KICKSPACE_CHECKPOINTS", REPO / "checkpoints"))
 DEFAULT_BUNDLE = CHECKPOINTS / "demo"
 
-# One decode is ~1 ms on one thread but slower with several threads in Streamlit's script
-# threads; many sessions run side by side, so each inference uses one thread.
-torch.set_num_threads(int(os.environ.get("KICKSPACE_TORCH_THREADS", "1")))
+
+def __getattr__(name: str):
+    if name == "BundleError":   # loaded with explorer.bundle (torch) only when it is needed
+        from explorer.bundle import BundleError
+        return BundleError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _stamp(path: Path) -> float:
@@ -31,9 +48,93 @@ def _stamp(path: Path) -> float:
         return 0.0
 
 
+# ---------------------------------------------------------------------------- loading
+_LOCK = threading.Lock()
+_LOADS: dict[tuple[str, float], Future] = {}   # loads started by preload, not yet taken
+_PRELOADED: set[tuple[str, float]] = set()
+_LOADED: set[tuple[str, float]] = set()        # bundles read into memory by this process
+_POOL: ThreadPoolExecutor | None = None
+_FROZEN_MODULES = 0
+
+
+def _read_bundle(path: str) -> Bundle:
+    import torch
+
+    from explorer.bundle import load_bundle
+    # One decode is ~1 ms on one thread but slower with several threads in Streamlit's
+    # script threads; many sessions run side by side, so each inference uses one thread.
+    torch.set_num_threads(int(os.environ.get("KICKSPACE_TORCH_THREADS", "1")))
+    b = load_bundle(path)
+    freeze_heap()
+    with _LOCK:
+        _LOADED.add((path, _stamp(Path(path))))
+    return b
+
+
+def freeze_heap() -> None:
+    """Collect once, then move every object alive now (modules, the bundles) into the
+    permanent generation, so the full collection Streamlit runs after each rerun skips them.
+    Process-wide and safe with several sessions: frozen objects are still freed by reference
+    counting; only a cycle that was alive at the freeze and dies later is never collected (a
+    bounded one-off). KICKSPACE_GC_FREEZE=0 turns it off (to measure the difference)."""
+    global _FROZEN_MODULES
+    if os.environ.get("KICKSPACE_GC_FREEZE", "1") == "0":
+        return
+    with _LOCK:
+        _FROZEN_MODULES = len(sys.modules)
+    gc.collect()
+    gc.freeze()
+
+
+def settle_heap() -> None:
+    """Freeze again when a page imported more modules since the last freeze (plotly, umap,
+    sklearn are imported by the pages that use them); nothing to do otherwise. Called by
+    app.py at the end of every run: a length check, no collection, in the usual case."""
+    if _FROZEN_MODULES and len(sys.modules) > _FROZEN_MODULES + 20:
+        freeze_heap()
+
+
+def _start(path: str, stamp: float) -> Future:
+    global _POOL
+    with _LOCK:
+        fut = _LOADS.get((path, stamp))
+        if fut is None:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-load")
+            fut = _LOADS[(path, stamp)] = _POOL.submit(_read_bundle, path)
+        return fut
+
+
+def preload(path: str | Path) -> None:
+    """Start loading the bundle at path on a background thread (once per process and bundle
+    version) and return at once; the page's get_bundle then waits for it."""
+    p = Path(path).resolve()
+    if not (p / "bundle.json").is_file():
+        return
+    key = (str(p), _stamp(p))
+    with _LOCK:
+        if key in _PRELOADED:
+            return
+        _PRELOADED.add(key)
+    _start(*key)
+
+
+def is_loaded(path: str | Path) -> bool:
+    """True when this process has read this version of the bundle (get_bundle will not wait)."""
+    p = Path(path).resolve()
+    with _LOCK:
+        return (str(p), _stamp(p)) in _LOADED
+
+
 @st.cache_resource(show_spinner="Loading the bundle …", max_entries=4)
 def _load_bundle(path: str, stamp: float) -> Bundle:
-    return load_bundle(path)
+    fut = _start(path, stamp)
+    try:
+        return fut.result()
+    finally:
+        with _LOCK:
+            if _LOADS.get((path, stamp)) is fut:
+                del _LOADS[(path, stamp)]
 
 
 def get_bundle(path: str | Path) -> Bundle:
@@ -42,8 +143,18 @@ def get_bundle(path: str | Path) -> Bundle:
     return _load_bundle(str(p), _stamp(p))
 
 
+def bundle_summary(path: str | Path) -> dict | None:
+    """What bundle.json says (kind, latent_dim, image_size, count, ...) without loading."""
+    return bundle_meta.read_summary(path)
+
+
+def preview_strip(path: str | Path) -> np.ndarray | None:
+    """A row of sneakers from the bundle's gallery, without loading the bundle."""
+    return bundle_meta.preview_strip(path)
+
+
 def available_bundles() -> list[Path]:
-    return find_bundles(CHECKPOINTS)
+    return bundle_meta.find_bundles(CHECKPOINTS)
 
 
 @st.cache_resource(max_entries=8)
@@ -264,6 +375,7 @@ def duplicate_groups(bundle: Bundle, max_rmse: float = 8.0, radius_factor: float
 def _unlike_reference(path: str, stamp: float, sample: int):
     from explorer.hygiene import (reconstruction_errors, reference_sample, stored_arrays,
                                   unlike_reference)
+    import torch
     b = _load_bundle(path, stamp)
 
     def compute():
@@ -289,6 +401,8 @@ def unlike_score(bundle: Bundle, image: np.ndarray, z: np.ndarray):
     of its reconstruction error and nearest-product distance, `flagged` above the 99th,
     `message()` to show). image: uint8 [S, S, 3] as encode_upload returns it; z: its latent
     mean [D]. For the map: draw the photo's star in a warning colour when flagged."""
+    import torch
+
     from explorer.hygiene import reconstruction_errors
     from explorer.hygiene import unlike_score as score
     ref = unlike_reference(bundle)
@@ -313,6 +427,7 @@ def label_audit(bundle: Bundle, column: str, min_share: float = 0.7):
 
 
 __all__ = ["BundleError", "CHECKPOINTS", "DEFAULT_BUNDLE", "available_bundles", "get_bundle",
+           "preload", "is_loaded", "bundle_summary", "freeze_heap", "settle_heap",
            "get_index", "dimension_order", "kl_per_dim", "encode_upload", "projection",
            "kmeans_clusters", "suggested_k", "cluster_names", "hdbscan_clusters",
            "annotation_store", "neighbour_table", "duplicate_groups", "unlike_reference",

@@ -9,14 +9,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from explorer import cache
-from explorer.bundle import Bundle
 from explorer.pictures import sharp
+
+if TYPE_CHECKING:   # torch and pandas load with the bundle, after the page's first paint
+    import pandas as pd
+
+    from explorer.bundle import Bundle
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~&:\"'=])")
 _CARD_SKIP = {"sku", "name", "brand", "price", "file"}
@@ -61,6 +65,23 @@ def current_bundle() -> Bundle:
         raise  # unreachable; st.stop raises
 
 
+# ---------------------------------------------------------------------------- pictures
+def crisp_image(img, caption: str | None = None, alt: str | None = None) -> None:
+    """st.image at the picture's own pixel width (an array, a PIL image or PNG bytes), as
+    PNG: the browser never rescales it up (a phone narrower than it shrinks it)."""
+    import io
+
+    from PIL import Image
+    if isinstance(img, (bytes, bytearray)):
+        with Image.open(io.BytesIO(img)) as im:
+            width = im.width
+    elif isinstance(img, Image.Image):
+        width = img.width
+    else:
+        width = int(np.asarray(img).shape[1])
+    st.image(img, width=width, caption=caption, alt=alt, output_format="PNG")
+
+
 # ---------------------------------------------------------------------------- products
 def item_label(bundle: Bundle, i: int) -> str:
     md = bundle.metadata
@@ -97,9 +118,10 @@ def sku_to_index(bundle: Bundle, sku: str | None) -> int | None:
 def product_card(bundle: Bundle, i: int, distance: float | None = None, *, width: int = 128,
                  details: bool = True, key: str | None = None) -> None:
     """Image, name, brand, SKU, price and whatever metadata the catalogue has."""
+    import pandas as pd
     md = bundle.metadata
     row = md.iloc[int(i)]
-    st.image(sharp(bundle.images[int(i)], width))   # whole-pixel steps, never smeared
+    crisp_image(sharp(bundle.images[int(i)], width))   # whole-pixel steps, never smeared
     name = row["name"] if "name" in md.columns else row.get("file", row["sku"])
     st.markdown(f"**{esc(name)}**")
     line = [esc(row["brand"])] if "brand" in md.columns and isinstance(row["brand"], str) else []
@@ -192,7 +214,7 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
         got = encode_uploaded(bundle, up) if up is not None else None
         if got is not None:
             img, z = got
-            st.image(sharp(img, 96), caption="as the model sees it")
+            crisp_image(sharp(img, 96), caption="as the model sees it")
             return Anchor(z=z, image=img, label=f"upload: {up.name}")
         st.info("Using the catalogue item below until a photo is uploaded.")
 

@@ -1,20 +1,21 @@
-"""Overview: the model card of the loaded bundle."""
+"""Model card: what the loaded bundle is (settings, catalogue, metrics, training curves)."""
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import cache
-from explorer.sheets import image_grid, row_labelled_grid
+from explorer.pictures import pixel_scale
+from explorer.sheets import row_labelled_grid
 from explorer.train import split_indices
-from explorer.widgets import current_bundle, esc
+from explorer.widgets import crisp_image, current_bundle, esc
 
 b = current_bundle()
 info = b.info
 cat = info["catalogue"]
-st.title(":material/steps: KickSpace")
-st.caption("Explore the visual latent space of a product catalogue: a model learned, without "
-           "labels, a short vector of visual factors for every product photo.")
+st.title(":material/description: Model card")
+st.caption("What the loaded bundle is: the model and how it was trained, the catalogue it "
+           "learned from, and how well it reconstructs products it never saw.")
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Model", b.kind)
@@ -79,18 +80,6 @@ if b.history:
                               legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
             st.plotly_chart(fig, width="stretch")
 
-g1, g2 = st.columns(2)
-with g1:
-    if b.gallery.ndim == 5 and len(b.gallery):
-        st.subheader("Fixed latents across epochs")
-        st.caption("The same 16 random latent vectors decoded after each epoch: the model "
-                   "learns the silhouette first, then shading, then colour.")
-        n_ep = len(b.gallery)
-        pick = sorted(set(np.linspace(0, n_ep - 1, min(n_ep, 8)).round().astype(int)))
-        grid = row_labelled_grid(b.gallery[pick, :10], [f"epoch {p + 1}" for p in pick],
-                                 scale=1)
-        st.image(grid, width="stretch")
-
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _recon_sheet(path: str, key: str, n: int = 10):
@@ -102,22 +91,10 @@ def _recon_sheet(path: str, key: str, n: int = 10):
     idx = np.random.default_rng(0).choice(pool, size=min(n, len(pool)), replace=False)
     orig = bb.images.get(idx)
     recon = bb.decode(bb.mu[idx])
-    return row_labelled_grid(np.stack([orig, recon]), ["original", "reconstruction"], scale=1)
+    return row_labelled_grid(np.stack([orig, recon]), ["original", "reconstruction"],
+                             scale=pixel_scale(bb.image_size, 96))
 
 
-with g2:
-    st.subheader("Held-out originals and reconstructions")
-    st.caption("Products the model never trained on, and what it makes of them.")
-    st.image(_recon_sheet(str(b.path), b.key), width="stretch")
-
-st.subheader("How to use")
-st.markdown("""
-- **Factor sliders**: pick a sneaker, move one latent factor at a time and watch the decoded
-  image change; download the traversal grid (one row per factor). The URL keeps the view.
-- **Interpolation**: two anchor sneakers, the path between them decoded step by step, with the
-  closest real product at each step and the path drawn on the catalogue map.
-- **Sneaker arithmetic**: A + B, or A − B + C; the result and its closest real products.
-- **Catalogue map**: the whole catalogue as a map; select clusters and tag them in bulk.
-- **Find similar**: similar products, query by photo, "like this but …", missing attributes.
-- **Disentanglement lab**: how good the factors are, their names, attribute directions.
-""")
+st.subheader("Held-out originals and reconstructions")
+st.caption("Products the model never trained on, and what it makes of them.")
+crisp_image(_recon_sheet(str(b.path), b.key))   # its own size: never smeared

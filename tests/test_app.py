@@ -40,13 +40,40 @@ def test_every_page_runs_without_exception(page):
     assert at.title, f"{page} shows no title"
 
 
-def test_overview_is_a_model_card():
-    at = _app()
+def test_the_model_card_has_its_own_page():
+    at = _open("pages/overview.py")
     text = " ".join(m.value for m in at.markdown) + " ".join(s.value for s in at.subheader)
-    for part in ("Model", "Catalogue", "Held-out originals and reconstructions", "How to use"):
+    for part in ("Model", "Catalogue", "Held-out originals and reconstructions"):
         assert part in text
     assert [m.label for m in at.metric][:3] == ["Model", "Latent factors", "Products"]
     assert len(at.image) >= 1
+
+
+def test_the_first_page_shows_sneakers_and_a_way_into_every_tool():
+    at = _app()
+    assert at.title[0].value.endswith("KickSpace")
+    assert not [m for m in at.metric], "the first page is not the model card"
+    assert len(at.image) >= 9            # hero, featured strip, six tool pictures, gallery
+    links = {el.proto.page for el in at.get("page_link")}
+    assert {"sliders", "interpolation", "arithmetic", "catalogue_map", "similar", "lab",
+            "overview"} <= links
+
+
+def test_the_hero_sneaker_follows_its_sliders():
+    at = _app()
+
+    def decoded():
+        return [img.value for img in at.image
+                if any("decoded sneaker" in str(p.alt) for p in img.proto.imgs)]
+    before = decoded()
+    at.slider(key="hero_offset").set_value(2.5)
+    at.run()
+    assert not at.exception
+    moved = decoded()
+    assert moved and moved != before
+    at.slider(key="hero_blend").set_value(1.0)
+    at.run()
+    assert decoded() not in (before, moved)
 
 
 def test_moving_a_slider_changes_the_decoded_image():

@@ -60,7 +60,34 @@ def assert_no_exception(page, where: str) -> None:
 
 
 PAGES = [("", "KickSpace"), ("sliders", "Factor sliders"), ("interpolation", "Interpolation"),
-         ("arithmetic", "Sneaker arithmetic")]
+         ("arithmetic", "Sneaker arithmetic"), ("overview", "Model card")]
+RAW_NAMES = {p.stem.replace("_", " ") for p in (REPO / "pages").glob("*.py")} | {"app"}
+
+
+def test_a_fresh_server_shows_page_titles_and_sneakers_first(browser, tmp_path):
+    """A fresh server's first page: its menu never lists file names ("app", "catalogue
+    map", ...), and sneakers are on screen without scrolling."""
+    proc, url = start_app(log=tmp_path / "server.log", timeout=90)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url, wait_until="commit")
+        seen: set[str] = set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            seen |= set(page.locator("[data-testid='stSidebarNav'] a").all_inner_texts())
+            if page.locator("img[alt='decoded sneaker']").count():
+                break
+            time.sleep(0.05)
+        seen |= set(page.locator("[data-testid='stSidebarNav'] a").all_inner_texts())
+        hero = page.locator("img[alt='decoded sneaker']").first
+        box = hero.bounding_box()
+        page.close()
+    finally:
+        stop_app(proc)
+    titles = {t.strip().splitlines()[-1].strip() for t in seen if t.strip()}  # after the icon
+    assert {"Home", "Factor sliders", "Model card"} <= titles, titles
+    assert not titles & RAW_NAMES, titles        # file names are lower case, titles not
+    assert box is not None and box["y"] + box["height"] <= 900   # above the fold
 
 
 def test_every_page_renders(server, browser, shots):
@@ -72,8 +99,8 @@ def test_every_page_renders(server, browser, shots):
         page.goto(f"{server}/{path}")
         wait_idle(page)
         page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
-        assert_no_exception(page, path or "overview")
-        page.screenshot(path=str(shots / f"{path or 'overview'}.png"), full_page=True)
+        assert_no_exception(page, path or "home")
+        page.screenshot(path=str(shots / f"{path or 'home'}.png"), full_page=True)
     page.close()
 
 

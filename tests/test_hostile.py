@@ -174,10 +174,15 @@ def test_no_page_uses_unsafe_html():
     assert hits == []
 
 
-def test_overview_shows_catalogue_text_literally(hostile_bundle):
-    at = _open(hostile_bundle)
-    text = check_page(at, "overview")
+def test_model_card_shows_catalogue_text_literally(hostile_bundle):
+    at = _open(hostile_bundle, "pages/overview.py")
+    text = check_page(at, "model card")
     assert HOSTILE_COLUMN in text          # the metadata column list
+
+
+def test_home_shows_catalogue_text_literally(hostile_bundle):
+    at = _open(hostile_bundle)
+    check_page(at, "home")
 
 
 def test_sliders_and_cards_show_names_literally(hostile_bundle):

@@ -1,0 +1,123 @@
+"""Home: sneakers at once, the model to touch, the model learning, and a picture per tool."""
+import numpy as np
+import streamlit as st
+
+from explorer import cache
+from explorer.landing import featured_items, hero_latent, tool_pictures
+from explorer.naming import dim_label, load_names
+from explorer.pictures import sharp
+from explorer.sheets import image_grid, row_labelled_grid, to_png_bytes
+from explorer.widgets import crisp_image, current_bundle, esc, item_label
+
+# the heading paints before the bundle (and torch) are in memory: first paint < 3 s
+st.title(":material/steps: KickSpace")
+st.markdown("**Every sneaker in the catalogue as a handful of visual factors**, learned from "
+            "the photos alone. Move a factor and the sneaker changes; blend two sneakers and "
+            "walk between them.")
+slot = st.empty()
+_path = st.session_state.get("bundle_path", str(cache.DEFAULT_BUNDLE))
+if not cache.is_loaded(_path):
+    with slot.container():
+        _preview = cache.preview_strip(_path)
+        if _preview is not None:
+            crisp_image(sharp(_preview, 2 * _preview.shape[1]),
+                        caption="Sneakers drawn by the model's decoder")
+        st.info("Waking the model up: in a moment you can move these sneakers' factors.",
+                icon=":material/hourglass_top:")
+    cache.preload(_path)   # on a background thread, after the placeholder is on its way
+b = current_bundle()
+slot.empty()
+
+order = cache.dimension_order(b)
+names = load_names(b.path, b.key)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _featured(path: str, key: str) -> list[int]:
+    bb = cache.get_bundle(path)
+    return featured_items(bb.mu, cache.dimension_order(bb))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _strip(path: str, key: str, items: tuple) -> bytes:
+    bb = cache.get_bundle(path)
+    return to_png_bytes(image_grid(bb.images.get(list(items)), cols=len(items),
+                                   labels=[str(j + 1) for j in range(len(items))]))
+
+
+@st.cache_data(max_entries=8, show_spinner="Drawing the tools …")
+def _tools(path: str, key: str, items: tuple, labels: tuple) -> dict[str, bytes]:
+    bb = cache.get_bundle(path)
+    order_ = cache.dimension_order(bb)
+    idx, _ = cache.get_index(bb).query(bb.mu[items[1]], k=5)
+    xy = next((bb.projections[m] for m in ("umap", "tsne", "pca") if m in bb.projections), None)
+    pics = tool_pictures(bb.decode, bb.images, bb.mu, order_, list(items), idx[0], xy,
+                         list(labels))
+    return {k: to_png_bytes(v) for k, v in pics.items()}
+
+
+featured = _featured(str(b.path), b.key)
+
+
+@st.fragment
+def hero() -> None:
+    """Pick a sneaker, move one factor, blend into the next sneaker: decoded on each change."""
+    left, right = st.columns([2, 3], gap="large")
+    with right:
+        crisp_image(_strip(str(b.path), b.key, tuple(featured)))
+        pick = st.segmented_control("Sneaker", list(range(len(featured))), default=0,
+                                    format_func=lambda j: str(j + 1), key="hero_pick")
+        pick = 0 if pick is None else int(pick)
+        dims = order[:4]
+        dim = st.segmented_control("Factor", dims, default=dims[0], key="hero_dim",
+                                   format_func=lambda d: esc(dim_label(d, names)))
+        dim = dims[0] if dim is None else int(dim)
+        offset = st.slider(f"Move {esc(dim_label(dim, names))}", -3.0, 3.0, 0.0, 0.1,
+                           key="hero_offset", help="in units of the prior (−3 … +3)")
+        other = (pick + 1) % len(featured)
+        blend = st.slider(f"Blend into sneaker {other + 1}", 0.0, 1.0, 0.0, 0.05,
+                          key="hero_blend", help="walk the straight path between the two")
+    z = hero_latent(b.mu[featured[pick]], b.mu[featured[other]], blend, dim, offset)
+    img = b.decode(z[None])[0]
+    with left:
+        crisp_image(sharp(img, 256), alt="decoded sneaker",
+                    caption=esc(item_label(b, featured[pick])) +
+                    (f", {offset:+.1f} on {esc(dim_label(dim, names))}" if offset else "") +
+                    (f", {blend:.0%} of the way to sneaker {other + 1}" if blend else ""))
+
+
+hero()
+
+st.subheader("Try a tool")
+pics = _tools(str(b.path), b.key, tuple(featured),
+              tuple(dim_label(d, names) for d in range(b.latent_dim)))
+TOOLS = [("pages/sliders.py", "Factor sliders", ":material/tune:", "sliders",
+          "Take one sneaker and move one factor at a time."),
+         ("pages/interpolation.py", "Interpolation", ":material/swap_horiz:", "interpolation",
+          "The path between two sneakers, with the closest real product at each step."),
+         ("pages/arithmetic.py", "Sneaker arithmetic", ":material/add_circle:", "arithmetic",
+          "A + B, or A − B + C: add and take away sneakers."),
+         ("pages/catalogue_map.py", "Catalogue map", ":material/map:", "map",
+          "The whole catalogue on one map; select and tag clusters."),
+         ("pages/similar.py", "Find similar", ":material/search:", "similar",
+          "Similar products, search by photo, “like this but …”."),
+         ("pages/lab.py", "Disentanglement lab", ":material/science:", "lab",
+          "How good the factors are, and what each one does.")]
+for start in range(0, len(TOOLS), 3):
+    for col, (page, title, icon, key, text) in zip(st.columns(3), TOOLS[start:start + 3]):
+        with col:
+            if key in pics:
+                crisp_image(pics[key])
+            st.page_link(page, label=title, icon=icon)
+            st.caption(text)
+
+if b.gallery.ndim == 5 and len(b.gallery):
+    st.subheader("The model learning to draw sneakers")
+    st.caption("The same random latent vectors decoded after each epoch of training: the "
+               "silhouette comes first, then shading, then colour.")
+    n_ep = len(b.gallery)
+    rows = sorted(set(np.linspace(0, n_ep - 1, min(n_ep, 6)).round().astype(int)))
+    crisp_image(row_labelled_grid(b.gallery[rows, :8], [f"epoch {r + 1}" for r in rows]))
+
+st.page_link("pages/overview.py", label="Model card: settings, metrics and training curves",
+             icon=":material/description:")
