@@ -5,6 +5,8 @@ A bundle is a folder::
     bundle.json             format version, model kind + config, training config, catalogue
                             (fingerprint, source, size, count, columns), metrics, file checksums
     model.safetensors       weights
+    decoder.onnx            the decoder alone as ONNX, for decoding in the browser
+                            (explorer.onnx_decoder; older bundles get one on first use)
     embeddings.safetensors  mu: float32, logvar: float16 [N, latent_dim]
     projections.safetensors pca, umap, tsne: float32 [N, 2] (whichever were computed)
     gallery.webp            the fixed latents decoded after each epoch: one row per epoch (lossless)
@@ -227,7 +229,11 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
         projs, timings, skipped = _project_all(mu, projections, seed, progress, log, deadline,
                                                skipped)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        atomic_write_bytes(tmp / "model.safetensors", torch_save(state))
+        weights = torch_save(state)
+        atomic_write_bytes(tmp / "model.safetensors", weights)
+        from explorer.onnx_decoder import DECODER_FILE, export_decoder_bytes
+        atomic_write_bytes(tmp / DECODER_FILE,
+                           export_decoder_bytes(model, hashlib.sha256(weights).hexdigest()))
         atomic_write_bytes(tmp / "embeddings.safetensors",
                            np_save({"mu": np.ascontiguousarray(mu, np.float32),
                                     "logvar": np.ascontiguousarray(logvar, np.float16)}))

@@ -64,6 +64,16 @@ def test_round_trip_config_and_every_tensor_equal(trained, tmp_path):
     assert b.projections["pca"].shape == (80, 2) and b.projections["umap"].shape == (80, 2)
 
 
+def test_train_writes_the_decoder_as_onnx_listed_and_checksummed(trained):
+    pytest.importorskip("onnxruntime")
+    from explorer.onnx_decoder import onnx_weights_sha, run_onnx
+    b = load_bundle(trained[0] / "b")
+    fp = trained[0] / "b" / "decoder.onnx"
+    assert b.info["files"]["decoder.onnx"]["sha256"] == _sha256(fp)
+    assert onnx_weights_sha(fp) == b.info["files"]["model.safetensors"]["sha256"]
+    assert np.abs(run_onnx(fp, b.mu[:8]).astype(int) - b.decode(b.mu[:8]).astype(int)).max() <= 1
+
+
 def test_embeddings_match_a_fresh_encoding(trained):
     root, cat = trained
     b = load_bundle(root / "b")
