@@ -240,10 +240,37 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
     st.button("Random product", icon=":material/shuffle:", key=f"{key}__rand",
               on_click=_random, help="pick a random product from the catalogue")
     idx = int(ss[idx_key])
-    st.query_params[key] = str(bundle.metadata["sku"].iloc[idx])
+    sku = str(bundle.metadata["sku"].iloc[idx])
+    # a query parameter the server changes makes the browser push a history entry: write it
+    # only when it says something (not the default item on a first visit) and has changed
+    if st.query_params.get(key) != sku and (key in st.query_params or
+                                            idx != min(default_index, len(bundle) - 1)):
+        st.query_params[key] = sku
     return Anchor(z=bundle.mu[idx], image=bundle.images[idx], label=item_label(bundle, idx),
                   index=idx)
 
 
 def bundle_path_label(path: Path) -> str:
     return path.name
+
+
+def product_strip(bundle: Bundle, indices, distances=None, width: int = 112,
+                  title: str | None = None) -> None:
+    """Products as ONE image element (pictures side by side, each with its name, brand, SKU
+    and distance as caption): a rerun that updates them sends one message, not one per card."""
+    indices = [int(i) for i in indices]
+    if title:
+        st.markdown(f"**{esc(title)}**")
+    md = bundle.metadata
+    captions = []
+    for j, i in enumerate(indices):
+        row = md.iloc[i]
+        name = row["name"] if "name" in md.columns else row.get("file", row["sku"])
+        parts = [esc(name)]
+        if "brand" in md.columns and isinstance(row["brand"], str):
+            parts.append(esc(row["brand"]))
+        parts.append(esc(row["sku"]))
+        if distances is not None:
+            parts.append(f"distance {float(distances[j]):.2f}")
+        captions.append(" · ".join(parts))
+    st.image([sharp(bundle.images[i], width) for i in indices], caption=captions)

@@ -1,14 +1,21 @@
-"""Factor sliders: move one latent factor at a time around an anchor sneaker."""
+"""Factor sliders: move one latent factor at a time around an anchor sneaker.
+
+In a browser the picture is decoded there while a slider moves (explorer.live_decoder); the
+server hears the settled values only, for the URL and the closest real products. Without a
+browser (AppTest) the same page runs on st.slider and server-side decoding.
+"""
 import numpy as np
 import streamlit as st
 
 from explorer import cache
 from explorer.directions import load_directions, slider_key
-from explorer.latent import apply_offsets, traversal
+from explorer.latent import traversal
+from explorer.live_decoder import (Control, browser_session, combine_basis, live_sliders,
+                                   sync_query_params, values_from_url)
 from explorer.naming import dim_label, load_names
 from explorer.pictures import sharp
 from explorer.sheets import row_labelled_grid, to_png_bytes
-from explorer.widgets import anchor_picker, current_bundle, esc, product_grid
+from explorer.widgets import anchor_picker, current_bundle, esc, product_strip
 
 b = current_bundle()
 st.title(":material/tune: Factor sliders")
@@ -21,75 +28,63 @@ kl = cache.kl_per_dim(b)
 names = load_names(b.path, b.key)
 directions = load_directions(b.path, b.key, b.latent_dim)  # saved in the disentanglement lab
 ACTIVE = 0.1  # nats: below this a dimension carries next to nothing
-SLIDER_KEYS = [f"d{d}" for d in range(b.latent_dim)] + [slider_key(x) for x in directions]
+active = [d for d in order if kl[d] >= ACTIVE or b.model.deterministic]
+dims = active + [d for d in order if d not in active]
+CONTROLS = [Control(dim_label(d, names), param=f"d{d}",
+                    help=("" if d in active else "near-inactive: ")
+                    + f"mean KL {kl[d]:.2f} nats over the catalogue") for d in dims]
+CONTROLS += [Control(x.name, param=slider_key(x),
+                     help=f"{x.method}: {x.negative} → {x.positive}, held-out accuracy "
+                          f"{x.accuracy:.0%}; one unit is one standard deviation of the "
+                          f"catalogue along the direction (fitted in the Disentanglement lab)")
+             for x in directions]
+BASIS = np.concatenate([np.eye(b.latent_dim, dtype=np.float32)[dims],
+                        np.asarray([x.vector * x.scale for x in directions], np.float32)
+                        .reshape(-1, b.latent_dim)])
 
 with st.sidebar:
     anchor = anchor_picker(b, "a", default_index=0, title="Anchor sneaker")
     st.image(sharp(anchor.image, 128), caption=esc(anchor.label))
 
 
-def _reset(keys) -> None:
-    for k in keys:
-        st.session_state[k] = 0.0
+def _closest(z: np.ndarray) -> None:
+    idx, dist = cache.get_index(b).query(z, k=3)
+    product_strip(b, idx[0], dist[0], width=110, title="Closest real products")
 
 
 @st.fragment
-def slider_panel() -> None:
+def live_panel() -> None:
+    res = live_sliders(b, key="live_sliders", base=anchor.z, basis=BASIS, controls=CONTROLS,
+                       values=values_from_url(CONTROLS))
+    if res.settled:
+        sync_query_params(CONTROLS, res.values)   # the browser already shows this URL
+    _closest(res.z)
+
+
+def _reset() -> None:
+    for c in CONTROLS:
+        st.session_state[c.param] = 0.0
+
+
+@st.fragment
+def server_panel() -> None:
     left, right = st.columns([3, 2], gap="large")
-    offsets: dict[int, float] = {}
     with right:
-        st.button("Reset all", on_click=_reset, args=(SLIDER_KEYS,), width="stretch")
-        active = [d for d in order if kl[d] >= ACTIVE or b.model.deterministic]
-        quiet = [d for d in order if d not in active]
-
-        def _slider(d: int) -> None:
-            c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
-            with c1:
-                offsets[d] = st.slider(
-                    esc(dim_label(d, names)), -3.0, 3.0, 0.0, 0.1, key=f"d{d}",
-                    bind="query-params",
-                    help=f"mean KL {kl[d]:.2f} nats over the catalogue")
-            with c2:
-                st.button("↺", key=f"reset_d{d}", on_click=_reset, args=([f"d{d}"],),
-                          help=f"reset {dim_label(d, names)}")
-        for d in active:
-            _slider(d)
-        if quiet:
-            with st.expander(f"{len(quiet)} near-inactive factors (KL < {ACTIVE} nats)"):
-                for d in quiet:
-                    _slider(d)
-        amounts: list[tuple] = []
-        if directions:
-            st.markdown("**Attribute directions**",
-                        help="fitted and saved in the Disentanglement lab; one unit is one "
-                             "standard deviation of the catalogue along the direction")
-        for x in directions:
-            key = slider_key(x)
-            c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
-            with c1:
-                amount = st.slider(
-                    esc(x.name), -3.0, 3.0, 0.0, 0.1, key=key, bind="query-params",
-                    help=f"{x.method}: {esc(x.negative)} → {esc(x.positive)}, held-out "
-                         f"accuracy {x.accuracy:.0%}")
-            with c2:
-                st.button("↺", key=f"reset_{key}", on_click=_reset, args=([key],),
-                          help=f"reset {esc(x.name)}")
-            if amount:
-                amounts.append((x, amount))
-    z = apply_offsets(anchor.z, offsets,
-                      directions=[(x.vector * x.scale, amount) for x, amount in amounts])
-    img = b.decode(z[None])[0]
+        st.button("Reset all", on_click=_reset, width="stretch")
+        values = [st.slider(esc(c.label), -3.0, 3.0, 0.0, 0.1, key=c.param,
+                            bind="query-params", help=esc(c.help)) for c in CONTROLS]
+    z = combine_basis(anchor.z, BASIS, values)
     with left:
-        st.image(sharp(img, 384), caption="decoded", output_format="PNG", alt="decoded sneaker")
-        moved = [f"{esc(dim_label(d, names))} {v:+.1f}" for d, v in offsets.items() if v]
-        moved += [f"{esc(x.name)} {v:+.1f}" for x, v in amounts]
+        st.image(sharp(b.decode(z[None])[0], 384), caption="decoded", output_format="PNG")
+        moved = [f"{esc(c.label)} {v:+.1f}" for c, v in zip(CONTROLS, values) if v]
         st.caption("moved: " + (", ".join(moved) or "nothing yet"))
-        st.markdown("**Closest real products**")
-        idx, dist = cache.get_index(b).query(z, k=3)
-        product_grid(b, idx[0], dist[0], cols=3, width=110)
+        _closest(z)
 
 
-slider_panel()
+if browser_session():
+    live_panel()
+else:
+    server_panel()
 
 st.divider()
 st.subheader("Traversal grid")
@@ -110,9 +105,9 @@ def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, lab
     return to_png_bytes(sheet)
 
 
-dims = tuple(order[:n_rows])
-png = _grid_png(str(b.path), b.key, np.asarray(anchor.z, np.float32).tobytes(), dims, cols,
-                tuple(dim_label(d, names) for d in dims))
+grid_dims = tuple(order[:n_rows])
+png = _grid_png(str(b.path), b.key, np.asarray(anchor.z, np.float32).tobytes(), grid_dims, cols,
+                tuple(dim_label(d, names) for d in grid_dims))
 st.image(png)   # its own size: never smeared
 st.download_button("Download traversal grid (PNG)", png, file_name="traversal.png",
                    mime="image/png")

@@ -1,0 +1,217 @@
+"""Decoding in the browser (explorer.live_decoder), in a real headless Chromium.
+
+The sliders page decodes with onnxruntime-web while a slider is dragged: the pixels match the
+server's decode, nothing reaches the server until release, the URL is replaced in place (Back
+returns to the page as it was left), a phone keeps the picture in view, and without
+WebAssembly the server's picture is shown instead.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.appserver import CHROMIUM_FLAGS, start_app, stop_app, wait_idle
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.browser
+
+ROOT = ("(() => { for (const x of document.querySelectorAll('*')) { if (x.shadowRoot) {"
+        " const r = x.shadowRoot.querySelector('.ks-live'); if (r) return r; } } return null })()")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc, url = start_app(log=tmp_path_factory.mktemp("server") / "server.log", timeout=90,
+                          env={"KICKSPACE_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
+    yield url
+    stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def browser(request):
+    chromium = request.getfixturevalue("chromium_path")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        br = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield br
+        br.close()
+
+
+@pytest.fixture(scope="module")
+def chromium_path():   # module-scoped twin of conftest's fixture
+    from tests.conftest import CHROMIUM, require_system
+    present = Path(CHROMIUM).is_file()
+    require_system(present, f"Chromium ({CHROMIUM})", "apt-get install chromium chromium-driver")
+    pytest.importorskip("playwright")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from explorer import cache
+    from explorer.bundle import load_bundle
+    from explorer.metrics.information import dimension_order
+    b = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False)
+    return b, [int(d) for d in dimension_order(b.mu, b.logvar)]
+
+
+def _state(page) -> dict:
+    return page.evaluate(f"""() => {{ const r = {ROOT}; if (!r) return null;
+        return {{mode: r.dataset.mode, frames: Number(r.dataset.frames || 0),
+                 server: Number(r.dataset.server || 0), z: r.dataset.z || null,
+                 values: [...r.querySelectorAll('input.ks-range')].map(i => Number(i.value))}} }}""")
+
+
+def _wait(page, cond, what: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = _state(page)
+        if st and cond(st):
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; last state {st}")
+
+
+def _pixels(page) -> np.ndarray:
+    flat = page.evaluate(f"""() => {{ const c = {ROOT}.querySelector('canvas');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) }}""")
+    s = int(round((len(flat) // 4) ** 0.5))
+    return np.asarray(flat, np.uint8).reshape(s, s, 4)[..., :3]
+
+
+def _open_live(browser, server, path="sliders", **kw):
+    page = browser.new_page(**kw)
+    page.goto(f"{server}/{path}")
+    wait_idle(page)
+    _wait(page, lambda s: s["mode"] == "wasm" and s["frames"] >= 1, "the browser decoder")
+    return page
+
+
+def test_drag_decodes_in_the_browser_like_the_server_and_only_release_reaches_it(
+        server, browser, demo):
+    b, order = demo
+    page = _open_live(browser, server, viewport={"width": 1400, "height": 1000})
+    sent: list = []
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.on("Network.webSocketFrameSent", lambda e: sent.append(e))
+    frames0 = _state(page)["frames"]
+    history0 = page.evaluate("history.length")
+
+    rng = page.locator("input.ks-range").first
+    box = rng.bounding_box()
+    y, x = box["y"] + box["height"] / 2, box["x"] + box["width"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 41):                      # +3 px a step: about +1.5 in all
+        page.mouse.move(x + 3 * i, y)
+        time.sleep(0.02)
+    mid = _state(page)
+    during = len(sent)
+    page.mouse.up()
+    assert mid["frames"] > frames0 + 3, "the picture should follow the drag"
+    assert during == 0, f"{during} messages reached the server while dragging"
+
+    st = _wait(page, lambda s: s["values"][0] != 0 and s["z"] is not None, "the settled value")
+    wait_idle(page)
+    st = _state(page)
+    v = st["values"][0]
+    assert 0.5 <= v <= 3.0
+    assert len(sent) >= 1, "release should tell the server"
+    # the browser's latent is the anchor moved along the first slider's dimension
+    z = np.asarray([float(t) for t in st["z"].split(",")], np.float32)
+    want_z = b.mu[0].copy()
+    want_z[order[0]] += np.float32(v)
+    np.testing.assert_allclose(z, want_z, atol=1e-5)
+    # and its pixels are the server's decode of that latent
+    diff = np.abs(_pixels(page).astype(int) - b.decode(z[None])[0].astype(int))
+    assert diff.max() <= 2, f"browser and server decodes differ by {diff.max()}/255"
+    # the URL carries the value, replaced in place: no new history entry
+    assert f"d{order[0]}={v:g}" in page.url, page.url
+    assert page.evaluate("history.length") == history0
+    page.close()
+
+
+def test_back_restores_the_sliders_as_left(server, browser, demo):
+    b, order = demo
+    page = _open_live(browser, server, viewport={"width": 1400, "height": 1000})
+    history0 = page.evaluate("history.length")
+    rng = page.locator("input.ks-range").nth(1)
+    rng.focus()
+    for _ in range(12):                           # keyboard: +0.1 a press
+        page.keyboard.press("ArrowRight")
+    _wait(page, lambda s: s["values"][1] == pytest.approx(1.2), "the keyboard moves")
+    wait_idle(page)
+    time.sleep(0.5)
+    assert f"d{order[1]}=1.2" in page.url, page.url
+    page.get_by_role("link", name="Interpolation").first.click()
+    page.get_by_role("heading", name="Interpolation").first.wait_for(timeout=30_000)
+    wait_idle(page)
+    assert page.evaluate("history.length") == history0 + 1, "one entry per page visit"
+    page.go_back()
+    wait_idle(page)
+    page.get_by_role("heading", name="Factor sliders").first.wait_for(timeout=30_000)
+    st = _wait(page, lambda s: s["mode"] == "wasm" and s["values"][1] == pytest.approx(1.2),
+               "the slider state after Back")
+    assert st["values"][0] == 0
+    # the link opens the same view in a new session
+    other = _open_live(browser, server, viewport={"width": 1400, "height": 1000})
+    other.goto(page.url)
+    wait_idle(other)
+    _wait(other, lambda s: s["mode"] == "wasm" and s["values"][1] == pytest.approx(1.2),
+          "the slider state from a link")
+    other.close()
+    page.close()
+
+
+def test_a_phone_keeps_the_picture_in_view_while_sliding(server, browser, shots):
+    page = _open_live(browser, server, viewport={"width": 390, "height": 844},
+                      device_scale_factor=2, is_mobile=True, has_touch=True)
+    rows = page.locator("input.ks-range")
+    assert rows.count() >= 10
+    for k in (0, 6, rows.count() - 1):           # scroll down to the first, a middle, the last
+        rows.nth(k).evaluate("e => e.scrollIntoView({block: 'end'})")   # as a thumb scrolls
+        time.sleep(0.3)
+        canvas = page.evaluate(f"() => {{ const r = {ROOT}.querySelector('canvas')"
+                               f".getBoundingClientRect(); return [r.top, r.bottom] }}")
+        slider = rows.nth(k).bounding_box()
+        assert 0 <= canvas[0] and canvas[1] <= 844, f"picture out of view at slider {k}: {canvas}"
+        assert slider["y"] >= canvas[1] - 1, "the slider hides under the picture"
+        assert slider["y"] + slider["height"] <= 844
+    page.screenshot(path=str(shots / "sliders_phone.png"))
+    page.close()
+
+
+def test_without_webassembly_the_server_decodes(server, browser, demo):
+    b, order = demo
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.add_init_script("window.__ksNoWasm = true")
+    page.goto(f"{server}/sliders")
+    wait_idle(page)
+    st = _wait(page, lambda s: s["mode"] == "server" and s["server"] >= 1, "the server picture")
+    page.locator("input.ks-range").first.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    _wait(page, lambda s: s["values"][0] == pytest.approx(-0.5), "the keyboard moves")
+    wait_idle(page)
+    z = b.mu[0].copy()
+    z[order[0]] += np.float32(-0.5)
+    want = b.decode(z[None])[0].astype(int)
+    deadline = time.monotonic() + 30
+    while np.abs(_pixels(page).astype(int) - want).max() > 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert np.abs(_pixels(page).astype(int) - want).max() <= 2, "the server's picture of -0.5"
+    assert _state(page)["frames"] == 0           # nothing decoded in the browser
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    import os
+    d = Path(os.environ.get("KICKSPACE_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
