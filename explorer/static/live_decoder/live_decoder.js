@@ -327,7 +327,13 @@ class LiveDecoder {
     const n = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
     this.sent.add(n);
     stats.lastSettle = performance.now();
-    this.setStateValue("settled", { values: this.values.slice(), live: this.mode === "wasm", n });
+    stats.settles = (stats.settles || 0) + 1;
+    try {
+      this.setStateValue("settled", { values: this.values.slice(), live: this.mode === "wasm", n });
+    } catch (e) {
+      console.error("KickSpace: could not send the settled values", e);
+    }
+    stats.sentOk = (stats.sentOk || 0) + 1;
   }
 }
 

@@ -1,0 +1,288 @@
+"""Decoding in the browser, measured in a real headless Chromium (explorer.live_decoder).
+
+    python -m bench.bench_live [--drags 12] [--sessions 50] [--seconds 20]
+    python -m bench.bench_live --messages-only --repo OLD_CHECKOUT   # the st.slider page, before
+
+(run from the repository root.) Starts `streamlit run app.py` on a free port and reports:
+
+1. drag -> frame painted: one page drags the sliders with the mouse (--drags drags of 40 moves
+   at ~60 Hz); per input event, the time until the frame showing it is drawn (the page records
+   performance.now() at the requestAnimationFrame after the new pixels are put on the canvas),
+   median and p95; also the decode alone.
+2. release -> closest products shown: per release, the time until the product strip's pictures
+   change (releases after which the closest products stay the same are counted apart).
+3. messages per change: WebSocket frames and bytes the server sends for one settled change
+   (Chrome DevTools Protocol frame events, from the release until the page is idle).
+   With --repo and --messages-only this part runs alone against another checkout (e.g. the
+   page before the live decoder, moved with the keyboard on its first st.slider).
+4. --sessions pages dragging at once for --seconds: each page drives its own first slider from
+   inside the page (an input event every 16 ms, a release every second), so that the driver
+   does not limit the rate; the server's CPU time (utime + stime of its process) over the
+   window, divided by the wall time, is the cores the server used.
+
+Figures include the browsers' own work on this machine; say the load (`cat /proc/loadavg`).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, REPO, start_app, stop_app, wait_idle
+
+ROOT = ("(() => { for (const x of document.querySelectorAll('*')) { if (x.shadowRoot) {"
+        " const r = x.shadowRoot.querySelector('.ks-live'); if (r) return r; } } return null })()")
+PRODUCTS = """() => [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage']")]
+    .filter(e => e.innerText.includes('distance')).map(e => e.querySelector('img')?.src).join('|')"""
+
+
+def _pct(values, q):
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))] if s else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its waited-for children, seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[i]) for i in (11, 12)) / ticks
+
+
+def start(repo: Path, log: Path):
+    if repo.resolve() == REPO.resolve():
+        return start_app(log=log, timeout=180)
+    import socket
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = open(log, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(repo / "app.py"),
+                             "--server.headless=true", f"--server.port={port}",
+                             "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
+                            cwd=repo, stdout=out, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(repo)})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("server did not start")
+
+
+# Counts the WebSocket messages of the page (Streamlit's one connection) from inside it:
+# add_init_script(WS_COUNTER) before the page loads, then read window.__ws.
+WS_COUNTER = """(() => {
+  const Native = window.WebSocket;
+  window.__ws = { recv: [], sent: [] };
+  const size = (d) => d.byteLength ?? d.size ?? d.length ?? 0;
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener("message", (e) => window.__ws.recv.push([performance.now(), size(e.data)]));
+    const send = ws.send.bind(ws);
+    ws.send = (d) => { window.__ws.sent.push([performance.now(), size(d)]); return send(d); };
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, Native);
+})()"""
+
+
+class Frames:
+    """The page's WebSocket messages (WS_COUNTER must be installed before it loaded)."""
+
+    def __init__(self, page):
+        self.page = page
+
+    def mark(self) -> int:
+        return self.page.evaluate("() => window.__ws.recv.length")
+
+    def since(self, mark: int) -> tuple[int, int]:
+        got = self.page.evaluate("(m) => window.__ws.recv.slice(m).map(r => r[1])", mark)
+        return len(got), sum(got)
+
+    def sent(self) -> int:
+        return self.page.evaluate("() => window.__ws.sent.length")
+
+
+def _wait_live(page, timeout=120):
+    page.wait_for_function(f"() => {{ const r = {ROOT}; return r && r.dataset.mode === 'wasm'"
+                           f" && Number(r.dataset.frames) > 0 }}", timeout=timeout * 1000)
+
+
+def single_session(url: str, browser, drags: int) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.add_init_script(WS_COUNTER)
+    page.goto(f"{url}/sliders")
+    wait_idle(page)
+    t = time.perf_counter()
+    _wait_live(page)
+    print(f"page open -> first browser-decoded frame after the script finished: "
+          f"{time.perf_counter() - t:.2f} s (includes compiling the 14 MB WebAssembly)")
+    frames = Frames(page)
+    page.evaluate("() => { window.__ksLive.latencies = []; window.__ksLive.decodes = [] }")
+    ranges = page.locator("input.ks-range")
+    shown, same, msgs, nbytes = [], 0, [], []
+    for k in range(drags):
+        rng = ranges.nth(k % 4)
+        rng.scroll_into_view_if_needed()
+        box = rng.bounding_box()
+        y = box["y"] + box["height"] / 2
+        x = box["x"] + box["width"] * (0.5 if k % 2 == 0 else 0.9)
+        direction = 1 if k % 2 == 0 else -1
+        before = page.evaluate(PRODUCTS)
+        page.mouse.move(x, y)
+        page.mouse.down()
+        for i in range(1, 41):
+            page.mouse.move(x + direction * i * box["width"] / 100, y)
+            time.sleep(1 / 60)
+        mark = frames.mark()
+        page.evaluate("() => { window.__ksRelease = performance.now() }")
+        page.mouse.up()
+        waited = page.evaluate("""async (before) => {
+            const t0 = window.__ksRelease;
+            const get = () => [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage']")]
+                .filter(e => e.innerText.includes('distance')).map(e => e.querySelector('img')?.src).join('|');
+            while (performance.now() - t0 < 5000) {
+                await new Promise(r => requestAnimationFrame(r));
+                const now = get();
+                if (now && now !== before && [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage'] img")].every(i => i.complete))
+                    return performance.now() - t0;
+            }
+            return null; }""", before)
+        wait_idle(page, settle=0.3)
+        n, b = frames.since(mark)
+        msgs.append(n)
+        nbytes.append(b)
+        if waited is None:
+            same += 1
+        else:
+            shown.append(waited)
+    st = page.evaluate("() => window.__ksLive")
+    lat, dec = st["latencies"], st["decodes"]
+    print(f"drag -> frame painted: {len(lat)} input events in {drags} drags: median "
+          f"{statistics.median(lat):.1f} ms, p95 {_pct(lat, 0.95):.1f} ms, max {max(lat):.1f} ms")
+    print(f"decode alone (onnxruntime-web, 1 thread): median {statistics.median(dec):.2f} ms, "
+          f"p95 {_pct(dec, 0.95):.2f} ms")
+    if shown:
+        print(f"release -> closest products shown: {len(shown)} releases: median "
+              f"{statistics.median(shown):.0f} ms, p95 {_pct(shown, 0.95):.0f} ms "
+              f"({same} releases left the closest products unchanged)")
+    print(f"server -> browser per release: median {statistics.median(msgs):.0f} WebSocket "
+          f"messages, {statistics.median(nbytes) / 1000:.1f} kB")
+    page.close()
+
+
+def messages_legacy(url: str, browser, changes: int) -> None:
+    """The st.slider page: one keyboard step on the first factor slider per change."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.add_init_script(WS_COUNTER)
+    page.goto(f"{url}/sliders")
+    wait_idle(page)
+    frames = Frames(page)
+    thumb = page.locator("[data-testid='stMain']").get_by_role("slider").first
+    msgs, nbytes, took = [], [], []
+    for k in range(changes):
+        thumb.focus()
+        mark = frames.mark()
+        t = time.perf_counter()
+        page.keyboard.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
+        wait_idle(page, settle=0.3)
+        took.append(time.perf_counter() - t)
+        n, b = frames.since(mark)
+        msgs.append(n)
+        nbytes.append(b)
+    print(f"server -> browser per change (st.slider page): median {statistics.median(msgs):.0f} "
+          f"WebSocket messages, {statistics.median(nbytes) / 1000:.1f} kB over {changes} changes")
+    page.close()
+
+
+async def _many(url: str, n: int, seconds: float, pid: int, chromium: str) -> None:
+    from playwright.async_api import async_playwright
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        pages = []
+        t = time.perf_counter()
+        for i in range(n):
+            ctx = await browser.new_context(viewport={"width": 1200, "height": 900})
+            page = await ctx.new_page()
+            await page.goto(f"{url}/sliders")
+            pages.append(page)
+        for page in pages:
+            await page.wait_for_function(f"() => {{ const r = {ROOT}; return r && "
+                                         f"r.dataset.mode === 'wasm' && Number(r.dataset.frames) > 0 }}",
+                                         timeout=600_000)
+        print(f"{n} pages open and decoding in {time.perf_counter() - t:.0f} s", flush=True)
+        await asyncio.sleep(3)
+        drive = f"""(seconds) => new Promise(done => {{
+            const inp = {ROOT}.querySelector('input.ks-range');
+            let i = 0; const t0 = performance.now(); let frames0 = Number({ROOT}.dataset.frames);
+            const id = setInterval(() => {{
+                i += 1;
+                inp.value = String(2.5 * Math.sin(i / 20));
+                inp.dispatchEvent(new Event('input', {{bubbles: true}}));
+                if (i % 60 === 0) inp.dispatchEvent(new Event('change', {{bubbles: true}}));
+                if (performance.now() - t0 > seconds * 1000) {{
+                    clearInterval(id);
+                    done([i, Number({ROOT}.dataset.frames) - frames0, Math.floor(i / 60)]);
+                }}
+            }}, 16);
+        }})"""
+        c0, w0 = cpu_seconds(pid), time.perf_counter()
+        got = await asyncio.gather(*[pg.evaluate(drive, seconds) for pg in pages])
+        c1, w1 = cpu_seconds(pid), time.perf_counter()
+        events = sum(g[0] for g in got)
+        painted = sum(g[1] for g in got)
+        releases = sum(g[2] for g in got)
+        print(f"{n} sessions dragging for {w1 - w0:.1f} s: {events} input events, {painted} "
+              f"frames painted, {releases} releases sent; server CPU {c1 - c0:.2f} s = "
+              f"{(c1 - c0) / (w1 - w0):.2f} cores")
+        await asyncio.sleep(5)   # let the last releases finish
+        await browser.close()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--drags", type=int, default=12)
+    ap.add_argument("--sessions", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--repo", default=str(REPO), help="checkout whose app.py to run")
+    ap.add_argument("--messages-only", action="store_true",
+                    help="only count messages per change on the st.slider page (--repo)")
+    ap.add_argument("--skip-many", action="store_true", help="skip part 4")
+    ap.add_argument("--chromium", default=CHROMIUM)
+    args = ap.parse_args(argv)
+    repo = Path(args.repo)
+    print(f"load average at start: {Path('/proc/loadavg').read_text().split()[:3]}")
+    log = Path(f"/tmp/kickspace-bench-live-{os.getpid()}.log")
+    proc, url = start(repo, log)
+    try:
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
+            warm = browser.new_page()
+            warm.goto(url + "/")
+            wait_idle(warm, timeout=300)
+            warm.close()
+            if args.messages_only:
+                messages_legacy(url, browser, args.drags)
+            else:
+                single_session(url, browser, args.drags)
+            browser.close()
+        if not args.messages_only and not args.skip_many:
+            asyncio.run(_many(url, args.sessions, args.seconds, proc.pid, args.chromium))
+    finally:
+        stop_app(proc)
+    print(f"load average at the end: {Path('/proc/loadavg').read_text().split()[:3]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
