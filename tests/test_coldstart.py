@@ -54,3 +54,33 @@ def test_a_preloaded_bundle_is_read_once_and_shared(monkeypatch):
     assert cache.get_bundle(demo) is b
     assert cache.is_loaded(demo)
     assert len(calls) == 1
+
+
+def test_the_heap_is_frozen_once_per_load_not_on_every_rerun(monkeypatch):
+    """Streamlit collects the whole heap after every rerun; the bundle, torch and the pages'
+    modules are frozen once (after the load, and after a page imported new modules), so that
+    collection skips them. Reruns that import nothing new freeze nothing."""
+    import gc
+
+    from streamlit.testing.v1 import AppTest
+
+    from explorer import cache
+    freezes = []
+    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(1))
+    monkeypatch.setenv("KICKSPACE_GC_FREEZE", "1")
+    cache._load_bundle.clear()
+    cache._PRELOADED.clear()
+    cache._LOADED.clear()
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    after_first = len(freezes)
+    assert after_first >= 1                      # the bundle load froze the heap
+    for value in (1.0, 2.0, -1.0):
+        at.slider(key="hero_offset").set_value(value)
+        at.run()
+        assert not at.exception
+    assert len(freezes) == after_first            # nothing new imported: no new freeze
+    monkeypatch.setenv("KICKSPACE_GC_FREEZE", "0")
+    cache.freeze_heap()
+    assert len(freezes) == after_first            # the switch for measuring turns it off
