@@ -374,7 +374,8 @@ class SelectionSummary:
 
     size: int
     name: str                       # like a cluster name: "boot · leather", or "mixed"
-    counts: dict                    # column -> DataFrame(value, count, share, lift), top values
+    counts: dict                    # column -> DataFrame(value, count, share, lift), top
+    #                                 values; the most telling column first
     numeric: "object"               # DataFrame(column, min, median, max, catalogue_median)
     distinctive: "object"           # distinctive_values(...) of the selection
     central: np.ndarray             # int64 [<= n_central]: members nearest the centroid
@@ -411,6 +412,10 @@ def selection_summary(metadata, x: np.ndarray, selected, columns: list[str] | No
         cat_share = overall.reindex(top.index).to_numpy() / len(lab)
         counts[c] = pd.DataFrame({"value": top.index.astype(str), "count": top.to_numpy(),
                                   "share": share, "lift": share / cat_share})
+    # most telling attribute first: the largest share x ln(lift) among its top values
+    telling = {c: float((t["share"] * np.log(np.maximum(t["lift"], 1e-12))).max())
+               if len(t) else -np.inf for c, t in counts.items()}
+    counts = {c: counts[c] for c in sorted(counts, key=lambda c: -telling[c])}
     num_rows = []
     for c in nums:
         v = pd.to_numeric(metadata[c], errors="coerce")

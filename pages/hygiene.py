@@ -4,6 +4,7 @@ import uuid
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import cache, clusters, hygiene
@@ -31,11 +32,16 @@ except AnnotationStoreError as e:
     st.warning(f"Tags and decisions cannot be saved: {esc(e)}")
 
 
-def thumbs(indices, captions=None, width: int = 96) -> None:
+def thumbs(indices, captions=None, width: int = 128, cols: int = 6) -> None:
+    """Product pictures at whole-pixel scale in a grid, each with its (escaped) caption."""
     idx = [int(i) for i in indices]
-    if idx:
-        st.image([sharp(b.images[i], width) for i in idx],
-                 caption=None if captions is None else [esc(c) for c in captions])
+    for start in range(0, len(idx), cols):
+        grid = st.columns(cols)
+        for j, i in enumerate(idx[start:start + cols]):
+            with grid[j]:
+                st.image(sharp(b.images[i], width))
+                if captions is not None:
+                    st.caption(esc(captions[start + j]))
 
 
 def pager(n: int, per_page: int, key: str) -> slice:
@@ -47,9 +53,12 @@ def pager(n: int, per_page: int, key: str) -> slice:
 # one section at a time: each computes over the whole catalogue on its first visit
 SECTIONS = {"duplicates": ":material/content_copy: Near duplicates",
             "audit": ":material/rule: Label audit", "clusters": ":material/bubble_chart: Clusters"}
+if st.session_state.get("hy_section") not in SECTIONS:     # first visit: ?section= decides
+    wanted = st.query_params.get("section")
+    st.session_state["hy_section"] = wanted if wanted in SECTIONS else "duplicates"
 section = st.segmented_control("Section", list(SECTIONS), format_func=SECTIONS.get,
-                               default="duplicates", key="hy_section", bind="query-params",
-                               label_visibility="collapsed") or "duplicates"
+                               key="hy_section", label_visibility="collapsed") or "duplicates"
+st.query_params["section"] = section
 
 # ---------------------------------------------------------------------------- duplicates
 if section == "duplicates":
@@ -138,12 +147,13 @@ elif section == "audit":
             with st.container(border=True):
                 left, mid, right = st.columns([1, 4, 1], vertical_alignment="center")
                 with left:
-                    thumbs([i], width=96)
+                    thumbs([i], cols=1)
                 with mid:
                     st.markdown(f"{esc(item_label(b, i))}  \nlabelled **{esc(row['label'])}**"
                                 f"; {row['confidence']:.0%} of its neighbours say "
                                 f"**{esc(row['majority'])}**")
-                    thumbs(nbr[i, :6], [str(md[col].iloc[j]) for j in nbr[i, :6]], width=64)
+                    thumbs(nbr[i, :8], [str(md[col].iloc[j]) for j in nbr[i, :8]], width=64,
+                           cols=8)
                 if store is not None:
                     if right.button("Keep", key=f"keep_{i}", help="the label is right"):
                         hygiene.audit_keep(store, row["sku"], col, row["label"], user=user)
@@ -171,8 +181,14 @@ else:
         c1.caption(f"Suggested k = {k_best}: the lowest BIC of a Gaussian mixture on a "
                    f"4,000-product sample (lower is better; the silhouette score falls "
                    f"with k here and would always say 2).")
-        c2.line_chart(pd.DataFrame({"k": list(bic), "BIC": list(bic.values())}), x="k",
-                      y="BIC", height=180)
+        ks = list(bic)
+        fig = go.Figure(go.Scatter(x=ks, y=[bic[k] for k in ks], mode="lines+markers",
+                                   marker=dict(size=[12 if k == k_best else 6 for k in ks],
+                                               color=["#e4572e" if k == k_best else "#4c78a8"
+                                                      for k in ks])))
+        fig.update_layout(height=200, margin=dict(l=0, r=0, t=10, b=0),
+                          xaxis=dict(title="k", dtick=1), yaxis=dict(title="BIC"))
+        c2.plotly_chart(fig, width="stretch", key="hy_bic")
     labels, _ = cache.kmeans_clusters(b, k)
     names = cache.cluster_names(b, labels)
     sizes = clusters.cluster_sizes(labels)
@@ -184,7 +200,7 @@ else:
                         format_func=lambda c: f"cluster {c}: {names[c]} ({sizes[c]:,})")
     summary = clusters.selection_summary(md, b.mu, labels == pick)
     st.markdown(f"**{summary.size:,} products · {esc(summary.name)}** — the most central:")
-    thumbs(summary.central, [item_label(b, i) for i in summary.central], width=96)
+    thumbs(summary.central, [item_label(b, i) for i in summary.central], cols=8)
     shown = [c for c in summary.counts if len(summary.counts[c])][:9]
     grid = st.columns(3)
     for j, c in enumerate(shown):
