@@ -41,9 +41,9 @@ from explorer.bundle import Bundle, BundleError, check_catalogue_matches, images
     load_bundle
 from explorer.catalogue import FACTOR_PREFIX, Catalogue, CatalogueError
 from explorer.metrics import (count_active, dci, is_deterministic, kl_per_dim, knn_accuracies,
-                              label_columns, mig, modularity, sap)
+                              mig, modularity, sap, score_columns)
 from explorer.metrics.colour import colour_error_sums, fidelity_from_sums
-from explorer.train import split_indices
+from explorer.splits import image_groups, split_indices
 
 PCA_FIT_BYTES = 1 << 30  # the float32 pixel matrix the PCA is fitted on stays under 1 GiB
 METRIC_COLUMNS = {"mig": "MIG", "sap": "SAP", "dci_d": "DCI D", "dci_c": "DCI C",
@@ -168,13 +168,19 @@ def _row(model: str, baseline: bool, dims: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- the evaluation
 def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
                     images: np.ndarray | None = None, k: int = 5,
-                    progress=None) -> dict[str, Any]:
+                    progress=None, columns: list[str] | None = None,
+                    stratify: str | None = None) -> dict[str, Any]:
     """Evaluate one bundle and its PCA baseline (see the module docstring).
 
     images: uint8 [N, S, S, 3] to use instead of the bundle's packed images (a catalogue's,
     already checked to match). progress: optional callable(str) for status lines.
+    columns: the attributes the k-NN vote scores (default: every categorical column,
+    explorer.metrics.score_columns). stratify: a column; the k-NN vote then runs on a split
+    stratified by it (duplicates still grouped) instead of the model's own split.
     Returns {"bundle", "name", "kind", "latent_dim", "n_items", "n_train", "n_val", "seed",
-    "max_items", "factor_columns", "knn_columns", "seconds", "rows": [model row, PCA row]};
+    "max_items", "factor_columns", "knn_columns", "knn_classes" {column: classes},
+    "knn_skipped" {column: why not scored}, "duplicates", "knn_split", "seconds",
+    "rows": [model row, PCA row]};
     a row has "model" (the kind, or "PCA"), "baseline", "latent_dim", "kl", "active_dims",
     "mse", "psnr", "knn" {column: accuracy}, "knn_majority" {column: accuracy}, "mig", "sap",
     "dci_d", "dci_c", "dci_i", "modularity" (None where not applicable), and, with factors,
@@ -185,24 +191,50 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
     rng = np.random.default_rng([int(seed), 2718])
     n, dims = len(bundle), bundle.latent_dim
     tc = bundle.info["train_config"]
-    train_idx, val_idx = split_indices(n, float(tc.get("val_fraction", 0.1)),
-                                       int(tc.get("seed", 0)), int(tc.get("max_val", 5000)))
+    metadata = bundle.metadata
+    try:
+        knn_cols, knn_skipped = score_columns(metadata, columns)
+    except KeyError as e:
+        raise ValueError(f"--columns: {e.args[0]}") from e
+    if stratify and stratify not in metadata.columns:
+        raise ValueError(f"--stratify {stratify!r}: no such column (columns: "
+                         f"{', '.join(map(str, metadata.columns))})")
     if images is None:
         say(f"{bundle.path}: unpacking {n} images")
         images = bundle.images.all()
     if len(images) != n or tuple(images.shape[1:]) != (bundle.image_size, bundle.image_size, 3):
         raise BundleError(f"images {tuple(images.shape)} do not fit the bundle ({n} items at "
                           f"{bundle.image_size} px)")
+    groups = image_groups(images)
+    vf, tseed, max_val = (float(tc.get("val_fraction", 0.1)), int(tc.get("seed", 0)),
+                          int(tc.get("max_val", 5000)))
+    col = tc.get("stratify") or ""
+    train_idx, val_idx = split_indices(
+        n, vf, tseed, max_val, groups if tc.get("group_duplicates") else None,
+        metadata[col].to_numpy() if col in metadata.columns else None)
+    # a bundle trained before duplicates were grouped: its validation items with a
+    # pixel-identical twin in training are left out (the model and the k-NN vote saw the twin)
+    twin = np.isin(groups[val_idx], groups[train_idx])
+    n_twins = int(twin.sum())
+    if n_twins:
+        say(f"{bundle.path}: {n_twins} validation items are pixel-identical to training items "
+            f"(this bundle's split did not group duplicates): left out of the validation set")
+        val_idx = val_idx[~twin]
+    knn_tr_idx, knn_val_idx = train_idx, val_idx
+    if stratify:
+        knn_tr_idx, knn_val_idx = split_indices(n, vf, tseed, max_val, groups,
+                                                metadata[stratify].to_numpy())
+    n_dup = int(n - len(np.unique(groups)))
     n_pixels = bundle.image_size ** 2 * 3
     fit_cap = max(1, min(max_items, PCA_FIT_BYTES // (4 * n_pixels)))
-    knn_train = _subsample(train_idx, max_items, rng)
-    pca_fit = _subsample(knn_train, fit_cap, rng)
+    fit_train = _subsample(train_idx, max_items, rng)
+    pca_fit = _subsample(fit_train, fit_cap, rng)
     val = _subsample(val_idx, max_items, rng)
     metric_idx = _subsample(np.arange(n), max_items, rng)
+    knn_train = _subsample(knn_tr_idx, max_items, rng) if stratify else fit_train
+    knn_val = _subsample(knn_val_idx, max_items, rng) if stratify else val
 
-    metadata = bundle.metadata
     f_cols = factor_columns(metadata)
-    knn_cols = label_columns(metadata)
     factors = metadata[f_cols].to_numpy(dtype=np.float64)[metric_idx] if f_cols else None
 
     model_row = _row(bundle.kind, False, dims)
@@ -222,18 +254,20 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
         pca_row.update(mse=pca_mse, psnr=_psnr(pca_mse), colour=_num_or_none(pca_colour))
 
     codes = {"model": (bundle.mu, None), "pca": (None, pca)}
+    knn_classes: dict[str, int] = {}
     for key, row in (("model", model_row), ("pca", pca_row)):
         mu, p = codes[key]
 
         def get(idx: np.ndarray, mu=mu, p=p) -> np.ndarray:
             return np.asarray(mu[idx], np.float64) if p is None else _pca_codes(p, images, idx)
 
-        if knn_cols and len(val) and len(knn_train):
+        if knn_cols and len(knn_val) and len(knn_train):
             say(f"{bundle.path}: k-NN ({row['model']}) for {', '.join(knn_cols)}")
-            res = knn_accuracies(get(knn_train), get(val), metadata.iloc[knn_train],
-                                 metadata.iloc[val], k=k, columns=knn_cols)
+            res = knn_accuracies(get(knn_train), get(knn_val), metadata.iloc[knn_train],
+                                 metadata.iloc[knn_val], k=k, columns=knn_cols)
             row["knn"] = {c: r["knn"] for c, r in res.items()}
             row["knn_majority"] = {c: r["majority"] for c, r in res.items()}
+            knn_classes = {c: r["classes"] for c, r in res.items()}
         if f_cols and len(metric_idx) >= 4:
             say(f"{bundle.path}: disentanglement metrics ({row['model']}) on "
                 f"{len(metric_idx)} items, {len(f_cols)} factors")
@@ -242,13 +276,19 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
     return {"bundle": str(bundle.path), "name": Path(bundle.path).name, "kind": bundle.kind,
             "latent_dim": dims, "n_items": n, "n_train": int(len(train_idx)),
             "n_val": int(len(val_idx)), "seed": int(seed), "max_items": int(max_items),
-            "factor_columns": f_cols, "knn_columns": knn_cols,
+            "factor_columns": f_cols, "knn_columns": knn_cols, "knn_classes": knn_classes,
+            "knn_skipped": knn_skipped,
+            "duplicates": {"items_with_an_earlier_twin": n_dup, "val_left_out": n_twins},
+            "knn_split": {"stratify": stratify or col or None, "n_train": int(len(knn_tr_idx)),
+                          "n_val": int(len(knn_val_idx))},
             "seconds": round(time.perf_counter() - t0, 2), "rows": [model_row, pca_row]}
 
 
-def evaluation_table(results: list[dict[str, Any]]) -> pd.DataFrame:
+def evaluation_table(results: list[dict[str, Any]], majority: bool = False) -> pd.DataFrame:
     """One row per model and per PCA baseline, for display: bundle, model, dims, KL, active,
-    MSE, PSNR, "kNN <column>" ..., MIG, SAP, DCI D, DCI C, DCI I, modularity (NaN = n/a)."""
+    MSE, PSNR, "kNN <column>" ..., MIG, SAP, DCI D, DCI C, DCI I, modularity (NaN = n/a).
+    majority: after each bundle's rows, a "majority class" row with the k-NN columns'
+    majority-class baseline (always guessing the commonest training value)."""
     knn_cols: list[str] = []
     for res in results:
         for c in res.get("knn_columns", []):
@@ -268,6 +308,10 @@ def evaluation_table(results: list[dict[str, Any]]) -> pd.DataFrame:
                 for key, label in METRIC_COLUMNS.items():
                     rec[label] = row.get(key)
             records.append(rec)
+        if majority and res["rows"] and res["rows"][0].get("knn_majority"):
+            base = res["rows"][0]["knn_majority"]
+            records.append({"bundle": res["name"], "model": "majority class",
+                            **{f"kNN {c}": base.get(c) for c in knn_cols}})
     df = pd.DataFrame.from_records(records)
     for col in df.columns:
         if col not in ("bundle", "model"):
@@ -281,7 +325,7 @@ def format_table(df: pd.DataFrame) -> str:
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
             return ""
         if col in ("bundle", "model"):
-            return str(v)
+            return _plain(v)
         if col in ("dims", "active"):
             return str(int(v))
         if col == "KL":
@@ -292,7 +336,7 @@ def format_table(df: pd.DataFrame) -> str:
             return f"{v:.2f}"
         return f"{v:.3f}"
 
-    cols = list(df.columns)
+    cols = [_plain(c) for c in df.columns]
     cells = [[fmt(c, v) for c, v in zip(cols, row)] for row in df.itertuples(index=False)]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
     left = {"bundle", "model"}
@@ -304,6 +348,44 @@ def format_table(df: pd.DataFrame) -> str:
     out = [line(cols), line(["-" * w for w in widths])]
     out += [line(r) for r in cells]
     return "\n".join(out)
+
+
+def _plain(x) -> str:
+    """Text from a file (a column name, a bundle name) safe to print on a terminal: control
+    characters shown escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(x))
+
+
+def knn_report(results: list[dict[str, Any]], k: int) -> list[str]:
+    """Plain lines under the table: how the k-NN columns were scored, which columns were
+    scored (with their classes) and which were not, and why; said once per distinct set."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for res in results:
+        cls = res.get("knn_classes", {})
+        split = res.get("knn_split") or {}
+        how = (f"split stratified by {_plain(split['stratify'])}" if split.get("stratify")
+               else "the bundle's train -> validation split")
+        dup = res.get("duplicates") or {}
+        text = [f"k-NN: top-1 accuracy of a {k}-NN vote, {how} ({split.get('n_train', '?')} -> "
+                f"{split.get('n_val', '?')} items; pixel-identical duplicates on one side"
+                + (f", {dup['val_left_out']} validation twins of training items left out"
+                   if dup.get("val_left_out") else "") + "); 'majority class' = always "
+                "guessing the commonest training value"]
+        if res.get("knn_columns"):
+            text.append("  scored: " + ", ".join(
+                f"{_plain(c)} ({cls[c]} classes in training)" if c in cls else _plain(c)
+                for c in res["knn_columns"]))
+        skipped = res.get("knn_skipped") or {}
+        if skipped:
+            text.append("  not scored (name one in --columns to score its values as classes): "
+                        + "; ".join(f"{_plain(c)}: {why}" for c, why in skipped.items()))
+        key = "\n".join(text)
+        if key in seen:
+            continue
+        seen.add(key)
+        lines += [f"{_plain(res['name'])}: {text[0]}"] + text[1:]
+    return lines
 
 
 def _json_safe(x):
@@ -334,6 +416,14 @@ def add_arguments(parser) -> None:
                         help="cap on the items used by the metrics and k-NN (default 10000)")
     parser.add_argument("--k", type=int, default=5, help="neighbours in the k-NN vote "
                         "(default 5)")
+    parser.add_argument("--columns", default=None, metavar="A,B,C",
+                        help="the attributes the k-NN vote scores (any column; numbers as "
+                             "classes); default: every categorical column, however many "
+                             "classes, the output listing the others and why")
+    parser.add_argument("--stratify", default=None, metavar="COLUMN",
+                        help="score the k-NN vote on a split stratified by this column "
+                             "(pixel-identical duplicates still on one side); default: the "
+                             "bundle's own train/validation split")
 
 
 def run(args) -> int:
@@ -352,25 +442,25 @@ def run(args) -> int:
     except (BundleError, CatalogueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    columns = None
+    if args.columns is not None:
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        if not columns:
+            print("error: --columns names no column", file=sys.stderr)
+            return 2
     results = []
     for b in bundles:
         try:
             results.append(evaluate_bundle(
                 b, seed=args.seed, max_items=args.max_items, k=args.k, progress=log,
-                images=None if catalogue is None else catalogue.images))
+                images=None if catalogue is None else catalogue.images, columns=columns,
+                stratify=args.stratify))
         except (BundleError, FileNotFoundError, ValueError) as e:
             print(f"error: {b.path}: {e}", file=sys.stderr)
             return 2
-    print(format_table(evaluation_table(results)))
-    seen = set()
-    for res in results:
-        base = res["rows"][0]["knn_majority"]
-        line = ", ".join(f"{c} {v:.3f}" for c, v in base.items()
-                         if v is not None and math.isfinite(v))
-        if line and line not in seen:  # bundles trained with one split share a baseline
-            seen.add(line)
-            print(f"{res['name']}: k-NN (k={args.k}, train -> validation split); "
-                  f"majority-class baseline: {line}")
+    print(format_table(evaluation_table(results, majority=True)))
+    for line in knn_report(results, args.k):
+        print(line)
     if args.json:
         from explorer.atomic import atomic_write_text
         atomic_write_text(args.json, json.dumps(_json_safe({"results": results}), indent=1))

@@ -36,6 +36,7 @@ from explorer.catalogue import Catalogue, CatalogueError
 from explorer.models import MODEL_KINDS, AutoEncoder, build_model, make_config, shape_model
 from explorer.precision import (PRECISIONS, available_cpus, choose_threads,
                                 resolve_precision)
+from explorer.splits import split_for, split_indices  # noqa: F401 (split_indices: re-export)
 
 GALLERY_SIZE = 16
 
@@ -54,6 +55,8 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     max_val: int = 5000
+    group_duplicates: bool = True  # pixel-identical images on one side of the split
+    stratify: str = ""             # a metadata column whose shares the validation split keeps
     threads: int = 0               # torch intra-op threads; 0 = the CPUs this process may use
     channels_last: bool = True
     compile: bool = False          # torch.compile the model (slow start, faster steps)
@@ -93,14 +96,6 @@ def check_train_config(cfg: TrainConfig) -> None:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) \
                 or not ok(v):
             raise bad(name.replace("_", "-"), want, v)
-
-
-def split_indices(n: int, val_fraction: float, seed: int, max_val: int = 5000
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic train/validation split of range(n): (train_idx, val_idx), both sorted."""
-    n_val = min(int(round(n * val_fraction)), max_val, max(n - 1, 0))
-    perm = np.random.default_rng([seed, 7919]).permutation(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -240,6 +235,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         raise TrainingError(f"the catalogue is {catalogue.size} px but the model was asked for "
                             f"{values['image_size']} px; ingest or synthesise at that size")
     values["image_size"] = catalogue.size
+    if cfg.stratify and cfg.stratify not in catalogue.metadata.columns:
+        raise TrainingError(f"--stratify {cfg.stratify!r}: no such column in the catalogue's "
+                            f"metadata (columns: {', '.join(map(str, catalogue.metadata.columns))})")
     try:
         mcfg = make_config(cfg.model, values)
         shape_model(cfg.model, mcfg)
@@ -273,7 +271,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    train_idx, val_idx = split_indices(len(catalogue), cfg.val_fraction, cfg.seed, cfg.max_val)
+    train_idx, val_idx = split_for(cfg.to_dict(), len(catalogue), catalogue.images,
+                                   catalogue.metadata)
     n_train = len(train_idx)
     # the whole catalogue as one uint8 tensor: a memmap read once, ~12 KB per 64 px image
     data = torch.from_numpy(np.array(catalogue.images, dtype=np.uint8, copy=True))
@@ -578,6 +577,10 @@ def add_arguments(parser) -> None:
                                 "timed steps show it faster; the choice is logged (default auto)")
             g.add_argument("--bf16", dest="precision", action="store_const", const="bf16",
                            default=argparse.SUPPRESS, help="same as --precision bf16")
+        elif f.name == "stratify":
+            g.add_argument("--stratify", default="", metavar="COLUMN",
+                           help="keep each value's share of this metadata column in the "
+                                "validation split (default: a plain random split)")
         elif f.name == "threads":
             g.add_argument("--threads", type=int, default=f.default,
                            help="intra-op CPU threads; 0: the CPUs this process may use "

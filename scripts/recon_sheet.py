@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from explorer.bundle import images_to_tensor, load_bundle  # noqa: E402
 from explorer.evaluate import pca_baseline  # noqa: E402
 from explorer.sheets import row_labelled_grid  # noqa: E402
-from explorer.train import split_indices  # noqa: E402
+from explorer.splits import split_for  # noqa: E402
 
 
 def _resize(images: np.ndarray, tile: int) -> np.ndarray:
@@ -37,8 +37,8 @@ def rows_for(path: str, n: int, tile: int, with_pca: bool, seed: int = 0
              ) -> tuple[list[np.ndarray], list[str]]:
     b = load_bundle(path)
     tc = b.info["train_config"]
-    train_idx, val_idx = split_indices(len(b), float(tc.get("val_fraction", 0.1)),
-                                       int(tc.get("seed", 0)), int(tc.get("max_val", 5000)))
+    train_idx, val_idx = split_for(tc, len(b), b.images.all() if tc.get("group_duplicates")
+                                   else None, b.metadata)
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(val_idx, size=min(n, len(val_idx)), replace=False))
     originals = b.images.get(pick)

@@ -9,7 +9,8 @@ import pytest
 from explorer.bundle import load_bundle
 from explorer.cli import main as cli_main
 from explorer.evaluate import evaluate_bundle, evaluation_table, format_table
-from explorer.train import TrainConfig, split_indices, train
+from explorer.splits import split_for
+from explorer.train import TrainConfig, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 CFG = TrainConfig(epochs=1, batch_size=16, projections=("pca",), threads=1)
@@ -30,7 +31,8 @@ def result(trained):
 
 
 def test_evaluate_bundle_uses_the_bundles_split(result):
-    _, val = split_indices(96, CFG.val_fraction, CFG.seed, CFG.max_val)
+    cat = blocks_catalogue()  # it has pixel-identical twins: the split keeps them together
+    _, val = split_for(CFG.to_dict(), 96, cat.images, cat.metadata)
     assert result["n_items"] == 96 and result["n_val"] == len(val)
     assert result["factor_columns"] == ["factor_height", "factor_colour"]
     assert {"colour", "brand", "factor_colour"} <= set(result["knn_columns"])
@@ -79,7 +81,7 @@ def test_cli_prints_the_table_and_writes_json(trained, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "PCA" in out and "beta-vae" in out and "kNN colour" in out and "MIG" in out
-    assert "majority-class baseline" in out
+    assert "majority class" in out and "top-1 accuracy" in out
     data = json.loads(out_json.read_text())
     assert len(data["results"]) == 1 and len(data["results"][0]["rows"]) == 2
 

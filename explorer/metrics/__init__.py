@@ -26,7 +26,7 @@ from explorer.metrics.information import (active_units, active_units_variance, c
                                           dimension_order, is_deterministic, kl_per_dim,
                                           variance_of_means)
 from explorer.metrics.knn import (knn_accuracies, knn_accuracy, label_columns,
-                                  majority_baseline)
+                                  majority_baseline, score_columns)
 from explorer.metrics.mig import discretize_factors, mig
 from explorer.metrics.modularity import explicitness, modularity
 from explorer.metrics.sap import sap
@@ -34,5 +34,5 @@ from explorer.metrics.sap import sap
 __all__ = ["active_units", "active_units_variance", "colour_fidelity", "count_active", "dci",
            "dimension_associations", "dimension_order", "discretize_factors", "explicitness",
            "is_deterministic", "kl_per_dim", "knn_accuracies", "knn_accuracy", "label_columns",
-           "majority_baseline", "mig", "modularity", "sap", "suggest_names",
+           "majority_baseline", "mig", "modularity", "sap", "score_columns", "suggest_names",
            "variance_of_means"]

@@ -93,26 +93,63 @@ def majority_baseline(train_labels, test_labels) -> float:
     return float(np.mean(y_te == values[counts.argmax()]))
 
 
-def label_columns(metadata: pd.DataFrame, min_classes: int = 2, max_classes: int = 50,
-                  skip: Iterable[str] = SKIP_COLUMNS) -> list[str]:
-    """Attribute columns worth a k-NN score: non-numeric (or boolean) columns and integer-coded
-    ``factor_*`` columns with min_classes..max_classes distinct values; never sku/name/file."""
-    skip_l = {s.lower() for s in skip}
-    out = []
+ID_NAMES = frozenset({"sku", "id", "name", "file", "filename", "path", "image", "image_path",
+                      "url", "link", "product_id", "item_id", "index"})
+NEAR_UNIQUE = 0.9  # a column with this share of distinct values per item names items
+
+
+def score_columns(metadata: pd.DataFrame, columns: Iterable[str] | None = None,
+                  min_classes: int = 2, max_classes: int | None = None
+                  ) -> tuple[list[str], dict[str, str]]:
+    """The attribute columns a k-NN vote can score, and why each other column is not scored.
+
+    columns: the caller's choice, scored whatever their type (numbers as classes); a name
+    that is not a column raises KeyError naming the columns there are. Default: every
+    categorical column (text, boolean, integer-coded ``factor_*``) with min_classes.. classes
+    (max_classes: None = no cap, so a 135-brand column is scored). Returns (columns to score,
+    {skipped column: reason}), the reasons being: an identifier, unique per item, constant,
+    empty, numeric, a continuous factor, more than max_classes classes.
+    """
+    if columns is not None:
+        cols = [str(c) for c in columns]
+        missing = [c for c in cols if c not in metadata.columns]
+        if missing:
+            raise KeyError(f"no column {', '.join(map(repr, missing))} in the metadata; its "
+                           f"columns: {', '.join(map(str, metadata.columns))}")
+        return cols, {}
+    out: list[str] = []
+    skipped: dict[str, str] = {}
     for col in metadata.columns:
-        if str(col).lower() in skip_l:
-            continue
+        name = str(col)
+        low = name.lower()
         s = metadata[col].dropna()
+        n, k = len(s), int(s.nunique())
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-        if numeric:
-            if not str(col).startswith(FACTOR_PREFIX):
-                continue
-            if not np.all(np.equal(np.mod(s.to_numpy(dtype=np.float64), 1), 0)):
-                continue
-        n = s.nunique()
-        if min_classes <= n <= max_classes:
-            out.append(str(col))
-    return out
+        if low in ID_NAMES or low.endswith("_id"):
+            skipped[name] = "an identifier"
+        elif n == 0:
+            skipped[name] = "empty"
+        elif k < min_classes:
+            skipped[name] = "constant (one value)" if k == 1 else f"fewer than {min_classes} values"
+        elif numeric and not name.startswith(FACTOR_PREFIX):
+            skipped[name] = "numeric (a quantity, not a category)"
+        elif numeric and not np.all(np.equal(np.mod(s.to_numpy(dtype=np.float64), 1), 0)):
+            skipped[name] = "a continuous factor (see MIG, SAP, DCI)"
+        elif n >= 20 and k >= NEAR_UNIQUE * n:
+            skipped[name] = f"unique per item ({k:,} values for {n:,} items)"
+        elif max_classes is not None and k > max_classes:
+            skipped[name] = f"{k:,} classes, over the cap of {max_classes}"
+        else:
+            out.append(name)
+    return out, skipped
+
+
+def label_columns(metadata: pd.DataFrame, min_classes: int = 2, max_classes: int | None = None,
+                  skip: Iterable[str] = SKIP_COLUMNS) -> list[str]:
+    """The columns score_columns scores by default, less those named in skip."""
+    skip_l = {s.lower() for s in skip}
+    cols, _ = score_columns(metadata, min_classes=min_classes, max_classes=max_classes)
+    return [c for c in cols if c.lower() not in skip_l]
 
 
 def knn_accuracies(train_codes: np.ndarray, test_codes: np.ndarray,
