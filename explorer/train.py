@@ -57,6 +57,7 @@ class TrainConfig:
     max_val: int = 5000
     group_duplicates: bool = True  # pixel-identical images on one side of the split
     stratify: str = ""             # a metadata column whose shares the validation split keeps
+    init_from: str = ""            # a bundle whose weights the model starts from (warm start)
     threads: int = 0               # torch intra-op threads; 0 = the CPUs this process may use
     channels_last: bool = True
     compile: bool = False          # torch.compile the model (slow start, faster steps)
@@ -231,6 +232,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     if cfg.model not in MODEL_KINDS:
         raise TrainingError(f"unknown model kind {cfg.model!r}; known: {', '.join(MODEL_KINDS)}")
     values = dict(model_values)
+    warm = None
+    if cfg.init_from and not resume:  # on --resume the checkpoint holds the weights
+        warm, values = _warm_start(cfg, values, catalogue)
     if "image_size" in values and values["image_size"] != catalogue.size:
         raise TrainingError(f"the catalogue is {catalogue.size} px but the model was asked for "
                             f"{values['image_size']} px; ingest or synthesise at that size")
@@ -269,6 +273,10 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     model = build_model(cfg.model, mcfg).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if warm is not None:  # after any initialisation, before the optimizer and any weight copy
+        _load_warm_weights(model, mcfg, cfg.init_from, warm)
+        log(f"warm start: the weights of {cfg.init_from} ({warm['model_kind']}, trained on "
+            f"{warm['catalogue'].get('count')} items)")
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     train_idx, val_idx = split_for(cfg.to_dict(), len(catalogue), catalogue.images,
@@ -286,6 +294,11 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                              "model_config": mcfg.to_dict(),
                              "catalogue_fingerprint": catalogue.fingerprint,
                              "seconds": 0.0}
+    if warm is not None:
+        state["init_from"] = {"path": str(cfg.init_from),
+                              "model_sha256": warm["files"]["model.safetensors"]["sha256"],
+                              "catalogue_fingerprint": warm["catalogue"]["fingerprint"],
+                              "catalogue_count": warm["catalogue"]["count"]}
     gallery: list[np.ndarray] = []
     if resume:
         ck_file = out / CKPT_DIR / "state.safetensors"
@@ -309,6 +322,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
             group["lr"], group["weight_decay"] = cfg.lr, cfg.weight_decay
         state.update({k: meta[k] for k in ("epoch", "batch", "step", "history", "seconds")})
         state["trained_on"] = meta.get("trained_on", [])
+        if meta.get("init_from"):
+            state["init_from"] = meta["init_from"]
         log(f"resuming from epoch {state['epoch']} batch {state['batch']} (step {state['step']})")
 
     train_model: torch.nn.Module = model
@@ -460,6 +475,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         metrics = {"train_seconds": round(state["seconds"], 1), "epochs": state["epoch"],
                    "steps": state["step"], "world_size": world,
                    "trained_on": state.get("trained_on", []),
+                   **({"init_from": state["init_from"]} if state.get("init_from") else {}),
                    "device": ", ".join(state.get("trained_on", [])) or device.type,
                    "precision": precision.to_dict(),
                    "threads": {"n": threads, "reason": threads_why}}
@@ -489,6 +505,62 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         dist.barrier()
         dist.destroy_process_group()
     return result
+
+
+def _warm_start(cfg: TrainConfig, values: dict[str, Any], catalogue: Catalogue
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """--init-from: the bundle's info, checked against this run before anything trains, and
+    the model settings: the bundle's, overridden by those given, the colour curriculum off
+    unless given (the model is past the grey start it exists for)."""
+    from explorer.bundle import read_bundle_info
+    src = cfg.init_from
+    try:
+        info = read_bundle_info(src)
+    except BundleError as e:
+        raise TrainingError(f"--init-from {src}: {e}") from e
+    bcfg = dict(info["model_config"])
+    if info["model_kind"] != cfg.model:
+        raise TrainingError(f"--init-from {src}: it is a {info['model_kind']} model, this run "
+                            f"trains {cfg.model} (add --model {info['model_kind']})")
+    if bcfg.get("image_size") != catalogue.size:
+        raise TrainingError(f"--init-from {src}: its model takes {bcfg.get('image_size')} px "
+                            f"images, the catalogue {catalogue.path or catalogue.name} is "
+                            f"{catalogue.size} px")
+    for key in ("latent_dim", "image_size"):
+        if key in values and values[key] != bcfg.get(key):
+            raise TrainingError(f"--init-from {src}: its model has {key} {bcfg.get(key)}, "
+                                f"this run asks for {values[key]}")
+    merged = {k: v for k, v in bcfg.items() if k not in ("kind",)}
+    if "colour_boost" in merged:
+        merged["colour_boost"] = 1.0
+    merged.update(values)
+    return info, merged
+
+
+def _load_warm_weights(model: AutoEncoder, mcfg, src: str, info: dict[str, Any]) -> None:
+    """Copy the bundle's weights (checksum checked) into model; a clear error if they do not
+    fit this run's settings."""
+    from explorer.bundle import _sha256, load_model
+    fp = Path(src) / "model.safetensors"
+    want = info["files"].get("model.safetensors", {}).get("sha256")
+    if not fp.is_file():
+        raise TrainingError(f"--init-from {src}: no model.safetensors")
+    if want and _sha256(fp) != want:
+        raise TrainingError(f"--init-from {src}: model.safetensors does not match its "
+                            f"checksum in bundle.json (changed or corrupted)")
+    try:
+        source = load_model(src, info)
+    except BundleError as e:
+        raise TrainingError(f"--init-from {src}: {e}") from e
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError as e:
+        ours = mcfg.to_dict()
+        differ = {k: (v, ours.get(k)) for k, v in info["model_config"].items()
+                  if ours.get(k) != v and k != "colour_boost"}
+        raise TrainingError(f"--init-from {src}: its weights do not fit this run's model; "
+                            f"settings that differ (bundle, this run): {differ} "
+                            f"({str(e).splitlines()[0]})") from e
 
 
 def _throughput(history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -577,6 +649,12 @@ def add_arguments(parser) -> None:
                                 "timed steps show it faster; the choice is logged (default auto)")
             g.add_argument("--bf16", dest="precision", action="store_const", const="bf16",
                            default=argparse.SUPPRESS, help="same as --precision bf16")
+        elif f.name == "init_from":
+            g.add_argument("--init-from", default="", metavar="BUNDLE",
+                           help="start from this bundle's weights (same model kind, image size "
+                                "and latent dimensions; model settings not given default to "
+                                "the bundle's, the colour curriculum to off): fine-tune a "
+                                "grown catalogue instead of training from scratch")
         elif f.name == "stratify":
             g.add_argument("--stratify", default="", metavar="COLUMN",
                            help="keep each value's share of this metadata column in the "
