@@ -116,10 +116,10 @@ with tab_photo:
         c1, c2, c3 = st.columns([1, 1, 3])
         c1.image(img, width=160, caption="as the model sees it")
         c2.image(b.decode(z[None])[0], width=160, caption="reconstruction")
-        c1.metric("Unlike this catalogue", f"{unlike.percentile:.1f}th pct",
-                  help="the higher of two percentiles against the catalogue's own products: "
-                       "reconstruction error and distance to the nearest product; above the "
-                       "99th the photo is flagged")
+        c1.metric("Unlike score", f"{unlike.percentile:.1f}",
+                  help="a percentile (0-100) against the catalogue's own products: the higher "
+                       "of the photo's reconstruction error and its distance to the nearest "
+                       "product; above 99 the photo is flagged as unlike this catalogue")
         if not unlike.flagged:
             c2.caption(esc(unlike.message()))
         with c3:
