@@ -192,7 +192,7 @@ def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[i
     event = None
     ev = value.get("event")
     try:
-        seq = int(value.get("seq", 0))
+        seq = int(ev.get("seq", 0)) if isinstance(ev, Mapping) else 0
         if isinstance(ev, Mapping) and ev.get("kind") in ("click", "box", "lasso", "clear"):
             kind = ev["kind"]
             if kind == "click":

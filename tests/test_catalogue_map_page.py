@@ -1,7 +1,6 @@
 """AppTest for pages/catalogue_map.py on the demo bundle, with tags in a temporary database."""
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import re
@@ -63,18 +62,21 @@ def _text(at: AppTest) -> str:
     return " ".join(m.value for m in at.markdown)
 
 
-def _spec(at: AppTest) -> dict:
-    charts = at.get("plotly_chart")
-    assert charts, "no plotly chart on the page"
-    return json.loads(charts[0].proto.spec)
+def _map(at: AppTest) -> tuple[dict, dict]:
+    """(JSON args, bytes args) of the map component on the page."""
+    els = at.get("component_instance")
+    assert els, "no map component on the page"
+    proto = els[0].proto
+    return json.loads(proto.json_args), {a.key: a.bytes for a in proto.special_args}
 
 
-def _n_points(trace: dict) -> int:
-    """Points in a trace of the figure's JSON (plotly sends arrays as typed base64)."""
-    x = trace["x"]
-    if isinstance(x, dict):
-        return len(np.frombuffer(base64.b64decode(x["bdata"]), dtype=np.dtype(x["dtype"])))
-    return len(x)
+def _qp(at: AppTest, key: str) -> str:
+    v = at.query_params[key]
+    return v if isinstance(v, str) else v[0]
+
+
+def _legend(at: AppTest) -> list[str]:
+    return [label for label, _ in _map(at)[0]["legend"]]
 
 
 def _button(at: AppTest, key: str):
@@ -84,36 +86,83 @@ def _button(at: AppTest, key: str):
 def test_map_draws_and_colour_by_changes_it(tag_db):
     at = _open()
     assert at.title[0].value.endswith("Catalogue map")
-    spec = _spec(at)
-    assert spec["data"][0]["type"] == "scattergl"
-    assert spec["layout"]["dragmode"] == "select"
+    args, _ = _map(at)
+    assert args["n"] == len(_bundle()) and not args["has_ids"] and args["colour_kind"] == "none"
     assert any("products are drawn" in c.value for c in at.caption)
     at.selectbox(key="colour").set_value("brand")
     at.run()
     _ok(at)
-    spec = _spec(at)
-    names = [t.get("name", "") for t in spec["data"]]
-    assert len(spec["data"]) > 2 and all(t["type"] == "scattergl" for t in spec["data"])
-    b = _bundle()
-    top_brand = b.metadata["brand"].value_counts().index[0]
-    assert any(n.startswith(top_brand) for n in names), names
+    top_brand = _bundle().metadata["brand"].value_counts().index[0]
+    assert _legend(at)[0].startswith(top_brand), _legend(at)
     at.selectbox(key="colour").set_value("cluster")
     at.run()
     _ok(at)
-    assert any(t.get("name", "").startswith("cluster 0") for t in _spec(at)["data"])
+    assert any(lab.startswith("cluster 0") for lab in _legend(at)), _legend(at)
 
 
-def test_projection_comes_from_the_url_and_the_image_map_draws(tag_db):
-    at = _open({"proj": "PCA", "view": "images"})
+def test_projection_comes_from_the_url_and_clusters_switch(tag_db):
+    at = _open({"proj": "PCA"})
     assert at.radio(key="proj").value == "PCA"
-    spec = _spec(at)
-    assert spec["data"][0]["type"] == "image"
-    assert any(d.label.startswith("Download the image map") for d in at.get("download_button"))
-    at.radio(key="im_layout").set_value("free")
+    assert "PCA map" in _plain(at.caption)
     at.radio(key="cl_method").set_value("HDBSCAN")
     at.run()
     _ok(at)
     assert "HDBSCAN" in " ".join(c.value for c in at.caption)
+
+
+def test_a_box_from_the_map_selects_goes_into_the_url_and_comes_back(tag_db):
+    """The component's value (what map.js sends after a box drag) selects every product in
+    the box; the box goes into the URL; a new session opened on that URL selects the same."""
+    b = _bundle()
+    xy = b.projections["pca"]
+    x0, x1 = np.quantile(xy[:, 0], [0.3, 0.7])
+    y0, y1 = np.quantile(xy[:, 1], [0.3, 0.7])
+    inside = int(((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0)
+                  & (xy[:, 1] <= y1)).sum())
+    at = _open({"proj": "PCA"})
+    at.session_state["map"] = {"seq": 3, "view": [0.5, -0.25, 0.5], "need": [0], "event": {
+        "seq": 1, "kind": "box", "x": [x0, x1, x1, x0], "y": [y0, y0, y1, y1]}}
+    at.run()
+    _ok(at)
+    assert f"{inside:,} products selected" in _plain(at.markdown)
+    sel = json.loads(_qp(at, "sel"))
+    assert sel["kind"] == "box" and _qp(at, "view") == "0.5,-0.25,0.5"
+    args, raw = _map(at)
+    assert len(np.frombuffer(raw["selected"], "<i4")) == inside
+    assert "0" in args["shards"]                      # the picture shard asked for
+    # a fresh session on the link (a reload)
+    again = _open({"proj": "PCA", "sel": _qp(at, "sel"),
+                   "view": _qp(at, "view")})
+    assert f"{inside:,} products selected" in _plain(again.markdown)
+    assert _map(again)[0]["view"] == [0.5, -0.25, 0.5]
+    # a click selects one product; a double-click ("clear") clears
+    again.session_state["map"] = {"seq": 9, "event": {"seq": 2, "kind": "click", "index": 7}}
+    again.run()
+    _ok(again)
+    assert "1 products selected" in _plain(again.markdown)
+    assert json.loads(_qp(again, "sel")) == {"kind": "skus",
+                                                        "skus": [str(b.metadata["sku"][7])]}
+    again.session_state["map"] = {"seq": 10, "event": {"seq": 3, "kind": "clear"}}
+    again.run()
+    _ok(again)
+    assert "Nothing selected yet" in _plain(again.info) and "sel" not in again.query_params
+
+
+def test_search_rings_matches_and_selects_them(tag_db):
+    b = _bundle()
+    sku = str(b.metadata["sku"][42])
+    at = _open({"q": sku.lower()})
+    args, raw = _map(at)
+    assert np.frombuffer(raw["matches"], "<i4").tolist() == [42]
+    _button(at, "pick_search").click()
+    at.run()
+    _ok(at)
+    assert "1 products selected" in _plain(at.markdown)
+    at.text_input(key="q").input("<script>alert(1)</script> *bold*")
+    at.run()
+    _ok(at)
+    assert "0 products match" in _plain(at.caption)
+    assert not any("<script>" in c.value for c in at.caption)   # escaped, not raw
 
 
 def test_select_a_cluster_tag_it_undo_and_export(tag_db):
@@ -146,7 +195,7 @@ def test_select_a_cluster_tag_it_undo_and_export(tag_db):
     at.selectbox(key="colour").set_value("tag")
     at.run()
     _ok(at)
-    assert any(t.get("name", "").startswith("retro") for t in _spec(at)["data"])
+    assert any(lab.startswith("retro") for lab in _legend(at))
     _button(at, "undo").click()
     at.run()
     _ok(at)
@@ -192,28 +241,20 @@ def test_import_good_and_bad_csv(tag_db):
     assert "sku and tag" in _plain(at.error)
 
 
-def test_large_catalogues_are_sampled_then_shaded_and_filters_narrow(tag_db, monkeypatch):
-    """The thresholds are lowered so that the demo bundle counts as a large catalogue."""
+def test_large_catalogues_are_sampled_and_filters_narrow(tag_db, monkeypatch):
+    """The threshold is lowered so that the demo bundle counts as a large catalogue."""
     n = len(_bundle())
     brand = _bundle().metadata["brand"].value_counts()
     small = brand.index[-1]                      # the rarest brand
     cap = int(brand[small])                      # at most this many points are drawn
     monkeypatch.setenv("KICKSPACE_MAP_MAX_POINTS", str(cap))
-    monkeypatch.setenv("KICKSPACE_MAP_DENSITY_ABOVE", str(2 * cap))
     at = _open({"proj": "PCA"})
-    captions = _plain(at.caption)
-    assert f"density of all {n:,} products" in captions and f"{cap:,} of {n:,}" in captions
-    assert _spec(at)["data"][0]["type"] == "heatmap"
-
-    monkeypatch.setenv("KICKSPACE_MAP_DENSITY_ABOVE", str(10 * n))
-    at.run()
-    _ok(at)
     assert f"{cap:,} of {n:,} products are drawn" in _plain(at.caption)
-    assert all(t["type"] == "scattergl" for t in _spec(at)["data"])
+    args, _ = _map(at)
+    assert args["n"] == cap and args["has_ids"]
 
     at.multiselect(key="flt_brand").set_value([small])   # a filter: now all of them fit
     at.run()
     _ok(at)
     assert f"all {cap:,} products are drawn" in _plain(at.caption)
-    drawn = sum(_n_points(t) for t in _spec(at)["data"] if t["type"] == "scattergl")
-    assert drawn == cap
+    assert _map(at)[0]["n"] == cap

@@ -9,8 +9,8 @@
 // as HTML.
 //
 // The component's value (sent back to Python) is
-//   {seq, event: {kind: "click", index} | {kind: "box" | "lasso", x: [...], y: [...]} |
-//                {kind: "clear"} | null, view: [x, y, distance], need: [shard ids]}
+//   {seq, event: {seq, kind: "click", index} | {seq, kind: "box" | "lasso", x: [...], y: [...]}
+//                | {seq, kind: "clear"} | null, view: [x, y, distance], need: [shard ids]}
 // in the data's own coordinates; Python turns boxes and lassos into catalogue indices over
 // every filtered product.
 import createScatterplot from "./vendor/regl-scatterplot.esm.js";
@@ -27,7 +27,7 @@ let dataKey = null, selKey = null, matchKey = null, viewKey = null;
 let n = 0, ids = null, inverse = null, xs = null, ys = null;
 let centre = [0, 0], half = 1;
 let matches = new Int32Array(0);
-let seq = 0, lastView = null, lassoing = false, lassoKind = "lasso";
+let seq = 0, eseq = 0, lastEvent = null, lastView = null, lassoing = false, lassoKind = "lasso";
 const shards = new Map();       // shard id -> {img, meta, ready}
 const need = new Set();
 let needTimer = null, viewTimer = null, overlayQueued = false;
@@ -38,10 +38,13 @@ function post(type, extra) {
   window.parent.postMessage({ isStreamlitMessage: true, type, ...extra }, "*");
 }
 function send(event) {
+  // the last selection event rides along with every later value (a view change or a shard
+  // request sent right after it must not hide it); Python acts on each event seq once
   seq += 1;
+  if (event) { eseq += 1; lastEvent = { ...event, seq: eseq }; }
   post("streamlit:setComponentValue", {
     dataType: "json",
-    value: { seq, event: event || null, view: lastView, need: [...need].slice(-MAX_NEED) },
+    value: { seq, event: lastEvent, view: lastView, need: [...need].slice(-MAX_NEED) },
   });
 }
 function setHeight() {
@@ -177,7 +180,7 @@ function placeTip() {
   if (y + th > h) y = Math.max(0, mouse[1] - th - 14);
   tip.style.left = x + "px"; tip.style.top = y + "px";
 }
-wrap.addEventListener("pointermove", (e) => {
+wrap.addEventListener("mousemove", (e) => {
   const r = wrap.getBoundingClientRect();
   mouse = [e.clientX - r.left, e.clientY - r.top];
   if (!tip.hidden) placeTip();
@@ -382,3 +385,9 @@ async function render(a) {
   queueOverlay();
   setHeight();
 }
+
+// for tests and benchmarks (read-only use): the plot and the state Python last sent
+window.kickspaceMap = {
+  get plot() { return plot; }, get args() { return args; }, toScreen, toData, pointOf,
+  screenOf: (p) => toScreen(xs[p], ys[p]),
+};

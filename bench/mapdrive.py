@@ -1,0 +1,96 @@
+"""Drive the catalogue map component (explorer/map_frontend) in a Playwright page: find its
+frame, and drag / click / wheel inside it.
+
+Inputs are dispatched as DOM mouse events inside the component's frame, at frame
+coordinates: with Debian's headless Chromium, Playwright's page.mouse reaches a Streamlit
+component's iframe with page coordinates as clientX/clientY (the frame's offset is not taken
+off), so a real drag lands in the wrong place. The events go through regl-scatterplot's own
+handlers (mousedown on the canvas, mousemove / mouseup on the window, wheel on the canvas).
+"""
+from __future__ import annotations
+
+import time
+
+FRAME = "iframe[title*='kickspace_map']"
+
+
+def map_frame(page, timeout: float = 120.0):
+    """The component's frame, once it has drawn its points."""
+    page.wait_for_selector(FRAME, timeout=timeout * 1000)
+    frame = page.locator(FRAME).first.element_handle().content_frame()
+    frame.wait_for_selector("body[data-state='drawn']", timeout=timeout * 1000)
+    return frame
+
+
+def _fire(frame, kind: str, x: float, y: float, buttons: int, target: str) -> None:
+    frame.evaluate("""([kind, x, y, buttons, target]) => {
+        const c = document.getElementById('gl'), r = c.getBoundingClientRect();
+        const init = {clientX: r.left + x, clientY: r.top + y, buttons, button: 0,
+                      bubbles: true, cancelable: true, view: window};
+        (target === 'canvas' ? c : window).dispatchEvent(new MouseEvent(kind, init));
+    }""", [kind, x, y, buttons, target])
+
+
+def size(frame) -> tuple[float, float]:
+    return tuple(frame.evaluate(
+        "() => { const r = document.getElementById('gl').getBoundingClientRect();"
+        " return [r.width, r.height]; }"))
+
+
+def drag(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 12,
+         pause: float = 0.03, lasso: bool = False) -> None:
+    """Press at (x0, y0), move to (x1, y1), release (frame px): straight for a box, along
+    three edges of the rectangle for a lasso (which closes itself)."""
+    _fire(frame, "mousemove", x0, y0, 0, "canvas")
+    _fire(frame, "mousedown", x0, y0, 1, "canvas")
+    path = [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
+            for i in range(1, steps + 1)]
+    if lasso:
+        path = [(x0 + (x1 - x0) * i / steps, y0) for i in range(1, steps + 1)] + \
+               [(x1, y0 + (y1 - y0) * i / steps) for i in range(1, steps + 1)] + \
+               [(x1 - (x1 - x0) * i / steps, y1) for i in range(1, steps + 1)]
+    for x, y in path:
+        time.sleep(pause)
+        _fire(frame, "mousemove", x, y, 1, "window")
+    time.sleep(pause)
+    _fire(frame, "mouseup", path[-1][0], path[-1][1], 0, "window")
+
+
+def click(frame, x: float, y: float) -> None:
+    _fire(frame, "mousemove", x, y, 0, "canvas")
+    time.sleep(0.05)
+    _fire(frame, "mousemove", x, y, 0, "window")
+    _fire(frame, "mousedown", x, y, 1, "canvas")
+    _fire(frame, "mouseup", x, y, 0, "window")
+    _fire(frame, "click", x, y, 0, "canvas")
+
+
+def hover(frame, x: float, y: float) -> None:
+    _fire(frame, "mousemove", x, y, 0, "canvas")
+    time.sleep(0.05)
+    _fire(frame, "mousemove", x, y, 0, "window")
+
+
+def mode(frame, name: str) -> None:
+    """"panZoom", "rectangle" (Box) or "freeform" (Lasso): the toolbar's buttons."""
+    frame.locator(f"button[data-mode='{name}']").click()
+
+
+def point_px(frame, catalogue_index: int) -> tuple[float, float] | None:
+    """Where a product is drawn (frame px), or None when it is not drawn."""
+    return frame.evaluate("""(c) => {
+        const m = kickspaceMap, a = m.args, p = m.plot;
+        const i = m.pointOf(c); if (i < 0) return null;
+        return m.screenOf(i);
+    }""", catalogue_index)
+
+
+def wheel(frame, x: float, y: float, delta: float = -300.0, times: int = 1) -> None:
+    """Wheel at (x, y) frame px; negative delta zooms in."""
+    for _ in range(times):
+        frame.evaluate("""([x, y, d]) => {
+            const c = document.getElementById('gl'), r = c.getBoundingClientRect();
+            c.dispatchEvent(new WheelEvent('wheel', {deltaY: d, clientX: r.left + x,
+                clientY: r.top + y, bubbles: true, cancelable: true}));
+        }""", [x, y, delta])
+        time.sleep(0.05)
