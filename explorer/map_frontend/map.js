@@ -389,5 +389,6 @@ async function render(a) {
 // for tests and benchmarks (read-only use): the plot and the state Python last sent
 window.kickspaceMap = {
   get plot() { return plot; }, get args() { return args; }, toScreen, toData, pointOf,
-  screenOf: (p) => toScreen(xs[p], ys[p]),
+  screenOf: (p) => toScreen(xs[p], ys[p]), shards,
+  get hovered() { return hovered >= 0 ? catIndex(hovered) : -1; }, refreshTip,
 };
