@@ -1,202 +1,166 @@
-"""Catalogue map in a real headless Chromium: time to first draw, and time to show a box
-selection of ~5,000 products, at 30,000 and 100,000 products.
+"""The catalogue map engine in a real headless Chromium (software WebGL: SwiftShader, since
+the flags say --disable-gpu): time to draw, bytes sent, and a box selection's round trip.
 
-    python -m bench.bench_map [--work /tmp/kickspace-bench] [--sizes 30000,100000]
-                              [--select 5000] [--repeats 2]
+    python -m bench.bench_map [--sizes 30000,100000,1000000] [--select 100000] [--repeats 2]
 
-(run from the repository root.) Several minutes the first time: it builds real bundles in
---work and keeps them for the next run:
+(run from the repository root.) Two kinds of rows:
 
-1. the procedural catalogue of max(sizes) items (`python -m explorer synth`),
-2. a real model trained on it for one epoch with the PCA projection cached
-   (`python -m explorer train --epochs 1 --projections pca`, a small network),
-3. for every smaller size, the first items of the same catalogue (item i depends only on the
-   seed and i) encoded with that model (`python -m explorer encode --projections pca`).
+- page: the real catalogue map page (pages/catalogue_map.py) on the demo bundle (30,000
+  products), through app.py;
+- engine: bench/map_engine_app.py, the same component on N synthetic products in six blobs
+  (no bundle to build: a 1,000,000-product bundle takes hours to train on a laptop).
 
-Then it starts `streamlit run app.py` on these bundles and, in Chromium (Debian's, driven by
-Playwright, software WebGL), opens /catalogue_map?bundle=...&proj=PCA and measures
-
-- first draw: from navigation until plotly has drawn the map (the drag layer exists and the
-  WebGL canvas has been painted), "cold" on the first visit (the server computes clusters and
-  caches) and "warm" on later visits (best of --repeats);
-- box selection: a mouse drag over a box that holds about --select products (found from the
-  bundle's PCA map), until the page says "N products selected" and the first page of the
-  selection grid has loaded.
+For each: "cold" is the first visit after the server starts, in a fresh browser context (no
+HTTP cache), "warm" the best of --repeats later visits, each in a fresh browser context too
+(the server's caches are warm, the browser's are not). Draw time runs from navigation until the
+component says it has drawn every point (body[data-state=drawn] in its frame). Bytes are the
+HTTP bodies plus WebSocket frames the browser received. The box selection drags a box in Box
+mode (DOM events inside the frame, see bench/mapdrive.py) holding about --select products and
+waits until Python's answer ("N products selected") is on the page.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from bench.appserver import CHROMIUM, REPO, start_app, stop_app
-from bench.appserver import CHROMIUM_FLAGS as FLAGS
-from bench.appserver import wait_idle as appserver_wait_idle
+from bench import mapdrive
+from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, REPO, free_port, start_app, stop_app
+from bench.appserver import wait_idle
 
 
-def _run(args: list[str]) -> None:
-    print("$", " ".join(args), flush=True)
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "explorer", *args], cwd=REPO, check=True)
-    print(f"  ({time.perf_counter() - t:.0f} s)", flush=True)
+def start_engine(n: int) -> tuple[subprocess.Popen, str]:
+    import urllib.request
+    port = free_port()
+    env = {**os.environ, "KICKSPACE_BENCH_N": str(n), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run",
+                             str(REPO / "bench" / "map_engine_app.py"), "--server.headless=true",
+                             f"--server.port={port}", "--server.address=127.0.0.1",
+                             "--browser.gatherUsageStats=false"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("the engine app did not start")
 
 
-def build_bundles(work: Path, sizes: list[int]) -> dict[int, str]:
-    """Bundles under work/checkpoints, one per size, named b<size>; returns size -> name."""
-    big = max(sizes)
-    ckpt = work / "checkpoints"
-    names = {n: f"b{n}" for n in sizes}
-    cat = {n: work / f"catalogue-{n}" for n in sizes}
-    if not (ckpt / names[big] / "bundle.json").is_file():
-        if not (cat[big] / "catalogue.json").is_file():
-            _run(["synth", "--n", str(big), "--seed", "0", "--out", str(cat[big]),
-                  "--no-progress"])
-        resume = ["--resume"] if (ckpt / names[big] / "checkpoint" / "state.json").is_file() \
-            else []                                     # an interrupted run continues
-        _run(["train", str(cat[big]), "--out", str(ckpt / names[big]), "--epochs", "1",
-              "--projections", "pca", "--model", "beta-vae", "--channels", "16,32,32,64",
-              "--hidden-dim", "128", "--batch-size", "128", "--seed", "0", "--no-progress",
-              *resume])
-    for n in sizes:
-        if n == big or (ckpt / names[n] / "bundle.json").is_file():
-            continue
-        if not (cat[n] / "catalogue.json").is_file():
-            _run(["synth", "--n", str(n), "--seed", "0", "--out", str(cat[n]), "--no-progress"])
-        _run(["encode", str(ckpt / names[big]), str(cat[n]), "--out", str(ckpt / names[n]),
-              "--projections", "pca"])
-    return names
+def visit(browser, url: str, viewport=(1400, 1100)) -> tuple[float, int, object, object]:
+    """(seconds to drawn, bytes received, context, page): a fresh context each time."""
+    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = ctx.new_page()
+    got = {"n": 0}
 
-
-def start_server(work: Path) -> tuple[subprocess.Popen, str]:
-    data = work / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    return start_app(env={"KICKSPACE_CHECKPOINTS": str(work / "checkpoints"),
-                          "KICKSPACE_DATA_DIR": str(data), "KICKSPACE_ANNOTATIONS_DB": None},
-                     log=work / "server.log")
-
-
-def wait_idle(page, timeout: float = 600.0) -> None:
-    appserver_wait_idle(page, timeout, settle=0.3, poll=0.1)
-
-
-def first_draw(page, url: str) -> float:
+    def on_response(r):
+        try:
+            got["n"] += len(r.body())
+        except Exception:                       # noqa: BLE001 - redirects have no body
+            pass
+    page.on("response", on_response)
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: got.__setitem__(
+        "n", got["n"] + (len(f) if isinstance(f, (bytes, str)) else 0))))
     t = time.perf_counter()
     page.goto(url)
-    page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=600_000)
-    # plotly has laid out the axes; wait for the WebGL scatter to be painted as well
-    page.wait_for_function("""() => {
-        const gd = document.querySelector('.js-plotly-plot');
-        return gd && gd._fullLayout && gd.querySelector('canvas.gl-canvas-context')
-               && gd._fullData && gd._fullData.length > 0;
-    }""", timeout=600_000)
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    return time.perf_counter() - t
+    mapdrive.map_frame(page, timeout=600)
+    return time.perf_counter() - t, got["n"], ctx, page
 
 
-def box_for(xy: np.ndarray, want: int) -> tuple[float, float, float, float, int]:
-    """A square around the map's densest region's median holding about `want` items."""
-    cx, cy = np.median(xy, 0)
-    span = float(np.ptp(xy, 0).max())
-    lo, hi = 0.0, span
-    for _ in range(40):
-        h = (lo + hi) / 2
-        n = int(((np.abs(xy[:, 0] - cx) <= h) & (np.abs(xy[:, 1] - cy) <= h)).sum())
-        if n < want:
-            lo = h
-        else:
-            hi = h
-    h = hi
-    n = int(((np.abs(xy[:, 0] - cx) <= h) & (np.abs(xy[:, 1] - cy) <= h)).sum())
-    return float(cx - h), float(cx + h), float(cy - h), float(cy + h), n
-
-
-def box_select(page, box: tuple[float, float, float, float]) -> tuple[float, int]:
-    x0, x1, y0, y1 = box
-    pix = page.evaluate("""([x0, x1, y0, y1]) => {
-        const gd = document.querySelector('.js-plotly-plot');
-        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const r = gd.getBoundingClientRect();
-        return [r.left + xa._offset + xa.l2p(x0), r.left + xa._offset + xa.l2p(x1),
-                r.top + ya._offset + ya.l2p(y1), r.top + ya._offset + ya.l2p(y0)];
-    }""", [x0, x1, y0, y1])
-    px0, px1, py0, py1 = pix
-    page.mouse.move(px0, py0)
-    page.mouse.down()
-    page.mouse.move((px0 + px1) / 2, (py0 + py1) / 2, steps=4)
-    page.mouse.move(px1, py1, steps=4)
+def box_select(page, want: int) -> tuple[float, int]:
+    """Drag a box around the densest blob's centre holding about `want` products."""
+    frame = mapdrive.map_frame(page, 600)
+    wait_idle(page, 600)
+    w, h = mapdrive.size(frame)
+    n_drawn = int(frame.evaluate("() => document.body.dataset.drawn"))
+    frac = min(1.0, (want / n_drawn) ** 0.5)
+    # centre the box on the middle of the drawn points' bounding box of a blob: use the
+    # screen position of the median point
+    cx, cy = frame.evaluate("""() => { const m = kickspaceMap; const p = m.plot;
+        const i = Math.floor(p.get('points').length / 2); return m.screenOf(i); }""")
+    half = max(10.0, frac * min(w, h) / 2)
+    mapdrive.mode(frame, "rectangle")
     t = time.perf_counter()
-    page.mouse.up()
+    mapdrive.drag(frame, cx - half, cy - half, cx + half, cy + half, steps=6, pause=0.02)
     counter = page.get_by_text(re.compile(r"[\d,]+ products selected"))
-    counter.first.wait_for(timeout=600_000)
-    wait_idle(page)
-    page.wait_for_function("""() => [...document.querySelectorAll("[data-testid='stMain'] img")]
-                                    .every(i => i.complete)""", timeout=600_000)
-    took = time.perf_counter() - t
-    n = int(counter.first.inner_text().split(" products")[0].replace(",", ""))
-    return took, n
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        txt = counter.first.inner_text() if counter.count() else "0 products"
+        n = int(txt.split(" products")[0].replace(",", ""))
+        if n > 0:
+            return time.perf_counter() - t, n
+        time.sleep(0.05)
+    raise TimeoutError("no selection")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--work", default="/tmp/kickspace-bench", help="bundles are built here")
-    ap.add_argument("--sizes", default="30000,100000")
-    ap.add_argument("--select", type=int, default=5000, help="products in the box selection")
-    ap.add_argument("--repeats", type=int, default=2, help="warm first-draw repeats")
+    ap.add_argument("--sizes", default="30000,100000,1000000", help="engine rows")
+    ap.add_argument("--select", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--no-page", action="store_true", help="skip the demo page rows")
+    ap.add_argument("--shots", default="/tmp/kickspace-bench")
     args = ap.parse_args(argv)
-    sizes = sorted(int(s) for s in args.sizes.split(",") if s)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    names = build_bundles(work, sizes)
-
+    shots = Path(args.shots)
+    shots.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
-    from safetensors.numpy import load_file
-
-    from explorer.mapview import plan_points
-
-    proc, url = start_server(work)
     rows = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            # the server learns app.py's page routes (st.navigation) on its first run
-            page.goto(f"{url}/?bundle={names[sizes[0]]}")
-            page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=600_000)
-            wait_idle(page)
-            for n in sizes:
-                name = names[n]
-                xy = load_file(str(work / "checkpoints" / name / "projections.safetensors"))["pca"]
-                target = f"{url}/catalogue_map?bundle={name}&proj=PCA"
-                cold = first_draw(page, target)
-                wait_idle(page)
-                warm = min(first_draw(page, target) for _ in range(max(1, args.repeats)))
-                wait_idle(page)
-                box = box_for(xy, args.select)
-                took, selected = box_select(page, box[:4])
-                page.screenshot(path=str(work / f"map-{n}.png"))
-                plan = plan_points(np.arange(len(xy)))
-                rows.append((n, len(plan.drawn), plan.mode, cold, warm, selected, took))
-                print(f"{n:,}: first draw {cold:.1f} s cold, {warm:.1f} s warm; "
-                      f"{selected:,} selected in {took:.1f} s", flush=True)
-            browser.close()
-    finally:
-        stop_app(proc)
-
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        runs = ([] if args.no_page else [("page", 30_000)]) + \
+            [("engine", int(s)) for s in args.sizes.split(",") if s]
+        for kind, n in runs:
+            if kind == "page":
+                proc, base = start_app(env={"KICKSPACE_DATA_DIR": str(shots / "data"),
+                                            "KICKSPACE_ANNOTATIONS_DB": None})
+                url = base + "/catalogue_map?proj=PCA"
+                # the server learns app.py's page routes on its first run
+                ctx = browser.new_context()
+                pg = ctx.new_page()
+                pg.goto(base + "/")
+                pg.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=600_000)
+                ctx.close()
+            else:
+                proc, url = start_engine(n)
+            try:
+                cold, cold_bytes, ctx, page = visit(browser, url)
+                wait_idle(page, 600)
+                ctx.close()
+                warm, warm_bytes = None, None
+                for _ in range(max(1, args.repeats)):
+                    t, nb, ctx, page = visit(browser, url)
+                    if warm is None or t < warm:
+                        warm, warm_bytes = t, nb
+                    last = (ctx, page)
+                    if _ < args.repeats - 1:
+                        ctx.close()
+                ctx, page = last
+                took, selected = box_select(page, min(args.select, n // 3))
+                page.screenshot(path=str(shots / f"map-{kind}-{n}.png"))
+                ctx.close()
+            finally:
+                stop_app(proc)
+            rows.append((kind, n, cold, warm, cold_bytes, warm_bytes, selected, took))
+            print(f"{kind} {n:,}: draw {cold:.1f} s cold, {warm:.1f} s warm; "
+                  f"{cold_bytes / 1e6:.2f} MB cold, {warm_bytes / 1e6:.2f} MB warm; "
+                  f"box of {selected:,} in {took:.2f} s", flush=True)
+        browser.close()
     print()
-    print("| products | points drawn | view | first draw, cold (s) | first draw, warm (s) "
-          "| box selection | selection shown (s) |")
-    print("|---:|---:|---|---:|---:|---:|---:|")
-    for n, drawn, mode, cold, warm, selected, took in rows:
-        print(f"| {n:,} | {drawn:,} | {mode} | {cold:.1f} | {warm:.1f} | {selected:,} "
-              f"| {took:.1f} |")
-    print(f"\nheadless Chromium (software WebGL), {os.cpu_count()} CPUs; screenshots in {work}")
+    print("| what | products | draw, cold (s) | draw, warm (s) | MB sent, cold | MB sent, warm "
+          "| box selection | selection in Python (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for kind, n, cold, warm, cb, wb, sel, took in rows:
+        print(f"| {kind} | {n:,} | {cold:.1f} | {warm:.1f} | {cb / 1e6:.2f} | {wb / 1e6:.2f} "
+              f"| {sel:,} | {took:.2f} |")
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print(f"\nheadless Chromium {CHROMIUM} (--disable-gpu: WebGL on SwiftShader, software), "
+          f"{os.cpu_count()} CPUs, load {' '.join(load)}; screenshots in {shots}")
     return 0
 
 

@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("explorer.train", "train a model on a catalogue and write a bundle"),
     "encode": ("explorer.bundle", "re-encode a catalogue with an existing bundle's model"),
     "info": ("explorer.bundle_info", "print what is inside a bundle or catalogue"),
+    "project": ("explorer.projection", "compute a 2-D map (PCA or UMAP) for a big bundle, "
+                                       "fitted on a sample, with progress"),
     "evaluate": ("explorer.evaluate", "disentanglement metrics, reconstruction and k-NN table"),
 }
 

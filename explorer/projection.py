@@ -70,3 +70,113 @@ def place_by_neighbours(query: np.ndarray, x: np.ndarray, xy: np.ndarray, k: int
     w = 1.0 / (np.sqrt(np.maximum(np.take_along_axis(d2, idx, 1), 0)) + 1e-6)
     w /= w.sum(1, keepdims=True)
     return (w[:, :, None] * xy[idx]).sum(1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- large catalogues
+class Projector:
+    """A 2-D projection fitted on a sample, applied to any batch: `transform(x [B, D])`."""
+
+    def __init__(self, method: str, sample: np.ndarray, seed: int = 0, **params: Any):
+        self.method = method
+        s = np.asarray(sample, np.float32)
+        if method == "pca":
+            self.mean = s.mean(0)
+            _, _, vt = np.linalg.svd(s - self.mean, full_matrices=False)
+            self.components = np.ascontiguousarray(vt[:2].T, np.float32)   # [D, 2]
+        elif method == "umap":
+            import umap
+            n_neighbors = max(2, min(int(params.get("n_neighbors", 15)), len(s) - 1))
+            self.reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors,
+                                     min_dist=float(params.get("min_dist", 0.1)),
+                                     random_state=seed, n_jobs=1).fit(s)
+        else:
+            raise ValueError(f"{method!r} cannot project new items; use pca or umap")
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if self.method == "pca":
+            out = (x - self.mean) @ self.components
+        else:
+            out = self.reducer.transform(x)
+        return np.asarray(out, np.float32)
+
+
+def project_large(x: np.ndarray, method: str, sample: int = 50_000, batch: int = 100_000,
+                  seed: int = 0, progress: bool = True, **params: Any) -> np.ndarray:
+    """Project x [N, D] -> [N, 2] for catalogues too big to fit at once: fit on a seeded
+    random sample of `sample` items, then transform every item in batches of `batch` (a tqdm
+    bar per batch). Each batch is independent: the loop is what a distributed engine maps over
+    (docs/DEPLOY.md)."""
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    fit_on = np.sort(rng.choice(n, size=min(n, sample), replace=False))
+    if progress:
+        print(f"fitting {method} on {len(fit_on):,} of {n:,} items …", flush=True)
+    proj = Projector(method, np.asarray(x)[fit_on], seed=seed, **params)
+    out = np.empty((n, 2), np.float32)
+    starts = range(0, n, batch)
+    if progress:
+        from tqdm import tqdm
+        starts = tqdm(starts, desc=f"{method} transform", unit="batch",
+                      total=-(-n // batch))
+    for s in starts:
+        out[s:s + batch] = proj.transform(np.asarray(x[s:s + batch]))
+    return out
+
+
+def add_arguments(p) -> None:
+    p.add_argument("bundle", help="bundle folder")
+    p.add_argument("--method", choices=("pca", "umap"), default="pca")
+    p.add_argument("--sample", type=int, default=50_000, help="fit on this many items")
+    p.add_argument("--batch", type=int, default=100_000, help="transform this many at a time")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-neighbors", type=int, default=15, help="UMAP")
+    p.add_argument("--min-dist", type=float, default=0.1, help="UMAP")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args) -> int:
+    """Compute one projection for every item of a bundle and store it in the bundle
+    (projections.safetensors, then bundle.json's checksum and method list)."""
+    import hashlib
+    import json
+    import sys
+    import time
+    from pathlib import Path
+
+    from safetensors.numpy import load_file, save
+
+    from explorer.atomic import atomic_write_bytes, atomic_write_text
+
+    path = Path(args.bundle)
+    info_path = path / "bundle.json"
+    if not info_path.is_file():
+        print(f"{path}: not a bundle (no bundle.json)", file=sys.stderr)
+        return 2
+    for name, value in (("--sample", args.sample), ("--batch", args.batch)):
+        if value < 1:
+            print(f"{name} must be at least 1 (got {value})", file=sys.stderr)
+            return 2
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    mu = load_file(str(path / "embeddings.safetensors"))["mu"]
+    t = time.perf_counter()
+    params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} \
+        if args.method == "umap" else {}
+    xy = project_large(mu, args.method, args.sample, args.batch, args.seed,
+                       progress=not args.no_progress, **params)
+    took = time.perf_counter() - t
+    proj_file = path / "projections.safetensors"
+    projs = dict(load_file(str(proj_file))) if proj_file.is_file() else {}
+    projs[args.method] = xy
+    data = save({k: np.ascontiguousarray(v, np.float32) for k, v in projs.items()})
+    atomic_write_bytes(proj_file, data)
+    info.setdefault("files", {})["projections.safetensors"] = {
+        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    meta = info.setdefault("projections", {})
+    meta["methods"] = sorted(set(meta.get("methods", [])) | {args.method})
+    meta.setdefault("seconds", {})[args.method] = round(took, 1)
+    meta.setdefault("fitted_on", {})[args.method] = {"sample": min(len(mu), args.sample),
+                                                     "seed": args.seed}
+    atomic_write_text(info_path, json.dumps(info, indent=1))
+    print(f"{args.method} map of {len(mu):,} items written to {proj_file} in {took:.1f} s")
+    return 0
