@@ -68,8 +68,11 @@ def visit(browser, url: str, viewport=(1400, 1100)) -> tuple[float, int, object,
         "n", got["n"] + (len(f) if isinstance(f, (bytes, str)) else 0))))
     t = time.perf_counter()
     page.goto(url)
-    mapdrive.map_frame(page, timeout=600)
-    return time.perf_counter() - t, got["n"], ctx, page
+    frame = mapdrive.map_frame(page, timeout=600)
+    took = time.perf_counter() - t
+    print(f"  {url}: drawn after {took:.1f} s, of which the component's fetch + draw "
+          f"{frame.evaluate('() => document.body.dataset.drawMs')} ms", flush=True)
+    return took, got["n"], ctx, page
 
 
 def box_select(page, want: int) -> tuple[float, int]:

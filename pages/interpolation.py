@@ -63,11 +63,13 @@ if b.projections:
     fig = go.Figure()
     fig.add_scattergl(x=xy[sample, 0], y=xy[sample, 1], mode="markers", name="catalogue",
                       marker=dict(size=3, color="#c8c8c8"), hoverinfo="skip")
-    fig.add_scatter(x=pxy[:, 0], y=pxy[:, 1], mode="lines+markers", name="path",
+    # WebGL traces draw in order above the catalogue's WebGL points (an SVG trace would be
+    # drawn under them, hidden)
+    fig.add_scattergl(x=pxy[:, 0], y=pxy[:, 1], mode="lines+markers", name="path",
                     marker=dict(size=8, color=np.arange(steps), colorscale="Viridis"),
                     line=dict(color="#444", width=2),
                     text=[f"step {i + 1}" for i in range(steps)], hoverinfo="text")
-    fig.add_scatter(x=pxy[[0, -1], 0], y=pxy[[0, -1], 1], mode="markers+text",
+    fig.add_scattergl(x=pxy[[0, -1], 0], y=pxy[[0, -1], 1], mode="markers+text",
                     text=["start", "end"], textposition="top center", name="anchors",
                     marker=dict(size=14, color="#e4572e", symbol="star"))
     fig.update_layout(height=460, margin=dict(l=0, r=0, t=10, b=0),
