@@ -426,8 +426,57 @@ def label_audit(bundle: Bundle, column: str, min_share: float = 0.7):
     return _label_audit(str(p), _stamp(p), column, float(min_share))
 
 
+# ---------------------------------------------------------------------------- factor names
+_NAME_POOL: ThreadPoolExecutor | None = None
+_NAME_JOBS: dict[str, Future] = {}
+NAME_SAMPLE = 4000   # items the metadata suggestions are computed on
+
+
+def _check_names(path: str, stamp: float) -> None:
+    from explorer.metrics.association import suggest_names
+    from explorer.naming import checked_names, save_checked
+    b = _load_bundle(path, stamp)
+    rng = np.random.default_rng(0)
+    sub = np.sort(rng.choice(len(b), size=min(NAME_SAMPLE, len(b)), replace=False))
+    suggestions = suggest_names(b.mu[sub], b.metadata.iloc[sub].reset_index(drop=True))
+    save_checked(b.path, b.key, checked_names(b.decode, b.mu, b.metadata, suggestions))
+
+
+def checked_factor_names(bundle: Bundle, start: bool = True):
+    """{dim: explorer.naming.FactorName} from the stored check of this bundle's weights, or
+    None while it is being computed (started on a background thread when start: suggestions,
+    decoded traversals, pixel readers; ~1 minute once per model, then stored)."""
+    global _NAME_POOL
+    from explorer.naming import load_checked
+    got = load_checked(bundle.path, bundle.key)
+    if got is not None or not start:
+        return got
+    with _LOCK:
+        job = _NAME_JOBS.get(bundle.key)
+        if job is None:   # once per model and process (a failed check is not retried)
+            if _NAME_POOL is None:
+                _NAME_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="names")
+            p = bundle.path.resolve()
+            _NAME_JOBS[bundle.key] = _NAME_POOL.submit(_check_names, str(p), _stamp(p))
+    return None
+
+
+def slider_names(bundle: Bundle) -> dict[int, str]:
+    """{dim: name} for factor labels (explorer.naming.dim_label): names saved in the lab,
+    else suggestions that decoding the factor's traversal confirmed, marked "(suggested)"."""
+    from explorer.naming import applied_names, load_names
+    return applied_names(load_names(bundle.path, bundle.key), checked_factor_names(bundle))
+
+
+def factor_descriptions(bundle: Bundle) -> dict[int, str]:
+    """{dim: what visibly changes when it moves} ("colour of the upper"); {} until checked."""
+    got = checked_factor_names(bundle) or {}
+    return {d: f.description for d, f in got.items()}
+
+
 __all__ = ["BundleError", "CHECKPOINTS", "DEFAULT_BUNDLE", "available_bundles", "get_bundle",
            "preload", "is_loaded", "bundle_summary", "freeze_heap", "settle_heap",
+           "checked_factor_names", "slider_names", "factor_descriptions",
            "get_index", "dimension_order", "kl_per_dim", "encode_upload", "projection",
            "kmeans_clusters", "suggested_k", "cluster_names", "hdbscan_clusters",
            "annotation_store", "neighbour_table", "duplicate_groups", "unlike_reference",

@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import cache
 from explorer.landing import featured_items, hero_latent, tool_pictures
-from explorer.naming import dim_label, load_names
+from explorer.naming import dim_label
 from explorer.pictures import sharp
 from explorer.sheets import image_grid, row_labelled_grid, to_png_bytes
 from explorer.widgets import crisp_image, current_bundle, esc, item_label
@@ -29,7 +29,8 @@ b = current_bundle()
 slot.empty()
 
 order = cache.dimension_order(b)
-names = load_names(b.path, b.key)
+names = cache.slider_names(b)          # saved names, else confirmed suggestions
+changes = cache.factor_descriptions(b)  # what visibly changes, from decoded pictures
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -73,7 +74,9 @@ def hero() -> None:
                                    format_func=lambda d: esc(dim_label(d, names)))
         dim = dims[0] if dim is None else int(dim)
         offset = st.slider(f"Move {esc(dim_label(dim, names))}", -3.0, 3.0, 0.0, 0.1,
-                           key="hero_offset", help="in units of the prior (−3 … +3)")
+                           key="hero_offset",
+                           help=(f"changes: {esc(changes[dim])}; " if dim in changes else "")
+                           + "in units of the prior (−3 … +3)")
         other = (pick + 1) % len(featured)
         blend = st.slider(f"Blend into sneaker {other + 1}", 0.0, 1.0, 0.0, 0.05,
                           key="hero_blend", help="walk the straight path between the two")

@@ -230,12 +230,20 @@ def naming_section() -> None:
             best.append(f"{col} ({assoc.loc[d, col]:.2f})")
         else:
             best.append("")
+    checked = cache.checked_factor_names(b) or {}
+    if not checked:
+        st.caption(":material/hourglass_top: Checking the suggestions against decoded "
+                   "traversals (once per model); reload in a minute.")
     score = variance_of_means(b.mu) if deterministic else kl
     table = pd.DataFrame({
         "dim": order,
         ("variance" if deterministic else "KL"): [float(score[d]) for d in order],
         "best attribute": best,
         "suggested": [suggested[d] for d in order],
+        # the suggestion is applied to the sliders only when the decoded pictures confirm it
+        "pictures": [("✓ " if checked[d].confirmed else "✗ ") + checked[d].evidence
+                     if d in checked else "" for d in order],
+        "what changes": [checked[d].description if d in checked else "" for d in order],
         "name": [current.get(d, "") for d in order]})
     edited = st.data_editor(
         table, key="names_editor", hide_index=True, width="stretch", num_rows="fixed",

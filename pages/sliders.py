@@ -12,7 +12,7 @@ from explorer.directions import load_directions, slider_key
 from explorer.latent import traversal
 from explorer.live_decoder import (Control, browser_session, combine_basis, live_sliders,
                                    sync_query_params, values_from_url)
-from explorer.naming import dim_label, load_names
+from explorer.naming import dim_label
 from explorer.pictures import sharp
 from explorer.sheets import row_labelled_grid, to_png_bytes
 from explorer.widgets import anchor_picker, current_bundle, esc, product_strip
@@ -25,13 +25,15 @@ st.caption("Take one sneaker and move one latent factor at a time. Sliders are o
 
 order = cache.dimension_order(b)
 kl = cache.kl_per_dim(b)
-names = load_names(b.path, b.key)
+names = cache.slider_names(b)          # saved names, else confirmed suggestions
+changes = cache.factor_descriptions(b)  # what visibly changes, from decoded pictures
 directions = load_directions(b.path, b.key, b.latent_dim)  # saved in the disentanglement lab
 ACTIVE = 0.1  # nats: below this a dimension carries next to nothing
 active = [d for d in order if kl[d] >= ACTIVE or b.model.deterministic]
 dims = active + [d for d in order if d not in active]
 CONTROLS = [Control(dim_label(d, names), param=f"d{d}",
                     help=("" if d in active else "near-inactive: ")
+                    + (f"changes {changes[d]}; " if d in changes else "")
                     + f"mean KL {kl[d]:.2f} nats over the catalogue") for d in dims]
 CONTROLS += [Control(x.name, param=slider_key(x),
                      help=f"{x.method}: {x.negative} → {x.positive}, held-out accuracy "

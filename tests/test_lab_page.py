@@ -70,7 +70,7 @@ def test_naming_editor_saves_names_and_they_are_reloaded(bundle_copy, info):
     assert "heatmap" in _chart_text(at)
     editor = at.data_editor(key="names_editor")
     table = editor.value
-    assert list(table.columns)[-2:] == ["suggested", "name"]
+    assert list(table.columns)[-4:] == ["suggested", "pictures", "what changes", "name"]
     first_dim = int(table["dim"].iloc[0])
     at.session_state["names_editor"] = {"edited_rows": {0: {"name": "chunkiness"}},
                                         "added_rows": [], "deleted_rows": []}
