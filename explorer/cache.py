@@ -253,14 +253,23 @@ def kmeans_clusters(bundle: Bundle, k: int, seed: int = 0) -> tuple[np.ndarray, 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _suggested_k(path: str, stamp: float, seed: int) -> tuple[int, dict[int, float]]:
-    from explorer.clusters import suggest_k
-    return suggest_k(_load_bundle(path, stamp).mu, seed=seed)
+    from explorer.clusters import BIC_SAMPLE, best_k, bic_scores
+    from explorer.hygiene import stored_arrays
+    b = _load_bundle(path, stamp)
+
+    def compute():
+        bic = bic_scores(b.mu, range(2, 16), seed=seed)
+        return {"k": np.array(list(bic), np.int64), "bic": np.array(list(bic.values()))}
+    got = stored_arrays(_data_file(b, f"bic-{seed}"), compute,
+                        {"ks": [2, 15], "sample": BIC_SAMPLE, "n": len(b)})
+    bic = {int(k): float(v) for k, v in zip(got["k"], got["bic"])}
+    return best_k(bic), bic
 
 
 def suggested_k(bundle: Bundle, seed: int = 0) -> tuple[int, dict[int, float]]:
     """(k, {k: BIC}): the k in 2..15 with the lowest Gaussian-mixture BIC on a 4,000-item
     sample of the latent means (lower is better; see explorer.clusters for why not the
-    silhouette). About 10 s once per bundle."""
+    silhouette). 10-60 s once per bundle (by machine load), then kept in the data folder."""
     p = bundle.path.resolve()
     return _suggested_k(str(p), _stamp(p), int(seed))
 

@@ -134,12 +134,14 @@ def suggest_k(x: np.ndarray, ks=range(2, 16), sample: int = BIC_SAMPLE,
               seed: int = 0) -> tuple[int, dict[int, float]]:
     """(k with the lowest BIC, {k: BIC}) for x [N, D]: see the module docstring for why BIC
     and not the silhouette. Returns (1, {}) when no k in ks can be scored (tiny catalogues).
-    About 10 s for 16 dimensions and ks = 2..15 on one core; cache it per bundle."""
+    10-60 s for 16 dimensions and ks = 2..15 on one core (by machine load); cache it."""
     scores = bic_scores(x, ks, sample, seed)
-    if not scores:
-        return 1, {}
-    best = min(scores, key=lambda k: (scores[k], k))
-    return best, scores
+    return best_k(scores), scores
+
+
+def best_k(bic: dict[int, float]) -> int:
+    """The k with the lowest BIC (the smaller k on a tie); 1 when there is none."""
+    return min(bic, key=lambda k: (bic[k], k)) if bic else 1
 
 
 def hdbscan(x: np.ndarray, min_cluster_size: int = 50, min_samples: int | None = None,

@@ -213,21 +213,24 @@ def near_duplicates(images: Any, neighbours: np.ndarray, distances: np.ndarray,
             if r <= max_rmse:
                 comp.union(i, j)
                 pair_rmse[(i, j)] = r
-    roots = np.array([comp.find(i) for i in range(n)]) if n else np.zeros(0, np.int64)
+    roots = [comp.find(i) for i in range(n)]
     groups: dict[int, list[int]] = {}
-    for i, r in enumerate(roots.tolist()):
+    for i, r in enumerate(roots):
         groups.setdefault(r, []).append(i)
+    worst: dict[int, list[float]] = {}             # root -> [max latent, max rmse]
+    for (i, j), v in pair_rmse.items():
+        w = worst.setdefault(roots[i], [0.0, 0.0])
+        w[0] = max(w[0], pair_latent.get((i, j), 0.0))
+        w[1] = max(w[1], v)
     out = []
     for r, members in groups.items():
         if len(members) < 2:
             continue
-        m = np.array(sorted(members), np.int64)
-        inside = [(p, v) for p, v in pair_rmse.items() if roots[p[0]] == r]
-        ident = len({dig[i] for i in m}) == 1
-        out.append(DuplicateGroup(
-            members=m, kind="identical" if ident else "near",
-            max_latent=max((pair_latent.get(p, 0.0) for p, _ in inside), default=0.0),
-            max_rmse=max((v for _, v in inside), default=0.0)))
+        m = np.array(members, np.int64)
+        ident = len({dig[i] for i in members}) == 1
+        lat, rm = worst.get(r, [0.0, 0.0])
+        out.append(DuplicateGroup(members=m, kind="identical" if ident else "near",
+                                  max_latent=lat, max_rmse=rm))
     out.sort(key=lambda g: (-len(g), int(g.members[0])))
     return out
 
