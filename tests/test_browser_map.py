@@ -134,5 +134,11 @@ def test_phone_layout_keeps_the_legend_off_the_map(map_server, browser, shots): 
     legend = frame.locator("#legend").bounding_box()
     assert legend["y"] >= wrap["y"] + wrap["height"] - 1       # below the map, not over it
     assert wrap["width"] <= 390
+    # the whole map fits the narrow canvas: the first and last products across are in view
+    xs = frame.evaluate("""() => { const m = kickspaceMap, a = m.plot.get('points');
+        let lo = 0, hi = 0; for (let i = 0; i < a.length; i++) {
+          if (a[i][0] < a[lo][0]) lo = i; if (a[i][0] > a[hi][0]) hi = i; }
+        return [m.screenOf(lo)[0], m.screenOf(hi)[0], m.plot.get('cameraDistance')]; }""")
+    assert 0 <= xs[0] and xs[1] <= wrap["width"], xs
     page.screenshot(path=str(shots / "catalogue_map_phone.png"), full_page=True)
     page.close()

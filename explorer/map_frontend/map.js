@@ -301,14 +301,17 @@ function setMode(mode) {
 }
 for (const b of document.querySelectorAll("#bar button[data-mode]"))
   b.addEventListener("click", () => setMode(b.dataset.mode));
-$("reset").addEventListener("click", () => plot && plot.set({ cameraTarget: [0, 0], cameraDistance: 1 }));
+// the whole map: the square [-1, 1]^2 fits the canvas's shorter side (a phone is taller than wide)
+const fitDistance = () => Math.max(1, wrap.clientHeight / Math.max(1, wrap.clientWidth));
+$("reset").addEventListener("click", () => plot && plot.set({ cameraTarget: [0, 0], cameraDistance: fitDistance() }));
 
 function createPlot(a) {
   const { width } = wrap.getBoundingClientRect();
   plot = createScatterplot({
-    canvas: glCanvas, width: Math.max(50, width), height: a.height,
+    canvas: glCanvas, width: Math.max(50, width), height: mapHeight(a),
     pointSize: a.point_size, opacity: a.n > 200000 ? 0.5 : 0.8,
     pointColorActive: "#d62728", pointOutlineWidth: 1, pointSizeSelected: 1,
+    opacityInactiveScale: 0.25,    // a selection stands out: the other points fade
     pointColorHover: "#111111", backgroundColor: "#ffffff", lassoColor: "#31333f",
     lassoMinDelay: 10, deselectOnDblClick: true, performanceMode: a.n > 500000,
     actionKeyMap: { lasso: "shift", merge: "meta", remove: "alt" },
@@ -339,13 +342,17 @@ function createPlot(a) {
   });
   new ResizeObserver(() => {
     const w = wrap.getBoundingClientRect().width;
-    if (plot && w > 0) { plot.set({ width: w, height: args.height }); queueOverlay(); }
+    if (plot && w > 0) { plot.set({ width: w, height: mapHeight(args) }); queueOverlay(); }
   }).observe(wrap);
+}
+
+function mapHeight(a) {        // a phone gets a map about as tall as it is wide
+  return Math.round(Math.min(a.height, Math.max(320, wrap.getBoundingClientRect().width * 1.05)));
 }
 
 async function render(a) {
   args = a;
-  wrap.style.height = a.height + "px";
+  wrap.style.height = mapHeight(a) + "px";
   if (!plot) createPlot(a);
   setHeight();
   if (a.data_key !== dataKey) {
@@ -359,6 +366,7 @@ async function render(a) {
       pointSize: a.point_size, opacity: a.n > 200000 ? 0.5 : 0.8,
     });
     await plot.draw(pts, { zDataType: "categorical" });
+    if (dataKey === null && !a.view) plot.set({ cameraTarget: [0, 0], cameraDistance: fitDistance() });
     dataKey = a.data_key; selKey = null; matchKey = null;
     legend(a);
     statusEl.textContent = `${a.n.toLocaleString("en")} products`;
