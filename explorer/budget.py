@@ -74,10 +74,13 @@ def plan_run_budget(time_limit: float, n_items: int, image_size: int,
             kept.append(method)
             used += est
         else:
+            later = ("add it later with `python -m explorer project BUNDLE --method umap` or "
+                     "in the app's Map page" if method == "umap"
+                     else "compute it in the app's Map page")
             skipped[method] = (f"about {est:.0f} s for {n_items:,} items, more than the "
                                f"{max(allowance - used, 0):.0f} s left of the {allowance:.0f} s "
                                f"({map_share:.0%} of the time limit) the maps may take; "
-                               f"compute it in the app's Map page, or give a longer limit")
+                               f"{later}, or give a longer limit")
     reserve = finish_seconds(n_items, image_size) + used
     # the training keeps at least half the limit, however pessimistic the estimates
     train = max(time_limit - reserve, 0.5 * time_limit)
