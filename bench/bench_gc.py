@@ -41,7 +41,8 @@ def one(freeze: bool, moves: int, path: str, browser) -> dict:
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
-        page.wait_for_selector("img[alt='decoded sneaker']", timeout=180_000)
+        page.wait_for_selector("canvas[aria-label='decoded sneaker'], img[alt='decoded sneaker']",
+                               timeout=180_000)
         _settle(page)
         page.goto(f"{url}/{path}")
         page.wait_for_selector("[data-testid='stMain'] [data-testid='stSlider']",

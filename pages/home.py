@@ -4,7 +4,8 @@ import streamlit as st
 
 from explorer import cache
 from explorer.landing import featured_items, hero_latent, tool_pictures
-from explorer.naming import dim_label
+from explorer.live_decoder import Control, browser_session, live_sliders
+from explorer.naming import SUGGESTED, dim_label
 from explorer.pictures import sharp
 from explorer.sheets import image_grid, row_labelled_grid, to_png_bytes
 from explorer.widgets import crisp_image, current_bundle, esc, item_label
@@ -60,24 +61,49 @@ def _tools(path: str, key: str, items: tuple, labels: tuple) -> dict[str, bytes]
 featured = _featured(str(b.path), b.key)
 
 
-@st.fragment
-def hero() -> None:
-    """Pick a sneaker, move one factor, blend into the next sneaker: decoded on each change."""
-    left, right = st.columns([2, 3], gap="large")
-    with right:
+def _hero_choices(wide: bool = False) -> tuple[int, int, int]:
+    """The sneaker, the next one (to blend into) and the factor picked above the hero; wide:
+    the strip and the two pickers side by side."""
+    c1, c2 = st.columns([3, 2]) if wide else (st.container(), st.container())
+    with c1:
         crisp_image(_strip(str(b.path), b.key, tuple(featured)))
         pick = st.segmented_control("Sneaker", list(range(len(featured))), default=0,
                                     format_func=lambda j: str(j + 1), key="hero_pick")
-        pick = 0 if pick is None else int(pick)
-        dims = order[:4]
+    pick = 0 if pick is None else int(pick)
+    dims = order[:3]
+    with c2:
         dim = st.segmented_control("Factor", dims, default=dims[0], key="hero_dim",
-                                   format_func=lambda d: esc(dim_label(d, names)))
-        dim = dims[0] if dim is None else int(dim)
+                                   format_func=lambda d: esc(dim_label(d, names).replace(
+                                       f" ({SUGGESTED})", "")))
+    return pick, (pick + 1) % len(featured), dims[0] if dim is None else int(dim)
+
+
+def _help(dim: int) -> str:
+    return (f"changes {changes[dim]}; " if dim in changes else "") + \
+        "in units of the prior (−3 … +3)"
+
+
+@st.fragment
+def hero_live() -> None:
+    """In a browser: the picture is decoded there while the sliders move (live_decoder)."""
+    pick, other, dim = _hero_choices(wide=True)
+    za, zb = b.mu[featured[pick]], b.mu[featured[other]]
+    basis = np.stack([np.eye(b.latent_dim, dtype=np.float32)[dim], zb - za])
+    controls = [Control(f"Move {dim_label(dim, names)}", help=_help(dim)),
+                Control(f"Blend into sneaker {other + 1}", min=0.0, max=1.0, step=0.05,
+                        help="walk the straight path between the two")]
+    live_sliders(b, key=f"hero_live_{pick}_{dim}", base=za, basis=basis, controls=controls,
+                 values=[0.0, 0.0], display=256, caption=item_label(b, featured[pick]))
+
+
+@st.fragment
+def hero() -> None:
+    """Without a browser (AppTest): st.slider, decoded on the server on each change."""
+    left, right = st.columns([2, 3], gap="large")
+    with right:
+        pick, other, dim = _hero_choices()
         offset = st.slider(f"Move {esc(dim_label(dim, names))}", -3.0, 3.0, 0.0, 0.1,
-                           key="hero_offset",
-                           help=(f"changes: {esc(changes[dim])}; " if dim in changes else "")
-                           + "in units of the prior (−3 … +3)")
-        other = (pick + 1) % len(featured)
+                           key="hero_offset", help=esc(_help(dim)))
         blend = st.slider(f"Blend into sneaker {other + 1}", 0.0, 1.0, 0.0, 0.05,
                           key="hero_blend", help="walk the straight path between the two")
     z = hero_latent(b.mu[featured[pick]], b.mu[featured[other]], blend, dim, offset)
@@ -89,7 +115,10 @@ def hero() -> None:
                     (f", {blend:.0%} of the way to sneaker {other + 1}" if blend else ""))
 
 
-hero()
+if browser_session():
+    hero_live()
+else:
+    hero()
 
 st.subheader("Try a tool")
 pics = _tools(str(b.path), b.key, tuple(featured),

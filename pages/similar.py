@@ -7,14 +7,14 @@ import streamlit as st
 from explorer import cache
 from explorer.directions import load_directions, move
 from explorer.latent import apply_offsets
-from explorer.naming import dim_label, load_names
+from explorer.naming import dim_label
 from explorer.pictures import sharp
 from explorer.projection import place_by_neighbours
 from explorer.widgets import (anchor_picker, current_bundle, encode_uploaded, esc, item_label,
                               product_grid)
 
 b = current_bundle()
-names = load_names(b.path, b.key)
+names = cache.slider_names(b)   # saved names, else confirmed suggestions
 order = cache.dimension_order(b)
 # attribute directions saved in the lab: ignorable in "Similar", sliders in "Like this but"
 directions = {d.slug: d for d in load_directions(b.path, b.key, b.latent_dim)}

@@ -64,6 +64,10 @@ PAGES = [("", "KickSpace"), ("sliders", "Factor sliders"), ("interpolation", "In
 RAW_NAMES = {p.stem.replace("_", " ") for p in (REPO / "pages").glob("*.py")} | {"app"}
 
 
+# the hero: the live decoder's canvas in a browser (img on the server-side fallback)
+HERO = "canvas[aria-label='decoded sneaker'], img[alt='decoded sneaker']"
+
+
 def test_a_fresh_server_shows_page_titles_and_sneakers_first(browser, tmp_path):
     """A fresh server's first page: its menu never lists file names ("app", "catalogue
     map", ...), and sneakers are on screen without scrolling."""
@@ -75,11 +79,11 @@ def test_a_fresh_server_shows_page_titles_and_sneakers_first(browser, tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             seen |= set(page.locator("[data-testid='stSidebarNav'] a").all_inner_texts())
-            if page.locator("img[alt='decoded sneaker']").count():
+            if page.locator(HERO).count():
                 break
             time.sleep(0.05)
         seen |= set(page.locator("[data-testid='stSidebarNav'] a").all_inner_texts())
-        hero = page.locator("img[alt='decoded sneaker']").first
+        hero = page.locator(HERO).first
         box = hero.bounding_box()
         page.close()
     finally:
