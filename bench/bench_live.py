@@ -188,6 +188,8 @@ def messages_legacy(url: str, browser, changes: int) -> None:
     wait_idle(page)
     frames = Frames(page)
     thumb = page.locator("[data-testid='stMain']").get_by_role("slider").first
+    thumb.wait_for(timeout=600_000)
+    wait_idle(page, timeout=600)
     msgs, nbytes, took = [], [], []
     for k in range(changes):
         thumb.focus()

@@ -9,9 +9,12 @@ temporary KICKSPACE_DATA_DIR that is removed afterwards), opens one Chromium (De
 by Playwright's async API) with N browser contexts, and runs every session at the same time.
 Each session keeps one Streamlit session (it moves between pages with the sidebar links):
 
-1. opens /sliders?a=SKU, its own anchor product, and waits for the decoded image;
+1. opens /sliders?a=SKU, its own anchor product, and waits for the decoded image (the live
+   decoder's first browser-decoded frame; on the st.slider page, the "decoded sneaker" image);
 2. moves the first factor slider --moves times (ArrowRight), each time timing the key press
-   until the decoded image ("decoded sneaker") has a new src;
+   until the new picture is drawn ("slider -> picture": decoded in the browser) and, the key
+   press being also a release, until the server's answer to it (the URL, the closest products)
+   has arrived: its last WebSocket message, counted inside the page;
 3. goes to Interpolation and moves the Steps slider --steps-moves times, timing each until the
    decoded strip image has changed;
 4. goes to the Catalogue map and tags the first cluster with its own tag ("Tag cluster"),
@@ -45,7 +48,15 @@ from pathlib import Path
 
 from bench.appserver import CHROMIUM, REPO, start_app, stop_app
 from bench.appserver import CHROMIUM_FLAGS as FLAGS
-DECODED = "img[alt='decoded sneaker']"
+from bench.bench_live import ROOT, WS_COUNTER
+LIVE = (f"() => {{ const r = {ROOT}; return r && r.dataset.mode === 'wasm'"
+        f" && Number(r.dataset.frames) > 0 }}")
+FRAMES = f"() => Number({ROOT}.dataset.frames)"
+# after a release at page time t0: the time of the server's last message, once none has
+# come for 300 ms
+ANSWERED = """(t0) => { const r = window.__ws.recv.filter(m => m[0] > t0);
+    return r.length && performance.now() - r[r.length - 1][0] > 300
+        ? r[r.length - 1][0] - t0 : null; }"""
 STEPS = "[data-testid='stMain'] [data-testid='stSlider']"
 MAP = ".st-key-map .js-plotly-plot .nsewdrag"          # the catalogue map (plotly key "map")
 # the interpolation strip: the first wide picture after the page's "Decoded path" heading
@@ -171,23 +182,25 @@ class Session:
         query = urllib.parse.urlencode({"bundle": self.bundle, "a": self.sku})
         t = time.perf_counter()
         await page.goto(f"{self.url}/sliders?{query}", timeout=self.timeout_ms)
-        await page.wait_for_selector(DECODED, timeout=self.timeout_ms)
+        await page.wait_for_function(LIVE, timeout=self.timeout_ms, polling=50)
         self.record("open sliders", time.perf_counter() - t)
         await self.idle(page)
         await self.exceptions(page, "sliders")
         await self.check_anchor(page, "sliders, first visit")
 
     async def move_slider(self, page) -> None:
-        before = await page.get_attribute(DECODED, "src")
-        thumb = page.locator("[data-testid='stMain']").get_by_role("slider").first
+        frames = await page.evaluate(FRAMES)
+        thumb = page.locator("input.ks-range").first
         await thumb.focus(timeout=self.timeout_ms)
         t = time.perf_counter()
+        t0 = await page.evaluate("() => performance.now()")
         await page.keyboard.press("ArrowRight")
-        await page.wait_for_function(
-            "([sel, before]) => { const i = document.querySelector(sel);"
-            " return i && i.src && i.src !== before; }", arg=[DECODED, before],
-            timeout=self.timeout_ms, polling=20)
-        self.record("slider -> decoded image", time.perf_counter() - t)
+        await page.wait_for_function(f"(n) => ({FRAMES})() > n", arg=frames,
+                                     timeout=self.timeout_ms, polling="raf")
+        self.record("slider -> picture (browser)", time.perf_counter() - t)
+        handle = await page.wait_for_function(ANSWERED, arg=t0, timeout=self.timeout_ms,
+                                              polling=20)
+        self.record("release -> server answered", (await handle.json_value()) / 1000)
         await self.idle(page)
         await self.exceptions(page, "sliders, slider moved")
 
@@ -236,7 +249,7 @@ class Session:
     async def back_to_sliders(self, page) -> None:
         t = time.perf_counter()
         await self.nav(page, "Factor sliders")
-        await page.wait_for_selector(DECODED, timeout=self.timeout_ms)
+        await page.wait_for_function(LIVE, timeout=self.timeout_ms, polling=50)
         self.record("back to sliders", time.perf_counter() - t)
         await self.idle(page)
         await self.exceptions(page, "sliders, back")
@@ -244,6 +257,7 @@ class Session:
 
     async def run(self, browser) -> None:
         context = await browser.new_context(viewport={"width": 1400, "height": 1600})
+        await context.add_init_script(WS_COUNTER)
         page = await context.new_page()
         try:
             if not await self.step("open sliders", self.open_sliders(page)):

@@ -21,9 +21,11 @@ Python API (pages call these; no torch here)::
 
 z = base + values @ basis (sliders) or the point at t on the path; decoded pixels match
 `Bundle.decode` within 1/255 (tests/test_browser_live.py). Each control may name a query
-parameter: on release the browser replaces the URL in place (history.replaceState, never a new
-history entry) and the server writes st.query_params to the identical string, so Back returns
-to the page as it was left and a copied link reopens it. A value at its default leaves the URL.
+parameter: on release the browser replaces the URL in place (history.replaceState) and the
+server writes st.query_params to the same string, so Back returns to the page as it was left
+and a copied link reopens it. A value at its default leaves the URL. Streamlit pushes a history
+entry whenever the server changes st.query_params; once the component has loaded, such a push
+that keeps the page's path is made a replace (one history entry per page visit).
 
 Where WebAssembly is missing the component keeps its sliders and shows the picture the server
 decodes on each release (the fallback). Where there is no browser at all (AppTest, whose
@@ -288,18 +290,23 @@ def _noop() -> None:
 
 
 def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
-                 controls: list[Control], values, display: int = 512, caption: str = "",
+                 controls: list[Control], values=None, display: int = 512, caption: str = "",
                  alt: str = "decoded sneaker", reset: bool = True,
                  server_image: bool = False) -> LiveResult:
     """Sliders that move a latent point, decoded live in the browser (see the module doc).
 
-    base [D], basis [K, D], one Control and one starting value per basis row. The starting
-    values are used when the browser has not settled new ones (first run, Back, a link)."""
+    base [D], basis [K, D], one Control per basis row. values: where to start when the
+    browser has not settled new ones (first run, Back, a link); None: the controls' query
+    parameters (their defaults where absent). A release writes the values to those
+    parameters (sync_query_params)."""
     basis = np.atleast_2d(np.asarray(basis, np.float32))
-    if len(basis) != len(controls) or len(list(values)) != len(controls):
-        raise ValueError(f"{len(controls)} controls need as many basis rows and values, got "
-                         f"{len(basis)} and {len(list(values))}")
+    if len(basis) != len(controls) or (values is not None and len(list(values)) != len(controls)):
+        raise ValueError(f"{len(controls)} controls need as many basis rows and values")
+    if values is None:
+        values = values_from_url(controls)
     vals, settled, state = _values_from(key, controls, list(values))
+    if settled:
+        sync_query_params(controls, vals)   # the browser already shows this URL
     z = combine_basis(base, basis, vals)
     spec = {"mode": "sliders", "base": _floats(base), "basis": [_floats(r) for r in basis]}
     _mount(bundle, key, spec, controls, vals, z, state, display=display, caption=caption,
@@ -308,15 +315,21 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
     return LiveResult(vals, z, settled, live)
 
 
-def live_path(bundle, *, key: str, a: np.ndarray, b: np.ndarray, method: str, t: float,
-              steps: int = 0, param: str | None = "t", display: int = 512,
+PATH_CONTROL = Control("position along the path", param="t", min=0.0, max=1.0, step=0.005,
+                       default=0.0, help="drag to walk from the start to the end")
+
+
+def live_path(bundle, *, key: str, a: np.ndarray, b: np.ndarray, method: str,
+              t: float | None = None, steps: int = 0, display: int = 512,
               caption: str = "", alt: str = "decoded sneaker",
               server_image: bool = False) -> LiveResult:
     """A scrubber along the path from a to b (linear or spherical), decoded live; steps > 0
-    marks the path's step positions on the track."""
-    control = Control("position along the path", param=param, min=0.0, max=1.0, step=0.005,
-                      default=0.0, help="drag to walk from the start to the end")
-    vals, settled, state = _values_from(key, [control], [t])
+    marks the path's step positions on the track. t: where to start (None: the URL's ?t=)."""
+    control = PATH_CONTROL
+    vals, settled, state = _values_from(key, [control],
+                                        values_from_url([control]) if t is None else [t])
+    if settled:
+        sync_query_params([control], vals)
     z = point_on_path(a, b, vals[0], method)
     spec = {"mode": "path", "a": _floats(a), "b": _floats(b), "method": method,
             "ticks": int(steps)}

@@ -273,4 +273,5 @@ def product_strip(bundle: Bundle, indices, distances=None, width: int = 112,
         if distances is not None:
             parts.append(f"distance {float(distances[j]):.2f}")
         captions.append(" · ".join(parts))
-    st.image([sharp(bundle.images[i], width) for i in indices], caption=captions)
+    pics = [sharp(bundle.images[i], width) for i in indices]
+    st.image(pics, caption=captions, width=int(pics[0].shape[1]) if pics else "content")

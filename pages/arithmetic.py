@@ -1,10 +1,12 @@
 """Sneaker arithmetic: add and subtract sneakers in latent space."""
+import numpy as np
 import streamlit as st
 
 from explorer import cache
 from explorer.latent import analogy, combine
+from explorer.live_decoder import Control, browser_session, live_sliders
 from explorer.pictures import equation_picture, png_bytes, sharp
-from explorer.widgets import anchor_picker, current_bundle, product_grid
+from explorer.widgets import anchor_picker, current_bundle, product_strip
 
 b = current_bundle()
 st.title(":material/add_circle: Sneaker arithmetic")
@@ -22,23 +24,35 @@ for j, (col, key) in enumerate(zip(cols, "abc"[:n])):
         st.image(sharp(anc.image, 96))
         anchors.append(anc)
 
-if mode == "A + B":
-    w1, w2 = st.columns(2)
-    wa = w1.slider("weight of A", -1.0, 2.0, 0.5, 0.05, key="wa", bind="query-params")
-    wb = w2.slider("weight of B", -1.0, 2.0, 0.5, 0.05, key="wb", bind="query-params")
-    z = combine([anchors[0].z, anchors[1].z], [wa, wb])
-    terms = [("", anchors[0].image, f"{wa:g} × A"), ("+", anchors[1].image, f"{wb:g} × B")]
-else:
-    z = analogy(anchors[0].z, anchors[1].z, anchors[2].z)
-    terms = [("", anchors[0].image, "A"), ("−", anchors[1].image, "B"),
-             ("+", anchors[2].image, "C")]
+WEIGHTS = [Control("weight of A", param="wa", min=-1.0, max=2.0, step=0.05, default=0.5),
+           Control("weight of B", param="wb", min=-1.0, max=2.0, step=0.05, default=0.5)]
 
-result = b.decode(z[None])[0]
-pic = equation_picture(terms, result)
-st.image(pic)   # its own size: text and pixels stay sharp
-st.download_button("Download the equation (PNG)", png_bytes(pic), file_name="equation.png",
-                   mime="image/png")
 
-st.subheader("Closest real products to the result")
-idx, dist = cache.get_index(b).query(z, k=5)
-product_grid(b, idx[0], dist[0], cols=5, width=120)
+@st.fragment
+def result_panel() -> None:
+    if mode == "A + B":
+        if browser_session():   # the blend follows the weights live; the rest on release
+            st.markdown("**Blend**", help="drag a weight: the picture follows at once")
+            wa, wb = live_sliders(b, key="live_weights", base=np.zeros(b.latent_dim),
+                                  basis=[anchors[0].z, anchors[1].z], controls=WEIGHTS,
+                                  caption="0.5 × A + 0.5 × B is the midpoint").values
+        else:
+            w1, w2 = st.columns(2)
+            wa, wb = (col.slider(c.label, c.min, c.max, c.default, c.step, key=c.param,
+                                 bind="query-params") for col, c in zip((w1, w2), WEIGHTS))
+        z = combine([anchors[0].z, anchors[1].z], [wa, wb])
+        terms = [("", anchors[0].image, f"{wa:g} × A"), ("+", anchors[1].image, f"{wb:g} × B")]
+    else:
+        z = analogy(anchors[0].z, anchors[1].z, anchors[2].z)
+        terms = [("", anchors[0].image, "A"), ("−", anchors[1].image, "B"),
+                 ("+", anchors[2].image, "C")]
+    pic = equation_picture(terms, b.decode(z[None])[0])
+    st.image(pic)   # its own size: text and pixels stay sharp
+    st.download_button("Download the equation (PNG)", png_bytes(pic), file_name="equation.png",
+                       mime="image/png")
+    st.subheader("Closest real products to the result")
+    idx, dist = cache.get_index(b).query(z, k=5)
+    product_strip(b, idx[0], dist[0], width=110)
+
+
+result_panel()

@@ -5,10 +5,11 @@ import streamlit as st
 
 from explorer import cache
 from explorer.latent import change_points, interpolate
+from explorer.live_decoder import PATH_CONTROL, browser_session, live_path, point_on_path
 from explorer.pictures import gif_bytes, sharp
 from explorer.projection import place_by_neighbours
 from explorer.sheets import row_labelled_grid, to_png_bytes
-from explorer.widgets import anchor_picker, current_bundle, esc, item_label
+from explorer.widgets import anchor_picker, current_bundle, esc, item_label, product_strip
 
 b = current_bundle()
 st.title(":material/swap_horiz: Interpolation")
@@ -30,6 +31,25 @@ method = c2.radio("Path", ["linear", "spherical"], horizontal=True, key="path",
                   help="spherical (slerp) follows the prior's shell instead of cutting "
                        "through its centre (White 2016)")
 
+
+
+@st.fragment
+def walk() -> None:
+    """A scrubber along the path, decoded live; the closest products follow on release."""
+    st.subheader("Walk the path")
+    if browser_session():
+        z = live_path(b, key="live_walk", a=a.z, b=bb.z, method=method, steps=steps).z
+    else:
+        c = PATH_CONTROL
+        t = st.slider(c.label.capitalize(), c.min, c.max, c.default, c.step, key=c.param,
+                      bind="query-params", help=c.help)
+        z = point_on_path(a.z, bb.z, t, method)
+        st.image(sharp(b.decode(z[None])[0], 256), caption="decoded")
+    idx, dist = cache.get_index(b).query(z, k=3)
+    product_strip(b, idx[0], dist[0], width=110, title="Closest real products here")
+
+
+walk()
 path = interpolate(a.z, bb.z, steps, method)
 decoded = b.decode(path)
 idx, dist = cache.get_index(b).query(path, k=1)

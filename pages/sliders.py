@@ -10,8 +10,7 @@ import streamlit as st
 from explorer import cache
 from explorer.directions import load_directions, slider_key
 from explorer.latent import traversal
-from explorer.live_decoder import (Control, browser_session, combine_basis, live_sliders,
-                                   sync_query_params, values_from_url)
+from explorer.live_decoder import Control, browser_session, combine_basis, live_sliders
 from explorer.naming import dim_label
 from explorer.pictures import sharp
 from explorer.sheets import row_labelled_grid, to_png_bytes
@@ -56,10 +55,7 @@ def _closest(z: np.ndarray) -> None:
 
 @st.fragment
 def live_panel() -> None:
-    res = live_sliders(b, key="live_sliders", base=anchor.z, basis=BASIS, controls=CONTROLS,
-                       values=values_from_url(CONTROLS))
-    if res.settled:
-        sync_query_params(CONTROLS, res.values)   # the browser already shows this URL
+    res = live_sliders(b, key="live_sliders", base=anchor.z, basis=BASIS, controls=CONTROLS)
     _closest(res.z)
 
 

@@ -90,7 +90,8 @@ def _open_live(browser, server, path="sliders", init=None, **kw):
         page.add_init_script(init)
     page.goto(f"{server}/{path}")
     wait_idle(page)
-    _wait(page, lambda s: s["mode"] == "wasm" and s["frames"] >= 1, "the browser decoder")
+    _wait(page, lambda s: s["mode"] == "wasm" and s["frames"] >= 1, "the browser decoder",
+          timeout=240)
     return page
 
 
@@ -216,3 +217,34 @@ def shots(tmp_path_factory) -> Path:
     d = Path(os.environ.get("KICKSPACE_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def test_the_interpolation_scrubber_and_the_arithmetic_weights_decode_live(server, browser, demo):
+    from explorer.live_decoder import point_on_path
+    b, _ = demo
+    page = _open_live(browser, server, "interpolation?path=spherical",
+                      viewport={"width": 1400, "height": 1000})
+    scrub = page.locator("input.ks-range").first
+    scrub.focus()
+    for _ in range(60):                               # 0.005 a press: t = 0.3
+        page.keyboard.press("ArrowRight")
+    st = _wait(page, lambda s: s["values"][0] == pytest.approx(0.3), "the scrubber")
+    wait_idle(page)
+    assert "t=0.3" in page.url and page.evaluate("history.length") == 2, page.url
+    st = _wait(page, lambda s: s["z"] is not None, "a browser frame")
+    z = np.asarray([float(v) for v in st["z"].split(",")], np.float32)
+    want = point_on_path(b.mu[0], b.mu[min(len(b) - 1, len(b) // 2)], 0.3, "spherical")
+    np.testing.assert_allclose(z, want, atol=1e-5)
+    assert np.abs(_pixels(page).astype(int) - b.decode(z[None])[0].astype(int)).max() <= 2
+    page.close()
+
+    page = _open_live(browser, server, "arithmetic", viewport={"width": 1400, "height": 1000})
+    frames = _state(page)["frames"]
+    page.locator("input.ks-range").nth(1).focus()
+    for _ in range(4):                                # weight of B: 0.5 -> 0.7
+        page.keyboard.press("ArrowRight")
+    st = _wait(page, lambda s: s["values"] == [0.5, 0.7] and s["frames"] > frames,
+               "the weight of B")
+    wait_idle(page)
+    assert "wb=0.7" in page.url
+    page.close()

@@ -7,6 +7,26 @@ const sessions = new Map();   // model URL -> Promise<InferenceSession> (shared 
 const instances = new WeakMap();
 let ortPromise = null;
 
+// One history entry per page visit: Streamlit pushes an entry whenever the server changes
+// st.query_params (a release's echo, an anchor picked), so Back would walk through every
+// change. A push that keeps the page's path becomes a replace; moving to another page still
+// pushes. Installed once, when the first live decoder loads, for the rest of the visit.
+if (!window.__ksHistoryPatched) {
+  window.__ksHistoryPatched = true;
+  const push = window.history.pushState.bind(window.history);
+  window.history.pushState = function (state, title, url) {
+    try {
+      const next = new URL(url, window.location.href);
+      if (next.origin === window.location.origin && next.pathname === window.location.pathname) {
+        return window.history.replaceState(state, title, url);
+      }
+    } catch (e) {
+      // an odd URL: leave it to the browser
+    }
+    return push(state, title, url);
+  };
+}
+
 // Measurements for bench/bench_live.py and the browser test: per input event, the time from
 // the event to the frame that shows it (ms).
 const stats = (window.__ksLive = window.__ksLive || { latencies: [], frames: 0, decodes: [] });
