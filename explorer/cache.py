@@ -327,6 +327,11 @@ def _data_file(bundle: Bundle, what: str) -> Path:
     return folder / f"hygiene-{bundle.key}-{bundle.fingerprint}-{what}.npz"
 
 
+def _nk(path: str, stamp: float) -> int:
+    """Neighbours per product: 10, or all the others in a catalogue of 10 or fewer."""
+    return max(1, min(NEIGHBOURS_K, len(_load_bundle(path, stamp)) - 1))
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)
     return a
@@ -348,10 +353,10 @@ def _neighbours(path: str, stamp: float, k: int) -> tuple[np.ndarray, np.ndarray
 
 def neighbour_table(bundle: Bundle) -> tuple[np.ndarray, np.ndarray]:
     """Every product's 10 nearest other products in latent space: (indices int64 [N, 10],
-    distances float32 [N, 10]), nearest first; computed once per bundle (~15 s for 30,000)
+    distances float32 [N, 10]; fewer columns in a catalogue of 10 or fewer), nearest first; computed once per bundle (~15 s for 30,000)
     and kept in the data folder. Read-only."""
     p = bundle.path.resolve()
-    return _neighbours(str(p), _stamp(p), NEIGHBOURS_K)
+    return _neighbours(str(p), _stamp(p), _nk(str(p), _stamp(p)))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Hashing every product photo (once per bundle) …")
@@ -367,7 +372,7 @@ def _digests(path: str, stamp: float) -> np.ndarray:
 def _duplicates(path: str, stamp: float, max_rmse: float, radius_factor: float):
     from explorer.hygiene import near_duplicates
     b = _load_bundle(path, stamp)
-    nbr, dist = _neighbours(path, stamp, NEIGHBOURS_K)
+    nbr, dist = _neighbours(path, stamp, _nk(path, stamp))
     radius = radius_factor * float(np.median(dist[:, 0]))
     return near_duplicates(b.images, nbr, dist, digests=_digests(path, stamp),
                            latent_radius=radius, max_rmse=max_rmse)
@@ -393,7 +398,7 @@ def _unlike_reference(path: str, stamp: float, sample: int):
             err = reconstruction_errors(b.encode, b.decode, b.images.get(idx))
         return {"recon_errors": err}
     got = stored_arrays(_data_file(b, "recon"), compute, {"sample": sample, "n": len(b)})
-    _, dist = _neighbours(path, stamp, NEIGHBOURS_K)
+    _, dist = _neighbours(path, stamp, _nk(path, stamp))
     return unlike_reference(got["recon_errors"], dist[:, 0])
 
 
@@ -424,7 +429,7 @@ def unlike_score(bundle: Bundle, image: np.ndarray, z: np.ndarray):
 @st.cache_data(max_entries=32, show_spinner="Comparing labels with visual neighbours …")
 def _label_audit(path: str, stamp: float, column: str, min_share: float):
     from explorer.hygiene import label_audit
-    nbr, _ = _neighbours(path, stamp, NEIGHBOURS_K)
+    nbr, _ = _neighbours(path, stamp, _nk(path, stamp))
     return label_audit(_load_bundle(path, stamp).metadata[column], nbr, min_share=min_share)
 
 

@@ -17,6 +17,9 @@ md = b.metadata
 st.title(":material/cleaning_services: Catalogue hygiene")
 st.caption("What no map shows at a glance: the same photo under two SKUs, labels that the "
            "products' look-alikes disagree with, and what the catalogue's clusters hold.")
+if len(b) < 3:
+    st.info(f"This catalogue holds {len(b)} product(s); hygiene checks need at least 3.")
+    st.stop()
 
 
 def session_user() -> str:

@@ -161,3 +161,21 @@ def test_find_similar_does_not_warn_about_a_catalogue_like_photo(bundle):
     assert not at.warning, [w.value for w in at.warning]
     pct = next(m for m in at.metric if m.label == "Unlike score").value
     assert float(pct) <= 99.0
+
+
+@pytest.mark.parametrize("section", ["duplicates", "audit", "clusters"])
+def test_a_catalogue_of_eight_products(tmp_path_factory, section):
+    """Fewer products than the 10 neighbours the checks ask for: every section still runs."""
+    from explorer.bundle import load_bundle, load_model, write_bundle
+    from explorer.synthetic import generate
+    out = tmp_path_factory.getbasetemp() / "eight"
+    if not (out / "bundle.json").is_file():
+        demo = REPO / "checkpoints" / "demo"
+        if not (demo / "bundle.json").is_file():
+            pytest.skip("no demo bundle")
+        write_bundle(out, load_model(demo), generate(8, size=64, seed=5, workers=1,
+                                                     progress=False),
+                     train_config={}, history=[],
+                     gallery=load_bundle(demo, check_hashes=False).gallery[:1],
+                     projections=("pca",), log=lambda *a: None)
+    hygiene_page(out, section)
