@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import cache, clusters, hygiene
+from explorer import cache, clusters, hygiene, widgets
 from explorer.annotations import AnnotationStoreError
 from explorer.pictures import sharp
 from explorer.widgets import current_bundle, esc, item_label
@@ -24,7 +24,11 @@ if len(b) < 3:
 
 def session_user() -> str:
     """Who made a change (the annotations' changed_by): one label per browser session, so
-    that undo reverts only this session's own decisions."""
+    that undo reverts only this session's own decisions (widgets.session_user where the
+    app has one, shared by every page)."""
+    shared = getattr(widgets, "session_user", None)
+    if shared is not None:
+        return shared()
     return st.session_state.setdefault("hygiene_user", f"session-{uuid.uuid4().hex[:8]}")
 
 
