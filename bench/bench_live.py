@@ -117,7 +117,7 @@ def _wait_live(page, timeout=120):
                            f" && Number(r.dataset.frames) > 0 }}", timeout=timeout * 1000)
 
 
-def single_session(url: str, browser, drags: int) -> None:
+def single_session(url: str, browser, drags: int, pid: int) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.add_init_script(WS_COUNTER)
     page.goto(f"{url}/sliders")
@@ -129,7 +129,7 @@ def single_session(url: str, browser, drags: int) -> None:
     frames = Frames(page)
     page.evaluate("() => { window.__ksLive.latencies = []; window.__ksLive.decodes = [] }")
     ranges = page.locator("input.ks-range")
-    shown, same, msgs, nbytes = [], 0, [], []
+    shown, same, msgs, nbytes, cpu = [], 0, [], [], []
     for k in range(drags):
         rng = ranges.nth(k % ranges.count())      # a slider still at 0: press at its centre
         rng.scroll_into_view_if_needed()
@@ -145,6 +145,7 @@ def single_session(url: str, browser, drags: int) -> None:
             time.sleep(1 / 60)
         mark = frames.mark()
         t0 = page.evaluate("() => performance.now()")
+        c0 = cpu_seconds(pid)
         page.mouse.up()
         # the server's answer (URL echo + closest products): its last message, once no more
         # has come for 300 ms, or the last product picture it named, if that came later
@@ -163,6 +164,7 @@ def single_session(url: str, browser, drags: int) -> None:
                 }
             }
             return null; }""", [t0, mark])
+        cpu.append(cpu_seconds(pid) - c0)
         n, b = frames.since(mark)
         if os.environ.get("KICKSPACE_BENCH_DEBUG"):
             print("release", k, n, b, answered, page.evaluate("() => [window.__ksLive.settles, window.__ws.recv.length, window.__ws.sent.length]"), flush=True)
@@ -188,6 +190,10 @@ def single_session(url: str, browser, drags: int) -> None:
               f"{_pct(shown, 0.95):.0f} ms ({same} left the closest products unchanged)")
     print(f"server -> browser per release: median {statistics.median(msgs):.0f} WebSocket "
           f"messages, {statistics.median(nbytes) / 1000:.1f} kB")
+    print(f"server CPU per release (from release to answer, the server process): median "
+          f"{1000 * statistics.median(cpu):.0f} ms, p95 {1000 * _pct(cpu, 0.95):.0f} ms; "
+          f"50 sessions releasing once a second would need "
+          f"{50 * statistics.median(cpu):.2f} cores; while dragging they send nothing")
     page.close()
 
 
@@ -209,6 +215,7 @@ def messages_legacy(url: str, browser, changes: int) -> None:
         page.keyboard.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
         wait_idle(page, settle=0.3)
         took.append(time.perf_counter() - t)
+        cpu.append(cpu_seconds(pid) - c0)
         n, b = frames.since(mark)
         if os.environ.get("KICKSPACE_BENCH_DEBUG"):
             print("release", k, n, b, answered, page.evaluate("() => [window.__ksLive.settles, window.__ws.recv.length, window.__ws.sent.length]"), flush=True)
@@ -222,7 +229,10 @@ def messages_legacy(url: str, browser, changes: int) -> None:
 async def _many(url: str, n: int, seconds: float, pid: int, chromium: str) -> None:
     from playwright.async_api import async_playwright
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        # background pages would have their timers throttled to once a second
+        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS + [
+            "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+            "--disable-backgrounding-occluded-windows"])
         pages = []
         t = time.perf_counter()
         # one browser context: separate pages are separate Streamlit sessions, and they share
@@ -238,6 +248,10 @@ async def _many(url: str, n: int, seconds: float, pid: int, chromium: str) -> No
                                          timeout=600_000)
         print(f"{n} pages open and decoding in {time.perf_counter() - t:.0f} s", flush=True)
         await asyncio.sleep(3)
+        i0, iw0 = cpu_seconds(pid), time.perf_counter()
+        await asyncio.sleep(seconds / 2)
+        idle = (cpu_seconds(pid) - i0) / (time.perf_counter() - iw0)
+        print(f"server idle with {n} sessions open: {idle:.3f} cores", flush=True)
         drive = f"""(seconds) => new Promise(done => {{
             const inp = {ROOT}.querySelector('input.ks-range');
             let i = 0; const t0 = performance.now(); let frames0 = Number({ROOT}.dataset.frames);
@@ -260,10 +274,10 @@ async def _many(url: str, n: int, seconds: float, pid: int, chromium: str) -> No
         releases = sum(g[2] for g in got)
         print(f"{n} sessions dragging for {w1 - w0:.1f} s: {events} input events, {painted} "
               f"frames painted, {releases} releases sent; server CPU {c1 - c0:.2f} s = "
-              f"{(c1 - c0) / (w1 - w0):.2f} cores; {1000 * (c1 - c0) / max(1, releases):.1f} ms "
-              f"of server CPU per release")
-        per_release = (c1 - c0) / max(1, releases)
-        print(f"projected: 50 sessions each releasing once a second while dragging = "
+              f"{(c1 - c0) / (w1 - w0):.2f} cores")
+        per_release = max(0.0, (c1 - c0) - idle * (w1 - w0)) / max(1, releases)
+        print(f"{1000 * per_release:.1f} ms of server CPU per release (idle subtracted); "
+              f"50 sessions each releasing once a second while dragging = "
               f"{50 * per_release:.2f} cores (at this run's cost per release)")
         await asyncio.sleep(5)   # let the last releases finish
         await browser.close()
@@ -295,7 +309,7 @@ def main(argv=None) -> int:
             if args.messages_only:
                 messages_legacy(url, browser, args.drags)
             else:
-                single_session(url, browser, args.drags)
+                single_session(url, browser, args.drags, proc.pid)
             browser.close()
         if not args.messages_only and not args.skip_many:
             asyncio.run(_many(url, args.sessions, args.seconds, proc.pid, args.chromium))
