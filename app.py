@@ -74,7 +74,7 @@ def _bundle_sidebar() -> None:
         st.caption(f"**{esc(info['kind'])}** · {info['latent_dim']} latents · "
                    f"{info['image_size']} px  \n"
                    f"{info['count']:,} products from {esc(info['catalogue'])}  \n"
-                   f"catalogue `{esc(info['fingerprint'])}`")
+                   f"catalogue {esc(info['fingerprint'])}")
 
 
 page = st.navigation(PAGES)

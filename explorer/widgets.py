@@ -26,11 +26,19 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~&:\"'=])")
 _CARD_SKIP = {"sku", "name", "brand", "price", "file"}
 
 
+# where a Markdown renderer with GFM turns bare text into a link: "scheme://", "www." and the
+# "@" of an e-mail address; an invisible WORD JOINER (U+2060) there keeps the text a text
+_AUTOLINK = re.compile(r"(?i)(:)(?=/\s*/)|(?<=www)(?=\.)|(?=@)")
+
+
 def esc(value) -> str:
-    """Any value as Markdown-inert text: every ASCII punctuation mark backslash-escaped."""
+    """Any value as Markdown-inert text: every ASCII punctuation mark backslash-escaped, and a
+    WORD JOINER (U+2060, invisible) in "://", "www." and before "@" so that no bare URL or
+    e-mail address becomes a link."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     text = str(value).replace("\r", " ").replace("\n", " ")
+    text = _AUTOLINK.sub(lambda m: (m.group(1) or "") + "\u2060", text)
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 

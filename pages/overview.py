@@ -43,7 +43,7 @@ with right:
     st.markdown(f"**{esc(cat.get('name'))}** · {cat['count']:,} images at {cat['size']} px  \n"
                 f"source: {esc(src.get('kind', 'folder'))} "
                 f"{esc(', '.join(f'{k}={v}' for k, v in src.items() if k != 'kind'))}  \n"
-                f"fingerprint `{cat['fingerprint']}`")
+                f"fingerprint {esc(cat['fingerprint'])}")
     st.markdown("metadata: " + ", ".join(esc(c) for c in cat.get("columns", [])
                                          if not c.startswith("factor_")))
     if cat.get("factor_columns"):

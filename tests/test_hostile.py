@@ -50,7 +50,11 @@ def hostile_name(i: int) -> str:
 # ASCII punctuation mark, so an escaped "<script" reads "\<script" and "](" reads "\]\(".
 RAW = [re.compile(r"(?<!\\)<\s*(script|img|b>)", re.I),
        re.compile(r"(?<!\\)\]\(\s*javascript", re.I),
-       re.compile(r"(?<![\\*])\*\*bold\*\*")]
+       re.compile(r"(?<![\\*])\*\*bold\*\*"),
+       # a bare URL or address becomes a link unless esc() put a WORD JOINER in it
+       re.compile(r"(?i)https?\\?:(?!\u2060)"), re.compile(r"(?i)www(?!\u2060)\\?\."),
+       re.compile(r"(?<!\u2060)@evil")]
+URL = "http://evil.example/0 www.evil.example mail@evil.example"
 # proto string fields Streamlit renders as Markdown
 MARKDOWN_FIELDS = {"body", "label", "help", "caption"}
 
@@ -354,3 +358,49 @@ def test_hygiene_page_shows_catalogue_text_literally(hostile_bundle, section):
         assert any(h in text for h in HOSTILE), text[:300]
     elif section == "audit":
         assert HOSTILE_COLUMN in text, text[:300]
+
+
+# ---------------------------------------------------------------------------- bundle.json, saved
+# names and directions (issue 15, part 2): text that does not come from the catalogue's table
+@pytest.fixture(scope="module")
+def hostile_info_bundle(hostile_bundle, tmp_path_factory) -> Path:
+    """The hostile bundle with hostile bundle.json text: catalogue name, source, columns."""
+    import shutil
+    out = tmp_path_factory.mktemp("hostile-info") / "bundle"
+    shutil.copytree(hostile_bundle, out, ignore=shutil.ignore_patterns("checkpoint"))
+    info = json.loads((out / "bundle.json").read_text())
+    info["catalogue"]["name"] = f"{LINK} [Re-login here]({URL}) ![x](http://evil.example/i.png)"
+    info["catalogue"]["source"] = {"kind": IMG, "url": URL, "note": BOLD}
+    info["metrics"]["device"] = SCRIPT + URL
+    (out / "bundle.json").write_text(json.dumps(info))
+    return out
+
+
+def _save_hostile_names_and_direction(bundle: Path) -> None:
+    from explorer.bundle import load_bundle
+    from explorer.directions import fit_direction, save_direction
+    from explorer.naming import save_names
+    b = load_bundle(bundle, check_hashes=False)
+    save_names(bundle, b.key, {d: f"{LINK} {IMG} {URL} {d}" for d in range(b.latent_dim)})
+    labels = b.metadata["colour"]
+    d = fit_direction(b.mu, labels, labels.iloc[0], name=f"{SCRIPT} {BOLD} {URL}")
+    save_direction(bundle, b.key, d)
+
+
+@pytest.mark.parametrize("page, state", [
+    (None, {}), ("pages/sliders.py", {}), ("pages/similar.py", {}),
+    ("pages/lab.py", {"section": "Factor names"}),
+    ("pages/lab.py", {"section": "Attribute directions"}),
+    ("pages/catalogue_map.py", {}),
+])
+def test_bundle_json_saved_names_and_directions_render_as_text(hostile_info_bundle, page,
+                                                               state):
+    _save_hostile_names_and_direction(hostile_info_bundle)
+    at = _open(hostile_info_bundle, page, state=state)
+    text = check_page(at, f"{page or 'overview'} with hostile names", known=[])
+    helps = [t for f, t in rendered_markdown(at) if f.endswith(".help")]
+    assert helps, "no tooltip was scanned"
+    if page in (None,):
+        assert "Re-login here" in text and "evil.example" in text
+    if page == "pages/sliders.py":
+        assert any("evil" in h for h in helps), helps     # the tooltips were scanned
