@@ -23,7 +23,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -43,8 +45,9 @@ from explorer.atomic import (atomic_replace_dir, atomic_write_bytes, atomic_writ
                              restore_hidden_copy)
 from explorer.bundle_meta import find_bundles  # noqa: F401  (lives there: no torch needed)
 from explorer.catalogue import Catalogue, metadata_to_csv_bytes, read_metadata_csv
-from explorer.imagestore import ImageStore, write_images
-from explorer.models import MODEL_KINDS, AutoEncoder, build_model
+from explorer.imagestore import COLS as IMAGE_COLS
+from explorer.imagestore import PER_SHARD, ImageStore, shard_name, write_images
+from explorer.models import MODEL_KINDS, AutoEncoder, build_model, shape_model
 from explorer.precision import PRECISIONS
 
 FORMAT_VERSION = 1
@@ -432,6 +435,7 @@ def read_bundle_info(path: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(cat.get(key), typ) or isinstance(cat.get(key), bool):
             raise BundleError(f"{f}: catalogue.{key} should be {typ.__name__}, "
                               f"got {type(cat.get(key)).__name__}")
+    _check_info_types(f, info)
     for name, meta in info["files"].items():
         if (not isinstance(meta, dict) or not isinstance(meta.get("bytes"), int)
                 or not isinstance(meta.get("sha256"), str)):
@@ -439,6 +443,150 @@ def read_bundle_info(path: str | os.PathLike) -> dict[str, Any]:
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise BundleError(f"{f}: files[{name!r}] points outside the bundle")
     return info
+
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{8,64}")
+_SCALAR = (str, int, float, bool, type(None))
+MAX_JSON_BYTES = 50 * 1024 * 1024
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_info_types(f: Path, info: dict[str, Any]) -> None:
+    """The values of bundle.json that the app reads or shows have the types it expects."""
+    def bad(where: str, want: str, got: Any) -> BundleError:
+        return BundleError(f"{f}: {where} should be {want}, got {str(got)[:80]!r} "
+                           f"({type(got).__name__})")
+
+    cat = info["catalogue"]
+    if not _FINGERPRINT.fullmatch(cat["fingerprint"]):
+        raise bad("catalogue.fingerprint", "8 to 64 lowercase hex digits", cat["fingerprint"])
+    if cat["count"] < 1 or cat["size"] < 1:
+        raise bad("catalogue.count and .size", "positive", (cat["count"], cat["size"]))
+    for key in ("name", "path"):
+        if not isinstance(cat.get(key), (str, type(None))):
+            raise bad(f"catalogue.{key}", "a string", cat.get(key))
+    src = cat.get("source")
+    if src is not None and (not isinstance(src, dict)
+                            or not all(isinstance(k, str) and isinstance(v, _SCALAR)
+                                       for k, v in src.items())):
+        raise bad("catalogue.source", "an object of plain values", src)
+    for key in ("columns", "factor_columns"):
+        v = cat.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(c, str) for c in v):
+            raise bad(f"catalogue.{key}", "a list of strings", v)
+    m = info["metrics"]
+    for key in ("train_seconds", "images_per_s"):
+        if key in m and not _is_num(m[key]):
+            raise bad(f"metrics.{key}", "a number", m[key])
+    for key in ("epochs", "steps", "world_size"):
+        if key in m and not _is_int(m[key]):
+            raise bad(f"metrics.{key}", "an integer", m[key])
+    for key in ("device", "encoded_from"):
+        if key in m and not isinstance(m[key], str):
+            raise bad(f"metrics.{key}", "a string", m[key])
+    for key in ("trained_on", "rank_weight_checksums"):
+        if key in m and (not isinstance(m[key], list)
+                         or not all(isinstance(x, str) for x in m[key])):
+            raise bad(f"metrics.{key}", "a list of strings", m[key])
+    if "val" in m and (not isinstance(m["val"], dict)
+                       or not all(isinstance(v, _SCALAR) for v in m["val"].values())
+                       or not all(_is_num(v) for k, v in m["val"].items()
+                                  if k in ("psnr", "loss", "mse", "kl"))):
+        raise bad("metrics.val", "an object of numbers", m["val"])
+    tc = info["train_config"]
+    for key in ("epochs", "batch_size", "seed", "max_val"):
+        if key in tc and not (_is_int(tc[key]) and tc[key] >= 0):
+            raise bad(f"train_config.{key}", "an integer >= 0", tc[key])
+    for key in ("lr", "val_fraction"):
+        if key in tc and not _is_num(tc[key]):
+            raise bad(f"train_config.{key}", "a number", tc[key])
+    if "val_fraction" in tc and not 0 <= tc["val_fraction"] < 1:
+        raise bad("train_config.val_fraction", "in [0, 1)", tc["val_fraction"])
+
+
+def _check_history(fp: Path, history: Any) -> list[dict[str, Any]]:
+    """history.json: a list of per-epoch rows, each with an integer epoch and numeric
+    train (and optional val) losses, as the overview plots them."""
+    def bad(why: str) -> BundleError:
+        return BundleError(f"{fp}: {why}; expected a list of {{epoch, train, val}} rows")
+
+    if not isinstance(history, list):
+        raise bad(f"a {type(history).__name__}, not a list")
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or not _is_int(row.get("epoch")):
+            raise bad(f"row {i} has no integer epoch")
+        for part in ("train", "val"):
+            if part == "val" and part not in row:
+                continue
+            d = row.get(part)
+            if not isinstance(d, dict) or not all(
+                    isinstance(d.get(k), (int, float)) and not isinstance(d.get(k), bool)
+                    for k in ("loss", "psnr", "kl") if k in d or k == "loss"):
+                raise bad(f"row {i}: {part} should be an object with a numeric loss (and "
+                          f"numeric psnr, kl where given)")
+    if history and any(("val" in r) != ("val" in history[0]) for r in history):
+        raise bad("some rows have validation losses and some do not")
+    return history
+
+
+def _safetensors_header(fp: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """name -> (dtype, shape) from a safetensors file's header, without reading any tensor."""
+    import struct
+    try:
+        with open(fp, "rb") as fh:
+            raw = fh.read(8)
+            if len(raw) != 8:
+                raise ValueError("shorter than a safetensors header")
+            (n,) = struct.unpack("<Q", raw)
+            if n > 100 * 1024 * 1024:
+                raise ValueError(f"header of {n} bytes")
+            header = json.loads(fh.read(n))
+        out = {}
+        for name, meta in header.items():
+            if name == "__metadata__":
+                continue
+            out[name] = (str(meta["dtype"]), tuple(int(x) for x in meta["shape"]))
+        return out
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise BundleError(f"{fp}: not a readable safetensors file ({e})") from e
+
+
+def _check_array(fp: Path, name: str, arr: np.ndarray, dtypes: tuple[str, ...],
+                 shape: tuple[int, ...]) -> None:
+    if arr.dtype.name not in dtypes:
+        raise BundleError(f"{fp}: {name} is {arr.dtype.name}, expected {' or '.join(dtypes)}")
+    if arr.shape != shape:
+        raise BundleError(f"{fp}: {name} has shape {arr.shape}, expected {shape}")
+    if not np.isfinite(arr).all():
+        raise BundleError(f"{fp}: {name} holds NaN or infinite values")
+
+
+def _check_image_header(fp: Path, want: tuple[int, int] | None, tile: int) -> None:
+    """Refuse a bundle image whose pixel size is not what the bundle says, before decoding it
+    (a small file can claim billions of pixels)."""
+    from PIL import Image
+    try:
+        with Image.open(fp) as im:
+            w, h, fmt = im.width, im.height, im.format
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise BundleError(f"{fp}: unreadable image ({e})") from e
+    if fmt != "WEBP":
+        raise BundleError(f"{fp}: a {fmt} image, expected WebP")
+    if want is not None and (w, h) != want:
+        raise BundleError(f"{fp}: {w}x{h} px, expected {want[0]}x{want[1]} px")
+    if w % tile or h % tile or w * h > MAX_GALLERY_PIXELS:
+        raise BundleError(f"{fp}: {w}x{h} px is not a grid of {tile} px tiles of at most "
+                          f"{MAX_GALLERY_PIXELS:,} pixels")
+
+
+MAX_GALLERY_PIXELS = 64_000_000
 
 
 def verify_files(path: Path, info: dict[str, Any], check_hashes: bool = True) -> None:
@@ -495,23 +643,35 @@ def load_model(path: str | os.PathLike, info: dict[str, Any] | None = None) -> A
     """Rebuild the model from bundle.json's config and load model.safetensors into it."""
     p = Path(path)
     info = info or read_bundle_info(p)
+    fp = p / "model.safetensors"
+    # config and weights agree (names, shapes, float32) before anything is allocated: a
+    # crafted config must not make the loader build a model of many gigabytes
+    try:
+        expected = shape_model(info["model_kind"], info["model_config"])
+    except (TypeError, ValueError) as e:
+        raise BundleError(f"{p / 'bundle.json'}: bad model_config for "
+                          f"{info['model_kind']}: {e}") from e
+    header = _safetensors_header(fp)
+    missing = sorted(set(expected) - set(header))
+    unexpected = sorted(set(header) - set(expected))
+    if missing or unexpected:
+        raise BundleError(f"{fp}: weights are for another model (missing {missing[:3]}, "
+                          f"unexpected {unexpected[:3]})")
+    for k, shape in expected.items():
+        dtype, got = header[k]
+        if got != shape:
+            raise BundleError(f"{fp}: tensor {k!r} has shape {got}, the config needs {shape}")
+        if dtype != "F32":
+            raise BundleError(f"{fp}: tensor {k!r} is {dtype}, expected F32 (float32)")
     try:
         model = build_model(info["model_kind"], info["model_config"])
     except (TypeError, ValueError) as e:
         raise BundleError(f"{p / 'bundle.json'}: bad model_config for "
                           f"{info['model_kind']}: {e}") from e
-    fp = p / "model.safetensors"
     state = _load_tensors(fp, torch_load_file)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise BundleError(f"{fp}: weights are for another model (missing {missing[:3]}, "
-                          f"unexpected {unexpected[:3]})")
-    for k, v in expected.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise BundleError(f"{fp}: tensor {k!r} has shape {tuple(state[k].shape)}, the "
-                              f"config needs {tuple(v.shape)}")
+    for k, v in state.items():
+        if not torch.isfinite(v).all():
+            raise BundleError(f"{fp}: tensor {k!r} holds NaN or infinite values")
     model.load_state_dict(state)
     model.eval()
     for prm in model.parameters():
@@ -527,24 +687,49 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
     verify_files(p, info, check_hashes=check_hashes)
     model = load_model(p, info)
     n, d = info["catalogue"]["count"], model.cfg.latent_dim
-    emb = _load_tensors(p / "embeddings.safetensors", np_load_file)
+    listed = info["files"]
+    for name in ("projections.safetensors", "gallery.webp", "history.json"):
+        if (p / name).exists() and name not in listed:
+            raise BundleError(f"{p / name}: not listed in bundle.json's files, so it cannot "
+                              f"be verified")
+    emb_path = p / "embeddings.safetensors"
+    head = _safetensors_header(emb_path)
+    for key, dtypes in (("mu", ("F32",)), ("logvar", ("F32", "F16"))):
+        if key not in head:
+            raise BundleError(f"{emb_path}: no tensor {key!r}")
+        if head[key][0] not in dtypes:
+            raise BundleError(f"{emb_path}: {key} is {head[key][0]}, expected "
+                              f"{' or '.join(dtypes)}")
+        if head[key][1] != (n, d):
+            raise BundleError(f"{emb_path}: {key} has shape {head[key][1]}, expected "
+                              f"({n}, {d})")
+    emb = _load_tensors(emb_path, np_load_file)
     for key in ("mu", "logvar"):
-        if key not in emb:
-            raise BundleError(f"{p / 'embeddings.safetensors'}: no tensor {key!r}")
-        if emb[key].shape != (n, d):
-            raise BundleError(f"{p / 'embeddings.safetensors'}: {key} has shape "
-                              f"{emb[key].shape}, expected ({n}, {d})")
+        _check_array(emb_path, key, emb[key], ("float32", "float16"), (n, d))
     projections = {}
-    if (p / "projections.safetensors").is_file():
-        projections = _load_tensors(p / "projections.safetensors", np_load_file)
+    if "projections.safetensors" in listed:
+        pp = p / "projections.safetensors"
+        for k, (dtype, shape) in _safetensors_header(pp).items():
+            if dtype != "F32" or shape != (n, 2):
+                raise BundleError(f"{pp}: {k} is {dtype} {shape}, expected F32 ({n}, 2)")
+        projections = _load_tensors(pp, np_load_file)
         for k, v in projections.items():
-            if v.shape != (n, 2):
-                raise BundleError(f"{p / 'projections.safetensors'}: {k} has shape {v.shape}, "
-                                  f"expected ({n}, 2)")
+            _check_array(pp, k, v, ("float32",), (n, 2))
     size = model.cfg.image_size
+    if info["catalogue"]["size"] != size:
+        raise BundleError(f"{p / 'bundle.json'}: catalogue size {info['catalogue']['size']} px "
+                          f"but the model takes {size} px")
     gallery = np.zeros((0, 0, size, size, 3), np.uint8)
-    if (p / "gallery.webp").is_file():
+    if "gallery.webp" in listed:
+        _check_image_header(p / "gallery.webp", None, size)
         gallery = gallery_from_webp(p / "gallery.webp", size)
+    n_shards = -(-n // PER_SHARD)
+    for k in range(n_shards):
+        name = f"images/{shard_name(k)}"
+        if name not in listed:
+            raise BundleError(f"{p / name}: missing from bundle.json's files")
+        rows = -(-min(PER_SHARD, n - k * PER_SHARD) // IMAGE_COLS)
+        _check_image_header(p / name, (IMAGE_COLS * size, rows * size), size)
     md_path = p / "metadata.csv.gz"
     try:
         metadata = read_metadata_csv(md_path)
@@ -553,14 +738,14 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
     if len(metadata) != n:
         raise BundleError(f"{md_path}: {len(metadata)} rows, expected {n}")
     history = []
-    if (p / "history.json").is_file():
+    if "history.json" in listed:
+        hp = p / "history.json"
         try:
-            history = json.loads((p / "history.json").read_text())
-        except json.JSONDecodeError as e:
-            raise BundleError(f"{p / 'history.json'}: not valid JSON ({e})") from e
-    if info["catalogue"]["size"] != size:
-        raise BundleError(f"{p / 'bundle.json'}: catalogue size {info['catalogue']['size']} px "
-                          f"but the model takes {size} px")
+            if hp.stat().st_size > MAX_JSON_BYTES:
+                raise BundleError(f"{hp}: over {MAX_JSON_BYTES // 2**20} MiB")
+            history = _check_history(hp, json.loads(hp.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise BundleError(f"{hp}: not valid JSON ({e})") from e
     images = ImageStore(p / "images", n, size)
     return Bundle(p, info, model, emb["mu"], emb["logvar"].astype(np.float32), projections,
                   metadata, history,

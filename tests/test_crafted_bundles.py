@@ -1,0 +1,192 @@
+"""Crafted bundles (issue 15, part 6): the loader checks config values and sizes against the
+tensors before building anything, refuses bombs, wrong dtypes, NaN/inf and unlisted files,
+and the app shows one clear message instead of a traceback."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import save_file as np_save_file
+from safetensors.torch import load_file, save_file
+
+import explorer.bundle as bundle_mod
+from explorer.bundle import BundleError, _sha256, load_bundle
+from explorer.train import TrainConfig, train
+from tests.helpers import TINY_MODEL, blocks_catalogue
+from tests.test_hostile import _png_bomb
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("crafted") / "b"
+    train(blocks_catalogue(40), TrainConfig(epochs=2, batch_size=16, projections=("pca",),
+                                            threads=1), TINY_MODEL, out, progress=False)
+    return out
+
+
+@pytest.fixture
+def copy(good, tmp_path) -> Path:
+    dst = tmp_path / "b"
+    shutil.copytree(good, dst, ignore=shutil.ignore_patterns("checkpoint"))
+    return dst
+
+
+def _info(b: Path) -> dict:
+    return json.loads((b / "bundle.json").read_text())
+
+
+def _save_info(b: Path, info: dict) -> None:
+    (b / "bundle.json").write_text(json.dumps(info))
+
+
+def _rehash(b: Path, *names: str) -> None:
+    info = _info(b)
+    for name in names:
+        info["files"][name] = {"bytes": (b / name).stat().st_size, "sha256": _sha256(b / name)}
+    _save_info(b, info)
+
+
+def _refused(b: Path, *words: str) -> str:
+    with pytest.raises(BundleError) as e:
+        load_bundle(b)
+    msg = str(e.value)
+    for w in words:
+        assert w in msg, msg
+    return msg
+
+
+# ---------------------------------------------------------------------------- config vs tensors
+@pytest.mark.parametrize("patch, words", [
+    ({"hidden_dim": 200000}, ["hidden_dim must be in 1..8192"]),
+    ({"hidden_dim": 16000}, ["hidden_dim must be in 1..8192"]),
+    ({"hidden_dim": 4096}, ["model.safetensors", "has shape"]),
+    ({"channels": [-8, 8, 8]}, ["channels"]),
+    ({"latent_dim": "4"}, ["latent_dim must be an integer"]),
+    ({"beta": float("nan")}, ["beta must be a finite number"]),
+])
+def test_config_is_checked_against_the_weights_before_building(copy, monkeypatch, patch,
+                                                                words):
+    info = _info(copy)
+    info["model_config"].update(patch)
+    _save_info(copy, info)
+    built = []
+    monkeypatch.setattr(bundle_mod, "build_model", lambda *a: built.append(a) or 1 / 0)
+    _refused(copy, "bad model_config" if "has shape" not in words else "", *words)
+    assert built == []
+
+
+def test_weights_of_another_dtype_or_all_nan_are_refused(copy):
+    state = load_file(str(copy / "model.safetensors"))
+    save_file({k: v.to(torch.bfloat16) for k, v in state.items()}, str(copy / "model.safetensors"))
+    _rehash(copy, "model.safetensors")
+    _refused(copy, "BF16", "float32")
+    save_file({k: torch.full_like(v, float("nan")) for k, v in state.items()},
+              str(copy / "model.safetensors"))
+    _rehash(copy, "model.safetensors")
+    _refused(copy, "NaN")
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda mu: mu.astype(np.int8), ["mu is I8"]),
+    (lambda mu: mu > 0, ["mu is BOOL"]),
+    (lambda mu: np.where(np.arange(mu.size).reshape(mu.shape) == 3, np.nan, mu), ["NaN"]),
+    (lambda mu: np.where(np.arange(mu.size).reshape(mu.shape) == 3, np.inf, mu), ["infinite"]),
+    ("bf16", ["mu is BF16"]),
+])
+def test_embeddings_of_a_wrong_type_or_not_finite_are_refused(copy, mutate, words):
+    fp = copy / "embeddings.safetensors"
+    emb = bundle_mod.np_load_file(str(fp))
+    if mutate == "bf16":
+        save_file({"mu": torch.from_numpy(emb["mu"]).to(torch.bfloat16),
+                   "logvar": torch.from_numpy(emb["logvar"])}, str(fp))
+    else:
+        np_save_file({"mu": np.ascontiguousarray(mutate(emb["mu"])), "logvar": emb["logvar"]},
+                     str(fp))
+    _rehash(copy, "embeddings.safetensors")
+    _refused(copy, "embeddings.safetensors", *words)
+
+
+# ---------------------------------------------------------------------------- images
+def test_a_png_bomb_as_the_gallery_or_an_image_shard_is_refused(copy):
+    bomb = _png_bomb(40_000, 40_000)
+    for name in ("gallery.webp", "images/images-00000.webp"):
+        saved = (copy / name).read_bytes()
+        (copy / name).write_bytes(bomb)
+        _rehash(copy, name)
+        _refused(copy, name.split("/")[-1])
+        (copy / name).write_bytes(saved)
+        _rehash(copy, name)
+    load_bundle(copy)
+
+
+def test_an_image_shard_of_the_wrong_size_is_refused_at_load(copy):
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(buf, format="WEBP", lossless=True)
+    (copy / "images/images-00000.webp").write_bytes(buf.getvalue())
+    _rehash(copy, "images/images-00000.webp")
+    _refused(copy, "images-00000.webp", "64x64 px, expected")
+
+
+# ---------------------------------------------------------------------------- files and JSON
+@pytest.mark.parametrize("name", ["history.json", "gallery.webp", "projections.safetensors",
+                                  "images/images-00000.webp"])
+def test_a_file_not_listed_in_files_is_not_read_unverified(copy, name):
+    info = _info(copy)
+    del info["files"][name]
+    _save_info(copy, info)
+    _refused(copy, name.split("/")[-1])
+
+
+@pytest.mark.parametrize("where, value, words", [
+    (("metrics", "train_seconds"), "12 min", ["metrics.train_seconds"]),
+    (("metrics", "val"), ["psnr", 3], ["metrics.val"]),
+    (("metrics", "val"), {"psnr": "high"}, ["metrics.val"]),
+    (("catalogue", "factor_columns"), "factor_height", ["catalogue.factor_columns"]),
+    (("catalogue", "columns"), [1, 2], ["catalogue.columns"]),
+    (("catalogue", "source"), "http://evil.example", ["catalogue.source"]),
+    (("catalogue", "source"), {"kind": {"nested": 1}}, ["catalogue.source"]),
+    (("catalogue", "fingerprint"), "[Re-login here](http://evil.example)",
+     ["catalogue.fingerprint"]),
+    (("train_config", "val_fraction"), "0.1", ["train_config.val_fraction"]),
+])
+def test_wrong_typed_bundle_json_values_are_refused(copy, where, value, words):
+    info = _info(copy)
+    info[where[0]][where[1]] = value
+    _save_info(copy, info)
+    _refused(copy, "bundle.json", *words)
+
+
+@pytest.mark.parametrize("history", [{"epoch": 1}, [{"epoch": "1", "train": {"loss": 1}}],
+                                     [{"epoch": 1, "train": {"loss": "x"}}], [1, 2],
+                                     [{"epoch": 1, "train": {"loss": 1.0}, "val": None}]])
+def test_a_malformed_history_is_refused(copy, history):
+    (copy / "history.json").write_text(json.dumps(history))
+    _rehash(copy, "history.json")
+    _refused(copy, "history.json")
+
+
+# ---------------------------------------------------------------------------- in the app
+@pytest.mark.parametrize("page", [None, "pages/sliders.py", "pages/catalogue_map.py"])
+def test_every_page_shows_one_clear_message_for_a_crafted_bundle(copy, tmp_path, monkeypatch,
+                                                                 page):
+    from streamlit.testing.v1 import AppTest
+    (copy / "gallery.webp").write_bytes(_png_bomb(40_000, 40_000))
+    _rehash(copy, "gallery.webp")
+    monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["bundle_path"] = str(copy)
+    if page:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert errors and all("gallery" in e for e in errors), errors
+    assert len({e.split(":", 1)[0] for e in errors}) == 1 or len(errors) <= 2, errors
