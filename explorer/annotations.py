@@ -39,8 +39,9 @@ silently.
 
 Undo
 ----
-`undo_last` reverts the most recent action that has not been undone yet (optionally only among
-one user's actions), in one transaction. It restores only rows that are still as that action
+`undo_last(user, kinds)` reverts the most recent action not undone yet, among one user's (a
+session's) actions of the given kinds (TAG_KINDS, ATTRIBUTE_KINDS), in one transaction; the app
+always passes both, and `last_undoable` says what it would undo. It restores only rows that are still as that action
 left them; rows another action changed since are left alone, and the returned description says
 how many. Undos are themselves recorded in the history but are not undoable (no redo).
 """
@@ -66,6 +67,8 @@ if TYPE_CHECKING:  # pandas is imported where a table is returned: writers start
     import pandas as pd
 
 SCHEMA_VERSION = 1
+TAG_KINDS = ("add", "remove", "rename", "delete", "import")   # what "undo" on tags may undo
+ATTRIBUTE_KINDS = ("attribute",)                              # accepted attribute values
 UNTAGGED = "untagged"        # tag_column's label for an item without tags
 MAX_TAG_LEN = 100
 MAX_SKU_LEN = 200
@@ -860,19 +863,40 @@ class AnnotationStore:
         return df
 
     # -------------------------------------------------------------- undo and history
-    def undo_last(self, user: str | None = None) -> str | None:
-        """Undo the most recent action not yet undone (only `user`'s, if given), in one
-        transaction. Returns what was undone, or None when there is nothing to undo."""
+    @staticmethod
+    def _undoable(fingerprint: str, who: str | None, kinds: Iterable[str] | None
+                  ) -> tuple[str, tuple]:
+        sql = ("SELECT id, kind, description FROM actions WHERE fingerprint = ? "
+               "AND kind != 'undo' AND undone_by IS NULL")
+        args: tuple = (fingerprint,)
+        if who is not None:
+            sql += " AND changed_by = ?"
+            args += (who,)
+        if kinds is not None:
+            kinds = tuple(kinds)
+            sql += f" AND kind IN ({', '.join('?' * len(kinds))})" if kinds else " AND 0"
+            args += kinds
+        return sql + " ORDER BY id DESC LIMIT 1", args
+
+    def last_undoable(self, user: str | None = None, kinds: Iterable[str] | None = None
+                      ) -> str | None:
+        """The description of the action `undo_last(user, kinds)` would undo, or None."""
+        who = None if user is None else _check_user(user)
+        row = self._read(lambda conn: conn.execute(
+            *self._undoable(self.fingerprint, who, kinds)).fetchone())
+        return None if row is None else str(row[2])
+
+    def undo_last(self, user: str | None = None, kinds: Iterable[str] | None = None
+                  ) -> str | None:
+        """Undo the most recent action not yet undone, in one transaction: only `user`'s
+        (a session's label, as passed to the action) and only of `kinds` (e.g. TAG_KINDS,
+        ATTRIBUTE_KINDS) when given; pages pass both, so one session's undo never reverts
+        another's work or another kind of action. Returns what was undone ("undid #12:
+        added 'retro' to 30 products"), or None when there is nothing to undo."""
         who = None if user is None else _check_user(user)
 
         def run(conn: sqlite3.Connection) -> str | None:
-            sql = ("SELECT id, kind, description FROM actions WHERE fingerprint = ? "
-                   "AND kind != 'undo' AND undone_by IS NULL")
-            args: tuple = (self.fingerprint,)
-            if who is not None:
-                sql += " AND changed_by = ?"
-                args += (who,)
-            target = conn.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+            target = conn.execute(*self._undoable(self.fingerprint, who, kinds)).fetchone()
             if target is None:
                 raise _NothingChanged(None)
             tid, kind, description = target

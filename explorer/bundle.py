@@ -171,9 +171,16 @@ class Bundle:
         return self.info["catalogue"]["fingerprint"]
 
     @property
-    def key(self) -> str:
-        """Identifies this bundle's content (for caches): its weights' checksum."""
+    def weights_key(self) -> str:
+        """Its weights' checksum: what factor names and attribute directions belong to."""
         return self.info["files"]["model.safetensors"]["sha256"][:16]
+
+    @property
+    def key(self) -> str:
+        """Identifies this bundle's content (for caches and per-session state): weights and
+        catalogue. Two bundles with the same weights (made by `encode`) but other catalogues
+        have different keys, so no item index chosen in one is ever used in the other."""
+        return f"{self.weights_key}-{self.fingerprint[:16]}"
 
     def __len__(self) -> int:
         return len(self.mu)

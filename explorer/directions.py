@@ -16,16 +16,13 @@ a logistic-regression probe on the codes and reports how much the probe's predic
 probabilities move as held-out items are moved along the direction. A clean direction moves its
 own attribute a lot and the others little.
 
-Directions are saved next to the bundle as JSON (never pickled, never inside the weights)::
-
-    <bundle>/directions.json  {"model": <weights sha>, "directions": [{"name": ..., ...}]}
-
-with the same fallback as explorer.naming when the bundle folder is read-only:
-``<KICKSPACE_DATA_DIR or ./data>/directions-<weights sha>.json``.
+Directions are saved per model weights in the annotations database beside the tags
+(explorer.latentstore; as JSON rows, never pickled, never inside the weights). The
+<bundle>/directions.json and <KICKSPACE_DATA_DIR or ./data>/directions-<weights sha>.json files
+of older versions are copied in on first use (`_fallback` names the second).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -38,7 +35,6 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from explorer.atomic import atomic_write_text
 
 METHODS = ("logreg", "mean-diff")
 MIN_PER_CLASS = 3            # items needed on each side to fit a direction
@@ -425,107 +421,29 @@ def _fallback(bundle_key: str) -> Path:
             / f"directions-{slugify(bundle_key) or 'bundle'}.json")
 
 
-def _candidates(bundle_path: str | os.PathLike, bundle_key: str) -> list[Path]:
-    return [Path(bundle_path) / "directions.json", _fallback(bundle_key)]
-
-
-def _read_file(p: Path, bundle_key: str, latent_dim: int | None
-               ) -> tuple[list[Direction], set[str]]:
-    """(valid directions, slugs this file hides from the files before it)."""
-    try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            return [], set()
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
-        return [], set()
-    if not isinstance(data, dict) or data.get("model") != bundle_key:
-        return [], set()
-    items = data.get("directions")
-    hidden = data.get("hidden")
-    hidden = {h for h in hidden[:1000] if isinstance(h, str)} if isinstance(hidden, list) \
-        else set()
-    if not isinstance(items, list):
-        return [], hidden
-    out = []
-    for item in items[:MAX_DIRECTIONS]:
-        try:
-            out.append(Direction.from_dict(item, latent_dim))
-        except (ValueError, TypeError, OverflowError):
-            continue
-    return out, hidden
-
-
 def load_directions(bundle_path: str | os.PathLike, bundle_key: str,
                     latent_dim: int | None = None) -> list[Direction]:
     """The directions saved for this bundle's weights, in the order saved; [] when none.
-
-    Files that are missing, unreadable, not JSON, too large or for other weights are ignored,
-    and so is every entry that does not validate (with latent_dim, a vector of another
-    length). The data-dir fallback is read after the bundle folder: its entries replace
-    same-named ones, and its "hidden" list removes ones deleted while the bundle folder was
-    read-only."""
-    merged: dict[str, Direction] = {}
-    for p in _candidates(bundle_path, bundle_key):
-        found, hidden = _read_file(p, bundle_key, latent_dim)
-        for slug in hidden:
-            merged.pop(slug, None)
-        for d in found:
-            merged[d.slug] = d
-    return list(merged.values())[:MAX_DIRECTIONS]
+    Entries that do not validate (with latent_dim: a vector of another length) are left
+    out. They live in the annotations database (explorer.latentstore)."""
+    from explorer.latentstore import for_bundle
+    return for_bundle(bundle_path, bundle_key).directions(latent_dim)
 
 
-def _write(bundle_path: str | os.PathLike, bundle_key: str, directions: list[Direction]
-           ) -> Path:
-    """Write the full list to the first writable candidate file."""
-    directions = directions[:MAX_DIRECTIONS]
-    wanted = {d.slug for d in directions}
-    earlier: set[str] = set()
-    for p in _candidates(bundle_path, bundle_key):
-        data: dict[str, Any] = {"model": bundle_key,
-                                "directions": [d.to_dict() for d in directions]}
-        hidden = sorted(earlier - wanted)
-        if hidden:
-            data["hidden"] = hidden
-        try:
-            atomic_write_text(p, json.dumps(data, indent=1, ensure_ascii=False))
-        except OSError:
-            earlier |= {d.slug for d in _read_file(p, bundle_key, None)[0]}
-            continue
-        for later in _candidates(bundle_path, bundle_key)[_candidates(
-                bundle_path, bundle_key).index(p) + 1:]:
-            # a stale later file would override what was just written: drop its entries
-            if later.exists():
-                try:
-                    atomic_write_text(later, json.dumps(
-                        {"model": bundle_key, "directions": []}, indent=1))
-                except OSError:
-                    pass
-        return p
-    raise OSError(f"cannot save directions next to {bundle_path} or in "
-                  f"{_fallback(bundle_key)}")
+def save_direction(bundle_path: str | os.PathLike, bundle_key: str, direction: Direction,
+                   user: str = "") -> Path:
+    """Add (or replace, by name) a direction in one transaction; returns the database."""
+    from explorer.latentstore import for_bundle
+    store = for_bundle(bundle_path, bundle_key)
+    store.save_direction(direction, user=user)
+    return store.store.path
 
 
-def save_direction(bundle_path: str | os.PathLike, bundle_key: str, direction: Direction
-                   ) -> Path:
-    """Add (or replace, by name) a direction; returns the file written (the bundle folder,
-    else the data dir)."""
-    if not direction.slug:
-        raise ValueError("a direction needs a name with at least one letter or digit")
-    current = [d for d in load_directions(bundle_path, bundle_key)
-               if d.slug != direction.slug]
-    if len(current) >= MAX_DIRECTIONS:
-        raise ValueError(f"at most {MAX_DIRECTIONS} directions per bundle; delete one first")
-    return _write(bundle_path, bundle_key, current + [direction])
-
-
-def delete_direction(bundle_path: str | os.PathLike, bundle_key: str, slug: str) -> bool:
+def delete_direction(bundle_path: str | os.PathLike, bundle_key: str, slug: str,
+                     user: str = "") -> bool:
     """Remove the direction with this slug; False when there was none."""
-    current = load_directions(bundle_path, bundle_key)
-    keep = [d for d in current if d.slug != slug]
-    if len(keep) == len(current):
-        return False
-    _write(bundle_path, bundle_key, keep)
-    return True
+    from explorer.latentstore import for_bundle
+    return for_bundle(bundle_path, bundle_key).delete_direction(slug, user=user)
 
 
 def slider_key(direction: Direction) -> str:

@@ -14,10 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from explorer import cache, mapview
-from explorer.annotations import AnnotationStoreError
+from explorer.annotations import TAG_KINDS, AnnotationStoreError
 from explorer.clusters import NOISE, central_items, cluster_sizes
 from explorer.sheets import image_grid, to_png_bytes
-from explorer.widgets import esc, product_grid
+from explorer.widgets import esc, product_grid, session_user
 
 PER_PAGE = 30
 ss = st.session_state
@@ -51,7 +51,7 @@ def skus(md: pd.DataFrame, indices) -> list[str]:
 # ---------------------------------------------------------------------------- tagging
 def tag_indices(store, md, tag: str, indices, what: str, where: str) -> None:
     try:
-        n = store.add_tag(tag, skus(md, indices))
+        n = store.add_tag(tag, skus(md, indices), user=session_user())
         flash("success", f"Tagged {n:,} of {len(indices):,} {what} with '{tag.strip()}'"
               + ("" if n == len(indices) else " (the others had it already)"), where)
     except (ValueError, AnnotationStoreError) as e:
@@ -61,7 +61,7 @@ def tag_indices(store, md, tag: str, indices, what: str, where: str) -> None:
 def _on_untag(store, md, indices) -> None:
     tag = ss.get("sel_tag", "")
     try:
-        n = store.remove_tag(tag, skus(md, indices))
+        n = store.remove_tag(tag, skus(md, indices), user=session_user())
         flash("success", f"Removed '{tag.strip()}' from {n:,} of the selected products",
               "selection")
     except (ValueError, AnnotationStoreError) as e:
@@ -301,7 +301,7 @@ def tags_section(b, store, store_error: str | None, read_only: bool = False) -> 
     def on_rename() -> None:
         old, new = ss.get("ren_old"), ss.get("ren_new", "")
         try:
-            n = store.rename_tag(old, new)
+            n = store.rename_tag(old, new, user=session_user())
             flash("success", f"Renamed '{old}' to '{new.strip()}' on {n:,} products", "tags")
         except (ValueError, AnnotationStoreError) as e:
             flash("error", f"Not renamed: {e}", "tags")
@@ -309,7 +309,7 @@ def tags_section(b, store, store_error: str | None, read_only: bool = False) -> 
     def on_delete() -> None:
         old = ss.get("ren_old")
         try:
-            n = store.delete_tag(old)
+            n = store.delete_tag(old, user=session_user())
             flash("success", f"Removed '{old}' from {n:,} products", "tags")
         except (ValueError, AnnotationStoreError) as e:
             flash("error", f"Not deleted: {e}", "tags")
@@ -321,7 +321,7 @@ def tags_section(b, store, store_error: str | None, read_only: bool = False) -> 
 
     def on_undo() -> None:
         try:
-            text = store.undo_last()
+            text = store.undo_last(session_user(), TAG_KINDS)   # this session's, tags only
             flash("success", text[0].upper() + text[1:] if text else "Nothing to undo", "tags")
         except AnnotationStoreError as e:
             flash("error", f"Undo failed: {e}", "tags")
@@ -350,13 +350,11 @@ def tags_section(b, store, store_error: str | None, read_only: bool = False) -> 
             st.button("Select the products with this tag", key="tag_pick",
                       on_click=on_pick_tag, args=(old,))
 
-    hist = store.history(limit=100)
-    last = hist[(hist["kind"] != "undo") & (~hist["undone"])].head(1)
+    last = store.last_undoable(session_user(), TAG_KINDS)   # this session's own tag actions
     u1, u2 = st.columns([1.4, 5], vertical_alignment="center")
-    u1.button(":material/undo: Undo last bulk action", key="undo", disabled=last.empty or read_only,
-              on_click=on_undo)
-    u2.caption("last: " + esc(last["description"].iloc[0]) if not last.empty else
-               "Nothing to undo.")
+    u1.button(":material/undo: Undo my last tag action", key="undo",
+              disabled=last is None or read_only, on_click=on_undo)
+    u2.caption("yours, last: " + esc(last) if last else "Nothing of yours to undo.")
 
     e1, e2 = st.columns(2)
     with e1:
@@ -370,7 +368,7 @@ def tags_section(b, store, store_error: str | None, read_only: bool = False) -> 
         if up is not None and ss.get("import_done", (None,))[0] != up.file_id:
             result = None
             try:
-                result = store.import_csv(up.getvalue())
+                result = store.import_csv(up.getvalue(), user=session_user())
                 ss["import_done"] = (up.file_id, result.ok, result.summary())
             except (ValueError, AnnotationStoreError) as e:
                 ss["import_done"] = (up.file_id, False, f"nothing imported: {e}")

@@ -66,11 +66,39 @@ def current_bundle() -> Bundle:
     _through_app_py()
     path = st.session_state.get("bundle_path", str(cache.DEFAULT_BUNDLE))
     try:
-        return cache.get_bundle(path)
+        bundle = cache.get_bundle(path)
     except (cache.BundleError, OSError, ValueError) as e:
         st.error(f"Cannot load the bundle: {esc(e)}")
         st.stop()
         raise  # unreachable; st.stop raises
+    forget_other_bundles_items(bundle)
+    return bundle
+
+
+def session_user() -> str:
+    """Who this browser session is, for the annotations' changed_by: a random label made on
+    the session's first call. Undo buttons undo only this session's own actions."""
+    import uuid
+    return st.session_state.setdefault("ks_user", f"session-{uuid.uuid4().hex[:8]}")
+
+
+# session-state keys that hold item indices (row numbers of one catalogue)
+_INDEX_KEYS = ("pick", "similar_item", "sel_page")
+_INDEX_SUFFIXES = ("__idx", "__sel")
+
+
+def forget_other_bundles_items(bundle: Bundle) -> None:
+    """When the session switches to a bundle with another key (other weights or another
+    catalogue), drop every item index it kept: row 17 of one catalogue is another product,
+    or no product, in the next."""
+    ss = st.session_state
+    if ss.get("_items_of") == bundle.key:
+        return
+    if "_items_of" in ss:
+        for k in list(ss.keys()):
+            if k in _INDEX_KEYS or str(k).endswith(_INDEX_SUFFIXES):
+                del ss[k]
+    ss["_items_of"] = bundle.key
 
 
 # ---------------------------------------------------------------------------- pictures
@@ -236,6 +264,8 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
 
     query = st.text_input("Search by name, SKU or brand", key=f"{key}__q",
                           placeholder="e.g. court, boot, KS-0001")
+    if not 0 <= int(ss[idx_key]) < len(bundle):   # never an index of another catalogue
+        ss[idx_key] = min(default_index, len(bundle) - 1)
     current = int(ss[idx_key])
     matches = search_items(bundle.metadata, query, limit=200)
     if query and not matches:

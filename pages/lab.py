@@ -24,7 +24,8 @@ from explorer.metrics.association import (FACTOR_PREFIX, column_kinds, dimension
 from explorer.metrics.information import KL_THRESHOLD, VARIANCE_THRESHOLD, variance_of_means
 from explorer.naming import dim_label, load_names, save_names
 from explorer.pictures import sharp
-from explorer.widgets import anchor_picker, current_bundle, esc
+from explorer.annotations import AnnotationStoreError
+from explorer.widgets import anchor_picker, current_bundle, esc, session_user
 
 b = current_bundle()
 ss = st.session_state
@@ -258,14 +259,16 @@ def naming_section() -> None:
               width="stretch", help="fill the name column with the suggested names")
     c2.button("Discard edits", on_click=_discard_edits, width="stretch")
     if c3.button("Save names", type="primary", width="stretch"):
-        new = {int(r.dim): str(r.name).strip() for r in edited.itertuples(index=False)
-               if isinstance(r.name, str) and r.name.strip()}
+        new = {int(r.dim): (r.name.strip() if isinstance(r.name, str) else "")
+               for r in edited.itertuples(index=False)}
+        # only what this session changed: names another session saved meanwhile stay
+        changed = {d: v for d, v in new.items() if v != names.get(d, "")}
         try:
-            where = save_names(b.path, b.key, new)
-        except OSError as e:
+            where = save_names(b.path, b.key, changed, user=session_user())
+        except (OSError, ValueError, AnnotationStoreError) as e:
             st.error(f"Could not save the names: {esc(e)}")
         else:
-            ss["lab_flash"] = f"Saved {len(new)} names to {where}."
+            ss["lab_flash"] = f"Saved {len(changed)} changed names to {where}."
             _discard_edits()
             st.rerun()
     if draft is not None:
@@ -382,8 +385,8 @@ def _save(direction: Direction, name_key: str) -> None:
         return
     replaced = any(x.slug == d.slug for x in load_directions(b.path, b.key))
     try:
-        where = save_direction(b.path, b.key, d)
-    except (OSError, ValueError) as e:
+        where = save_direction(b.path, b.key, d, user=session_user())
+    except (OSError, ValueError, AnnotationStoreError) as e:
         ss["lab_flash_error"] = f"Could not save the direction: {e}"
         return
     ss["lab_flash"] = (f"{'Replaced' if replaced else 'Saved'} “{d.name}” in {where}: it is a "
@@ -391,7 +394,7 @@ def _save(direction: Direction, name_key: str) -> None:
 
 
 def _delete(slug: str) -> None:
-    delete_direction(b.path, b.key, slug)
+    delete_direction(b.path, b.key, slug, user=session_user())
 
 
 def directions_section() -> None:

@@ -11,7 +11,7 @@ from explorer.naming import dim_label
 from explorer.pictures import sharp
 from explorer.projection import place_by_neighbours
 from explorer.widgets import (anchor_picker, current_bundle, encode_uploaded, esc, item_label,
-                              product_grid)
+                              product_grid, session_user)
 
 b = current_bundle()
 names = cache.slider_names(b)   # saved names, else confirmed suggestions
@@ -162,7 +162,7 @@ with tab_but:
 
 # ---------------------------------------------------------------------------- imputation
 with tab_impute:
-    from explorer.annotations import AnnotationStore
+    from explorer.annotations import ATTRIBUTE_KINDS, AnnotationStore  # noqa: F401
     from explorer.impute import can_hold_out, holdout_accuracy, impute_column
 
     md = b.metadata
@@ -219,7 +219,8 @@ with tab_impute:
                                             key="imp_accept_all"):
                 store.set_attributes(col, dict(zip(confident["sku"], confident["predicted"])),
                                      confidence=dict(zip(confident["sku"],
-                                                         confident["confidence"])))
+                                                         confident["confidence"])),
+                                     user=session_user())
                 st.rerun()
             if len(review):
                 st.markdown("**Review queue** (lowest confidence first)")
@@ -232,11 +233,19 @@ with tab_impute:
                                 f"{row['confidence']:.0%}")
                     if c3.button("Accept", key=f"imp_ok_{row['sku']}"):
                         store.set_attribute(row["sku"], col, row["predicted"],
-                                            confidence=float(row["confidence"]))
+                                            confidence=float(row["confidence"]),
+                                            user=session_user())
                         st.rerun()
             if len(accepted):
                 with st.expander(f"{len(accepted)} accepted values"):
                     st.dataframe(accepted, hide_index=True, width="stretch")
-                if st.button("Undo the last acceptance", key="imp_undo"):
-                    st.toast(store.undo_last() or "nothing to undo")
+                mine = store.last_undoable(session_user(), ATTRIBUTE_KINDS)
+                if st.button("Undo my last acceptance", key="imp_undo", disabled=mine is None,
+                             help="only this session's own accepted values" if mine is None
+                             else f"undo: {esc(mine)}"):
+                    done = store.undo_last(session_user(), ATTRIBUTE_KINDS)
+                    st.session_state["imp_undone"] = (done[0].upper() + done[1:] if done
+                                                      else "Nothing to undo")
                     st.rerun()
+            if "imp_undone" in st.session_state:   # what the last undo did, said once
+                st.success(esc(st.session_state.pop("imp_undone")))

@@ -101,13 +101,21 @@ def test_leakage_small_for_independent_large_for_correlated(world):
     assert "silhouette" not in set(leakage(d, z, md, ["silhouette", "follows"])["attribute"])
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    """Saved directions live in the annotations database in the data dir: a fresh one."""
+    monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("KICKSPACE_ANNOTATIONS_DB", raising=False)
+    return tmp_path / "data"
+
+
 def test_save_load_round_trip(world, tmp_path):
     z, md, _ = world
     a = fit_direction(z, md["silhouette"], "boot", name="boot-ness")
     b = fit_direction(z, md["follows"], "high", method="mean-diff")
     save_direction(tmp_path, "abc123", a)
-    path = save_direction(tmp_path, "abc123", b)
-    assert path == tmp_path / "directions.json"
+    path = save_direction(tmp_path, "abc123", b, user="session-1")
+    assert path.parent == tmp_path / "data" and path.suffix == ".sqlite"
     got = load_directions(tmp_path, "abc123", latent_dim=D)
     assert [g.name for g in got] == ["boot-ness", "follows: high"]
     assert np.allclose(got[0].vector, a.vector, atol=1e-6)
@@ -126,8 +134,8 @@ def test_save_load_round_trip(world, tmp_path):
     assert delete_direction(tmp_path, "abc123", "boot_ness")
     assert not delete_direction(tmp_path, "abc123", "boot_ness")
     assert [g.name for g in load_directions(tmp_path, "abc123")] == ["follows: high"]
-    text = (tmp_path / "directions.json").read_text()
-    assert json.loads(text)["model"] == "abc123"
+    # a bundle key with its catalogue part finds the directions of the same weights
+    assert [g.name for g in load_directions(tmp_path, "abc123-00ff")] == ["follows: high"]
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
@@ -186,10 +194,10 @@ def test_valid_entries_survive_next_to_broken_ones(tmp_path):
     got = load_directions(tmp_path, "k", latent_dim=6)
     assert [d.slug for d in got] == ["ok", "script_alert_1_script"]
     assert "\x00" not in got[1].name and "\u202e" not in got[1].name
-    # saving on top of a broken file works and keeps the valid entries
+    # the file was copied into the database once: breaking it later changes nothing
     (tmp_path / "directions.json").write_text("{not json")
     save_direction(tmp_path, "k", Direction.from_dict(GOOD))
-    assert [d.name for d in load_directions(tmp_path, "k")] == ["ok"]
+    assert [d.slug for d in load_directions(tmp_path, "k")] == ["ok", "script_alert_1_script"]
 
 
 def test_slugify():
