@@ -51,7 +51,11 @@ def preview_strip(path: str | os.PathLike, n: int = 6) -> "np.ndarray | None":
         with Image.open(Path(path) / "gallery.webp") as im:
             if im.width < size or im.height < size or im.width % size or im.height % size:
                 return None
+            # a crafted bundle's gallery may be a bomb (or a PNG that decodes whole to crop):
+            # the same limits as the full load, checked before any pixel is decoded
+            if im.format != "WEBP" or im.width * im.height > 64_000_000:
+                return None
             row = im.crop((0, im.height - size, min(im.width, n * size), im.height))
             return np.asarray(row.convert("RGB"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, Image.DecompressionBombError):
         return None

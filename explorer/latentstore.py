@@ -199,15 +199,11 @@ class LatentStore:
     def _put_direction(self, conn: sqlite3.Connection, d, now: str, who: str) -> bool:
         old = conn.execute("SELECT position FROM directions WHERE weights = ? AND slug = ?",
                            (self.weights, d.slug)).fetchone()
-        if old is None:
-            count, top = conn.execute("SELECT count(*), max(position) FROM directions "
-                                      "WHERE weights = ?", (self.weights,)).fetchone()
-            if count >= MAX_DIRECTIONS:
-                raise ValueError(f"at most {MAX_DIRECTIONS} directions per bundle; delete one "
-                                 f"first")
-            position = (top if top is not None else -1) + 1
-        else:
-            position = old[0]
+        count, top = conn.execute("SELECT count(*), max(position) FROM directions "
+                                  "WHERE weights = ?", (self.weights,)).fetchone()
+        if old is None and count >= MAX_DIRECTIONS:
+            raise ValueError(f"at most {MAX_DIRECTIONS} directions per bundle; delete one first")
+        position = (top if top is not None else -1) + 1   # a replaced one moves to the end
         conn.execute("INSERT OR REPLACE INTO directions VALUES (?, ?, ?, ?, ?, ?)",
                      (self.weights, d.slug, position,
                       json.dumps(d.to_dict(), ensure_ascii=False), now, who))
@@ -237,14 +233,11 @@ _LOCK = threading.Lock()
 
 
 def _fingerprint(bundle_path: Path, bundle_key: str) -> str:
-    """The catalogue fingerprint of the bundle at bundle_path (from bundle.json; else the
-    catalogue part of the key, else a fixed stand-in for a folder that is not a bundle)."""
+    """The catalogue fingerprint of the bundle at bundle_path (from bundle.json), or a fixed
+    stand-in for a folder that is not a bundle."""
     info = _read_json(bundle_path / "bundle.json")
     fp = info.get("catalogue", {}).get("fingerprint") if isinstance(info, dict) else None
-    if isinstance(fp, str) and fp.isalnum():
-        return fp
-    part = str(bundle_key).split("-", 1)
-    return part[1] if len(part) == 2 and part[1].isalnum() else "no-catalogue"
+    return fp if isinstance(fp, str) and fp.isalnum() else "no-catalogue"
 
 
 def for_bundle(bundle_path: str | os.PathLike, bundle_key: str) -> LatentStore:

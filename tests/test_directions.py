@@ -197,7 +197,7 @@ def test_valid_entries_survive_next_to_broken_ones(tmp_path):
     # the file was copied into the database once: breaking it later changes nothing
     (tmp_path / "directions.json").write_text("{not json")
     save_direction(tmp_path, "k", Direction.from_dict(GOOD))
-    assert [d.slug for d in load_directions(tmp_path, "k")] == ["ok", "script_alert_1_script"]
+    assert [d.slug for d in load_directions(tmp_path, "k")] == ["script_alert_1_script", "ok"]
 
 
 def test_slugify():
