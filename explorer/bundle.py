@@ -298,7 +298,8 @@ def write_bundle(out_dir: str | os.PathLike, model: AutoEncoder, catalogue: Cata
 
 # files a bundle folder may hold beside those bundle.json lists: the training checkpoint and the
 # names/directions files older versions saved there (carried over to the new bundle)
-BUNDLE_EXTRAS = ("bundle.json", "checkpoint", "names.json", "directions.json")
+BUNDLE_EXTRAS = ("bundle.json", "checkpoint", "names.json", "directions.json",
+                 "factor_names.json")
 
 
 def check_out_target(out: str | os.PathLike, *, reads: Iterable[str | os.PathLike] = (),

@@ -6,8 +6,11 @@ sha>.json; the first open copies them into the database (`_fallback` names the s
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+
+from explorer.atomic import atomic_write_text
 
 
 def _fallback(bundle_key: str) -> Path:
@@ -350,6 +353,8 @@ CHECK_VERSION = 1
 
 
 def _checked_candidates(bundle_path: Path, bundle_key: str) -> list[Path]:
+    from explorer.latentstore import weights_of
+    bundle_key = weights_of(bundle_key)   # a Bundle.key also names its catalogue
     return [Path(bundle_path) / "factor_names.json",
             Path(os.environ.get("KICKSPACE_DATA_DIR", "data")) / f"factor-names-{bundle_key}.json"]
 
@@ -360,7 +365,8 @@ def save_checked(bundle_path, bundle_key: str, names: dict[int, FactorName]) -> 
     rows = {str(d): {"suggestion": f.suggestion, "confirmed": f.confirmed,
                      "evidence": f.evidence, "description": f.description}
             for d, f in names.items()}
-    text = json.dumps({"model": bundle_key, "version": CHECK_VERSION, "dims": rows},
+    from explorer.latentstore import weights_of
+    text = json.dumps({"model": weights_of(bundle_key), "version": CHECK_VERSION, "dims": rows},
                       indent=1, ensure_ascii=False)
     for p in _checked_candidates(Path(bundle_path), bundle_key):
         try:
@@ -374,12 +380,13 @@ def save_checked(bundle_path, bundle_key: str, names: dict[int, FactorName]) -> 
 def load_checked(bundle_path, bundle_key: str) -> dict[int, FactorName] | None:
     """The stored check for these weights ({dim: FactorName}, labels without saved names),
     or None when there is none (or it is unreadable or for other weights)."""
+    from explorer.latentstore import weights_of
     for p in _checked_candidates(Path(bundle_path), bundle_key):
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, OSError):
             continue
-        if not isinstance(data, dict) or data.get("model") != bundle_key \
+        if not isinstance(data, dict) or data.get("model") != weights_of(bundle_key) \
                 or data.get("version") != CHECK_VERSION:
             continue
         out = {}
