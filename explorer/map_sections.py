@@ -9,6 +9,8 @@ cells (plain text).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -169,8 +171,8 @@ def histograms(md: pd.DataFrame, columns: dict, masks: dict[str, np.ndarray],
                               title=dict(text=c.replace("<", "&lt;"), font=dict(size=13)))
             fig.update_xaxes(type="category", tickangle=-40)
             with grid[j % len(grid)]:
-                st.plotly_chart(fig, key=f"hist_{c}", on_select=_on_bar, args=(c, ranges_cols,
-                                                                                 columns),
+                st.plotly_chart(fig, key=f"hist_{c}",
+                                on_select=functools.partial(_on_bar, c, ranges_cols, columns),
                                 selection_mode=("points",), config={"displayModeBar": False})
 
 

@@ -95,6 +95,24 @@ def test_hover_select_url_and_reload(map_server, browser, shots):  # noqa: F811
                           "+ document.querySelectorAll('#tiptext b b').length") == 0
     assert frame.evaluate("() => window.__pwned === undefined")
 
+    # zooming in: pictures replace the points, and the view goes into the URL
+    x, y = mapdrive.point_px(frame, 5)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        d = frame.evaluate("() => kickspaceMap.plot.get('cameraDistance')")
+        if d > 0.05:
+            mapdrive.wheel(frame, x, y, -250)
+        time.sleep(0.4)
+        if int(frame.evaluate("() => document.body.dataset.thumbs || '0'")) > 0 and \
+                "view" in parse_qs(urlparse(page.url).query):
+            break
+    assert int(frame.evaluate("() => document.body.dataset.thumbs")) > 0, "no pictures"
+    wait_idle(page, 60)
+    assert "view" in parse_qs(urlparse(page.url).query)
+    page.screenshot(path=str(shots / "catalogue_map_zoomed.png"))
+    frame.locator("#reset").click()
+    time.sleep(1)
+
     # a box drag selects in the browser and in Python, the same products
     w, h = mapdrive.size(frame)
     mapdrive.mode(frame, "rectangle")

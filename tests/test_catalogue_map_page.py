@@ -258,3 +258,28 @@ def test_large_catalogues_are_sampled_and_filters_narrow(tag_db, monkeypatch):
     _ok(at)
     assert f"all {cap:,} products are drawn" in _plain(at.caption)
     assert _map(at)[0]["n"] == cap
+
+
+def test_histograms_cross_filter(tag_db):
+    """Each histogram counts the products passing the OTHER filters: with a brand filter on,
+    the brand chart still shows every brand, the silhouette chart only that brand's."""
+    md = _bundle().metadata
+    brand = md["brand"].value_counts().index[0]
+    at = _open({"proj": "PCA"})
+    at.multiselect(key="hist_cols").set_value(["brand", "silhouette"])
+    at.multiselect(key="flt_brand").set_value([brand])
+    at.run()
+    _ok(at)
+    specs = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+             for c in at.get("plotly_chart")}
+
+    def counts(spec):
+        y = spec["data"][0]["y"]
+        if isinstance(y, dict):                          # plotly's typed arrays
+            import base64
+            y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
+        return dict(zip(spec["data"][0]["x"], np.asarray(y).tolist()))
+
+    assert counts(specs["brand"]) == md["brand"].value_counts().to_dict()
+    want = md.loc[md["brand"] == brand, "silhouette"].value_counts().to_dict()
+    assert counts(specs["silhouette"]) == want
