@@ -100,7 +100,7 @@ def test_hover_select_url_and_reload(map_server, browser, shots):  # noqa: F811
     deadline = time.time() + 90
     while time.time() < deadline:
         d = frame.evaluate("() => kickspaceMap.plot.get('cameraDistance')")
-        if d > 0.05:
+        if d > 0.025:
             mapdrive.wheel(frame, x, y, -250)
         time.sleep(0.4)
         if int(frame.evaluate("() => document.body.dataset.thumbs || '0'")) > 0 and \

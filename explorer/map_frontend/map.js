@@ -50,8 +50,12 @@ function send(event) {
 function setHeight() {
   post("streamlit:setFrameHeight", { height: document.documentElement.scrollHeight });
 }
+let rendering = Promise.resolve();       // one render at a time: a draw must finish first
 window.addEventListener("message", (e) => {
-  if (e.data && e.data.type === "streamlit:render") render(e.data.args).catch(showError);
+  if (e.data && e.data.type === "streamlit:render") {
+    const a = e.data.args;
+    rendering = rendering.then(() => render(a)).catch(showError);
+  }
 });
 post("streamlit:componentReady", { apiVersion: 1 });
 
