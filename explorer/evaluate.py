@@ -12,6 +12,8 @@ with the bundle's training seed, validation fraction and cap):
   rounding), like the validation numbers recorded during training;
 - colour: colour fidelity of those reconstructions (explorer.metrics.colour): 1 = every hue and
   saturation kept, 0 = all grey; blank for a greyscale catalogue;
+- sharp: sharpness of those reconstructions (explorer.metrics.sharpness): their mean gradient
+  magnitude over the originals'; 1 = as sharp as the photos, lower = blurrier;
 - kNN <attribute>: accuracy of a 5-NN vote from training-split codes onto validation-split codes,
   for text attributes with 2..50 classes (brand, silhouette, class, ...) and integer-coded
   ``factor_*`` columns; the majority-class baseline is kept in the results;
@@ -43,6 +45,7 @@ from explorer.catalogue import FACTOR_PREFIX, Catalogue, CatalogueError
 from explorer.metrics import (count_active, dci, is_deterministic, kl_per_dim, knn_accuracies,
                               mig, modularity, sap, score_columns)
 from explorer.metrics.colour import colour_error_sums, fidelity_from_sums
+from explorer.metrics.sharpness import gradient_energy, ratio_from_sums
 from explorer.splits import image_groups, split_indices
 
 PCA_FIT_BYTES = 1 << 30  # the float32 pixel matrix the PCA is fitted on stays under 1 GiB
@@ -66,25 +69,29 @@ def _pixels(images: np.ndarray, idx: np.ndarray) -> np.ndarray:
 @torch.inference_mode()
 def reconstruct_split(model, images: np.ndarray, idx: np.ndarray, batch_size: int = 256
                       ) -> dict[str, Any]:
-    """Encode images[idx], decode the means; mu, logvar [B, D], mse, psnr and colour (the
-    colour fidelity of the reconstructions, explorer.metrics.colour; NaN for grey images)."""
+    """Encode images[idx], decode the means; mu, logvar [B, D], mse, psnr, colour (the
+    colour fidelity of the reconstructions, explorer.metrics.colour; NaN for grey images) and
+    sharp (their sharpness relative to the originals, explorer.metrics.sharpness)."""
     model.eval()
     d = model.cfg.latent_dim
     mus, lvs = [np.zeros((0, d), np.float32)], [np.zeros((0, d), np.float32)]
-    se, n, c_err, c_tot, n_px = 0.0, 0, 0.0, 0.0, 0
+    se, n, c_err, c_tot, n_px, g_rec, g_orig = 0.0, 0, 0.0, 0.0, 0, 0.0, 0.0
     for s in range(0, len(idx), batch_size):
         x = images_to_tensor(images[idx[s:s + batch_size]])
         mu, logvar = model.encode(x)
         rec = model.decode(mu)
         se += float((rec - x).pow(2).mean(dim=(1, 2, 3)).double().sum())
         n += len(x)
-        e, t = colour_error_sums(x.permute(0, 2, 3, 1).numpy(), rec.permute(0, 2, 3, 1).numpy())
+        x_np, rec_np = x.permute(0, 2, 3, 1).numpy(), rec.float().permute(0, 2, 3, 1).numpy()
+        g_rec, g_orig = g_rec + gradient_energy(rec_np), g_orig + gradient_energy(x_np)
+        e, t = colour_error_sums(x_np, rec_np)
         c_err, c_tot, n_px = c_err + e, c_tot + t, n_px + x.shape[0] * x.shape[2] * x.shape[3]
         mus.append(mu.float().numpy())
         lvs.append(logvar.float().numpy())
     mse = se / n if n else float("nan")
     return {"mu": np.concatenate(mus), "logvar": np.concatenate(lvs), "mse": mse,
-            "psnr": _psnr(mse), "colour": fidelity_from_sums(c_err, c_tot, n_px)}
+            "psnr": _psnr(mse), "colour": fidelity_from_sums(c_err, c_tot, n_px),
+            "sharp": ratio_from_sums(g_rec, g_orig)}
 
 
 def _num_or_none(x: float) -> float | None:
@@ -101,7 +108,8 @@ def pca_baseline(images: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray,
                  n_components: int, seed: int, chunk: int = 2048):
     """PCA with n_components fitted on the pixels of images[fit_idx]; returns (pca, val MSE of
     the projection onto the components, clipped to [0, 1], colour fidelity of that
-    reconstruction)."""
+    reconstruction). The sharpness of that reconstruction is left in pca.sharp_ (see
+    explorer.metrics.sharpness)."""
     from sklearn.decomposition import PCA
 
     x = _pixels(images, fit_idx)
@@ -109,15 +117,19 @@ def pca_baseline(images: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray,
     solver = "randomized" if k < 0.8 * min(x.shape) else "full"
     pca = PCA(n_components=k, svd_solver=solver, random_state=seed).fit(x)
     del x
-    se, n, c_err, c_tot = 0.0, 0, 0.0, 0.0
+    se, n, c_err, c_tot, g_rec, g_orig = 0.0, 0, 0.0, 0.0, 0.0, 0.0
     for s in range(0, len(val_idx), chunk):
         v = _pixels(images, val_idx[s:s + chunk])
         rec = np.clip(pca.inverse_transform(pca.transform(v)), 0.0, 1.0)
         se += float(((rec - v) ** 2).mean(1).astype(np.float64).sum())
         n += len(v)
+        if images.ndim == 4:
+            g_rec += gradient_energy(rec.reshape((len(v),) + images.shape[1:]))
+            g_orig += gradient_energy(v.reshape((len(v),) + images.shape[1:]))
         e, t = colour_error_sums(v.reshape(len(v), -1, 3), rec.reshape(len(v), -1, 3))
         c_err, c_tot = c_err + e, c_tot + t
     n_px = n * (images.shape[1] * images.shape[2] if images.ndim == 4 else 1)
+    pca.sharp_ = ratio_from_sums(g_rec, g_orig)
     return pca, (se / n if n else float("nan")), fidelity_from_sums(c_err, c_tot, n_px)
 
 
@@ -160,7 +172,8 @@ def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: list[
 
 def _row(model: str, baseline: bool, dims: int) -> dict[str, Any]:
     return {"model": model, "baseline": baseline, "latent_dim": dims, "kl": None,
-            "active_dims": None, "mse": None, "psnr": None, "colour": None, "knn": {},
+            "active_dims": None, "mse": None, "psnr": None, "colour": None, "sharp": None,
+            "knn": {},
             "knn_majority": {},
             **{k: None for k in METRIC_COLUMNS}}
 
@@ -246,12 +259,14 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
         rec = reconstruct_split(bundle.model, images, val)
         det = bundle.model.deterministic or is_deterministic(rec["logvar"])
         model_row.update(mse=rec["mse"], psnr=rec["psnr"], colour=_num_or_none(rec["colour"]),
+                         sharp=_num_or_none(rec["sharp"]),
                          active_dims=count_active(rec["mu"], None if det else rec["logvar"]),
                          kl=None if det else float(kl_per_dim(rec["mu"], rec["logvar"]).sum()))
     say(f"{bundle.path}: fitting the PCA baseline on {len(pca_fit)} training images")
     pca, pca_mse, pca_colour = pca_baseline(images, pca_fit, val, dims, seed)
     if len(val):
-        pca_row.update(mse=pca_mse, psnr=_psnr(pca_mse), colour=_num_or_none(pca_colour))
+        pca_row.update(mse=pca_mse, psnr=_psnr(pca_mse), colour=_num_or_none(pca_colour),
+                       sharp=_num_or_none(getattr(pca, "sharp_", None)))
 
     codes = {"model": (bundle.mu, None), "pca": (None, pca)}
     knn_classes: dict[str, int] = {}
@@ -301,7 +316,7 @@ def evaluation_table(results: list[dict[str, Any]], majority: bool = False) -> p
             rec: dict[str, Any] = {
                 "bundle": res["name"], "model": row["model"], "dims": row["latent_dim"],
                 "KL": row["kl"], "active": row["active_dims"], "MSE": row["mse"],
-                "PSNR": row["psnr"], "colour": row.get("colour")}
+                "PSNR": row["psnr"], "sharp": row.get("sharp"), "colour": row.get("colour")}
             for c in knn_cols:
                 rec[f"kNN {c}"] = row["knn"].get(c)
             if has_factors:

@@ -40,6 +40,12 @@ from explorer.splits import split_for, split_indices  # noqa: F401 (split_indice
 
 GALLERY_SIZE = 16
 
+# The default recipe's model settings, applied to whatever the caller leaves unset (the config
+# dataclasses' own defaults rebuild the first bundles' nets; see explorer/models/base.py).
+# Measured in the README (Training: the recipe).
+RECIPE: dict[str, Any] = {"schedule": "fraction", "linear_path": True}
+PCA_INIT_BYTES = 256 << 20  # the float32 pixel matrix of the PCA initialisation stays under it
+
 
 class TrainingError(RuntimeError):
     """Training cannot start or cannot go on (bad input, diverged loss)."""
@@ -50,7 +56,15 @@ class TrainConfig:
     model: str = "beta-vae"
     epochs: int = 30
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 1e-3               # the peak learning rate
+    lr_schedule: str = "cosine"    # cosine: warm-up, then cosine decay to final_lr x lr; constant
+    warmup: float = 0.02           # fraction of the run the learning rate warms up over
+    final_lr: float = 0.05         # the cosine schedule ends at this fraction of lr
+    ema: float = 0.999             # decay of the weight average used for eval/bundle; 0 = off
+    # > 0: a patch discriminator (explorer/models/discriminator.py) adds a hinge GAN loss of
+    # this weight (relative to the reconstruction loss's gradient) from adversarial_start on
+    adversarial: float = 0.0
+    adversarial_start: float = 0.3  # fraction of the run
     weight_decay: float = 0.0
     seed: int = 0
     val_fraction: float = 0.1
@@ -67,8 +81,21 @@ class TrainConfig:
     image_quality: int = 0         # 0: pack bundle images lossless; else WebP quality
     grad_clip: float = 100.0
     write_bundle: bool = True      # False: only the checkpoint (finish later with --resume)
-    time_limit: float = 0.0        # seconds for the whole command (explorer.budget): training
-    #                                stops after the epoch that passes its share
+    # seconds for the whole command (explorer.budget); the training's share compresses the
+    # schedules (progress = the larger of step / planned steps and elapsed / its share) and
+    # stops the run, mid-epoch if need be, when it is spent
+    time_limit: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
+                             f"{self.lr_schedule!r}")
+        if self.adversarial < 0:
+            raise ValueError(f"adversarial must be >= 0, got {self.adversarial}")
+        for name in ("warmup", "final_lr", "ema", "adversarial_start"):
+            v = getattr(self, name)
+            if not 0.0 <= v < 1.0 + (name == "final_lr"):
+                raise ValueError(f"{name} must be in [0, 1), got {v}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -99,6 +126,52 @@ def check_train_config(cfg: TrainConfig) -> None:
             raise bad(name.replace("_", "-"), want, v)
 
 
+LR_SCHEDULES = ("cosine", "constant")
+
+
+def lr_factor(cfg: TrainConfig, progress: float) -> float:
+    """The learning rate as a fraction of cfg.lr at a point of the run (progress in [0, 1])."""
+    p = min(max(progress, 0.0), 1.0)
+    warm = min(1.0, (p + 1e-3) / cfg.warmup) if cfg.warmup > 0 else 1.0
+    if cfg.lr_schedule == "constant":
+        return warm
+    if cfg.warmup > 0 and p < cfg.warmup:
+        return warm
+    t = (p - cfg.warmup) / max(1e-9, 1.0 - cfg.warmup)
+    return cfg.final_lr + (1.0 - cfg.final_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def run_progress(step: int, planned_steps: int, seconds: float, time_limit: float) -> float:
+    """How far through its schedules a run is: the larger of step / planned_steps and, with a
+    time limit, seconds / time_limit (so a time limit compresses the schedules, never cuts
+    them off)."""
+    p = step / max(planned_steps, 1)
+    if time_limit > 0:
+        p = max(p, seconds / time_limit)
+    return min(p, 1.0)
+
+
+class EMA:
+    """An exponential moving average of a model's parameters (Polyak averaging), kept in a
+    copy of the model; the copy is what is evaluated and saved. The decay warms up as
+    min(decay, (1 + n) / (10 + n)) so that early averages are not dominated by the init."""
+
+    def __init__(self, model: AutoEncoder, decay: float):
+        import copy
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        ema_p = list(self.model.parameters())
+        torch._foreach_lerp_(ema_p, [p.detach() for p in model.parameters()], 1.0 - d)
+
+
 def _dist_info() -> tuple[int, int, int]:
     return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
             int(os.environ.get("LOCAL_RANK", 0)))
@@ -117,10 +190,20 @@ CKPT_DIR = "checkpoint"
 
 
 def save_checkpoint(out: Path, model: AutoEncoder, opt: torch.optim.Optimizer,
-                    state: dict[str, Any], gallery: list[np.ndarray]) -> None:
-    """Weights + optimizer tensors in safetensors, the rest in JSON; each file atomic."""
+                    state: dict[str, Any], gallery: list[np.ndarray],
+                    ema_model: AutoEncoder | None = None,
+                    disc: torch.nn.Module | None = None) -> None:
+    """Weights (and their average) + optimizer tensors in safetensors, the rest in JSON; each
+    file atomic."""
     ck = out / CKPT_DIR
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if ema_model is not None:
+        tensors.update({f"ema.{k}": v.detach().cpu().contiguous()
+                        for k, v in ema_model.state_dict().items()})
+    if disc is not None:
+        disc = getattr(disc, "module", disc)
+        tensors.update({f"disc.{k}": v.detach().cpu().contiguous()
+                        for k, v in disc.state_dict().items()})
     opt_sd = opt.state_dict()
     for pid, st in opt_sd["state"].items():
         for name, v in st.items():
@@ -142,6 +225,14 @@ def _checkpoint_meta(ck: Path) -> dict[str, Any]:
     with safe_open(str(ck / "state.safetensors"), framework="pt") as f:
         text = (f.metadata() or {}).get("state")
     return json.loads(text) if text else json.loads((ck / "state.json").read_text())
+
+
+def _prefixed(out: Path, prefix: str) -> dict[str, torch.Tensor] | None:
+    """The checkpoint's tensors under prefix ("ema." the weight average, "disc." the
+    discriminator), or None (a run without them)."""
+    tensors = torch_load_file(str(out / CKPT_DIR / "state.safetensors"))
+    found = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    return found or None
 
 
 def load_checkpoint(out: Path, model: AutoEncoder, opt: torch.optim.Optimizer
@@ -179,7 +270,8 @@ def _mean_parts(acc: dict[str, float], n: int) -> dict[str, float]:
 
 @torch.inference_mode()
 def evaluate_split(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, device,
-                   dataset_size: int, step: int, batch_size: int = 256) -> dict[str, float]:
+                   dataset_size: int, step: int, batch_size: int = 256,
+                   progress: float | None = None) -> dict[str, float]:
     """Mean loss parts, pixel MSE, PSNR, KL and active units over data[idx]."""
     model.eval()
     acc: dict[str, float] = {}
@@ -189,7 +281,7 @@ def evaluate_split(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, devi
         x = data[torch.from_numpy(idx[s:s + batch_size]).to(data.device)].to(device)
         x = x.permute(0, 3, 1, 2)
         x = x.float().div_(255.0)
-        out = model.loss(x, step, dataset_size)
+        out = model.loss(x, step, dataset_size, progress)
         b = len(x)
         for k, v in out.parts.items():
             acc[k] = acc.get(k, 0.0) + float(v) * b
@@ -209,14 +301,38 @@ def evaluate_split(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, devi
     return res
 
 
+def _adversarial_step(model: AutoEncoder, disc: torch.nn.Module, opt_d: torch.optim.Optimizer,
+                      x: torch.Tensor, out_, cfg: TrainConfig) -> torch.Tensor:
+    """One discriminator update on (x, the reconstructions), then the autoencoder's weighted
+    adversarial loss term (to add to its loss before backward)."""
+    from explorer.models.discriminator import (adaptive_weight, generator_loss,
+                                               hinge_d_loss)
+    fake = model.to_image(out_.out.float())
+    d_loss = hinge_d_loss(disc(x), disc(fake.detach()))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    g_loss = generator_loss(disc(fake))
+    last = model.decoder.deconv[-1].weight
+    lam = adaptive_weight(out_.recon.mean(), g_loss, last)
+    out_.parts["adv"] = g_loss.detach()
+    out_.parts["d_loss"] = d_loss.detach()
+    return cfg.adversarial * lam * g_loss
+
+
 def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], out: str | Path,
-          resume: bool = False, progress: bool = True, log=print, overwrite: bool = False
-          ) -> Path | None:
+          resume: bool = False, progress: bool = True, log=print, overwrite: bool = False,
+          hook=None, hook_every: float = 0.0) -> Path | None:
     """Train a model on the catalogue and write a bundle to `out`; returns its path on rank 0.
 
-    model_values: overrides of the model kind's config (latent_dim, beta, ...); image_size is
-    taken from the catalogue. `out` must be new, empty, a bundle or a checkpoint folder (or
-    `overwrite` given); it is never the catalogue's own folder (see `check_out_target`).
+    model_values: overrides of the model kind's config (latent_dim, beta, ...) on top of
+    RECIPE; image_size is taken from the catalogue. `out` must be new, empty, a bundle or a
+    checkpoint folder (or `overwrite` given); it is never the catalogue's own folder (see
+    `check_out_target`).
+    hook: callable(model, info) called on rank 0 every hook_every seconds of training and at
+    the end, with the model as it would be saved (the weight average) in eval mode and info
+    {"step", "seconds", "progress", "epoch"}; the time it takes is not counted as training
+    (bench/bench_recipe.py evaluates with it).
     """
     out = Path(out)
     rank, world, local_rank = _dist_info()
@@ -234,7 +350,11 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     values = dict(model_values)
     warm = None
     if cfg.init_from and not resume:  # on --resume the checkpoint holds the weights
-        warm, values = _warm_start(cfg, values, catalogue)
+        warm, values = _warm_start(cfg, values, catalogue)  # the bundle's settings, not RECIPE
+    else:
+        values = {**RECIPE, **values}
+        if values.get("recon_loss") == "bernoulli" and "linear_path" not in model_values:
+            values["linear_path"] = False  # the linear path decodes to pixels, not logits
     if "image_size" in values and values["image_size"] != catalogue.size:
         raise TrainingError(f"the catalogue is {catalogue.size} px but the model was asked for "
                             f"{values['image_size']} px; ingest or synthesise at that size")
@@ -242,6 +362,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     if cfg.stratify and cfg.stratify not in catalogue.metadata.columns:
         raise TrainingError(f"--stratify {cfg.stratify!r}: no such column in the catalogue's "
                             f"metadata (columns: {', '.join(map(str, catalogue.metadata.columns))})")
+    if cfg.adversarial > 0 and world > 1:
+        raise TrainingError("--adversarial runs in one process only (not under torchrun)")
     try:
         mcfg = make_config(cfg.model, values)
         shape_model(cfg.model, mcfg)
@@ -284,6 +406,17 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     n_train = len(train_idx)
     # the whole catalogue as one uint8 tensor: a memmap read once, ~12 KB per 64 px image
     data = torch.from_numpy(np.array(catalogue.images, dtype=np.uint8, copy=True))
+    if mcfg.linear_path and not resume and warm is None:
+        # every rank draws the same sample, so the initial weights agree under DDP
+        cap = max(2, min(n_train, PCA_INIT_BYTES // (4 * 3 * catalogue.size ** 2)))
+        pick = np.sort(np.random.default_rng([cfg.seed, 31]).choice(train_idx, min(cap, n_train),
+                                                                     replace=False))
+        xs = data[torch.from_numpy(pick)].permute(0, 3, 1, 2).float().div_(255.0)
+        info = model.init_from_pca(xs.to(device), seed=cfg.seed)
+        del xs
+        if progress and rank == 0:
+            log(f"linear path set from the PCA of {len(pick)} training images "
+                f"({info['explained']:.1%} of their variance in {mcfg.latent_dim} components)")
     if device.type == "cuda":
         data = data.to(device)  # a few hundred MB at most: index batches on the GPU
     gen = torch.Generator().manual_seed(cfg.seed + 12345)
@@ -326,6 +459,17 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
             state["init_from"] = meta["init_from"]
         log(f"resuming from epoch {state['epoch']} batch {state['batch']} (step {state['step']})")
 
+    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+    disc = opt_d = None
+    if cfg.adversarial > 0:
+        from explorer.models.discriminator import PatchDiscriminator
+        disc = PatchDiscriminator().to(device)
+        if resume and _prefixed(out, "disc.") is not None:
+            disc.load_state_dict(_prefixed(out, "disc."))
+        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+    if ema is not None and resume and _prefixed(out, "ema.") is not None:
+        ema.model.load_state_dict(_prefixed(out, "ema."))
+        ema.updates = int(state.get("ema_updates", state["step"]))
     train_model: torch.nn.Module = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -347,9 +491,32 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         if where not in state["trained_on"]:
             state["trained_on"].append(where)
     steps_per_epoch = math.ceil(math.ceil(n_train / world) / cfg.batch_size)
+    planned_steps = cfg.epochs * steps_per_epoch
     dataset_size = n_train
     interrupted = False
     seconds_at_start = state["seconds"]
+    stopped_at: str | None = None
+    next_hook = hook_every if hook_every > 0 else float("inf")
+    eval_model = ema.model if ema is not None else model
+    last_hook_step = -1
+
+    def call_hook(extra: float = 0.0) -> float:
+        """Run the hook on the saved-model weights; returns the seconds it took."""
+        h0 = time.perf_counter()
+        was = eval_model.training
+        eval_model.eval()
+        nonlocal last_hook_step
+        last_hook_step = state["step"]
+        hook(eval_model, {"step": state["step"], "seconds": state["seconds"] + extra,
+                          "progress": prog, "epoch": state["epoch"]})
+        eval_model.train(was)
+        return time.perf_counter() - h0
+
+    prog = run_progress(state["step"], planned_steps, state["seconds"], cfg.time_limit)
+    first_step = state["step"]
+    if state["history"] and state["history"][-1].get("partial"):
+        state["history"].pop()  # the epoch a time limit cut short is recorded again, whole
+        gallery = gallery[:-1]
     try:
         for epoch in range(state["epoch"], cfg.epochs):
             perm = train_idx[np.random.default_rng([cfg.seed, epoch]).permutation(n_train)]
@@ -362,7 +529,10 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 torch.manual_seed(cfg.seed * 1_000_003 + epoch * 101 + rank)
             model.train()
             acc: dict[str, float] = {}
-            seen, t0 = 0, time.perf_counter()
+            seen, t0, paused = 0, time.perf_counter(), 0.0
+
+            def elapsed(t0=t0) -> float:
+                return time.perf_counter() - t0 - paused
             bar = range(start_batch, steps_per_epoch)
             if progress and rank == 0:
                 from tqdm import tqdm
@@ -376,19 +546,49 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 x = x.permute(0, 3, 1, 2).float().div_(255.0)
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
+                prog = run_progress(state["step"], planned_steps,
+                                    state["seconds"] + elapsed(), cfg.time_limit)
+                if world > 1 and cfg.time_limit > 0:  # every rank follows the slowest clock
+                    pt = torch.tensor([prog], dtype=torch.float64, device=device)
+                    torch.distributed.all_reduce(pt, op=torch.distributed.ReduceOp.MAX)
+                    prog = float(pt.item())
+                if (cfg.time_limit > 0 and prog >= 1.0 and state["step"] > first_step
+                        and state["step"] < planned_steps):
+                    spent = state["seconds"] + elapsed()
+                    stopped_at = (f"time limit: {spent:.0f} s of training >= the "
+                                  f"{cfg.time_limit:.0f} s it may take; STOPPED EARLY at step "
+                                  f"{state['step']:,} of the {planned_steps:,} planned (epoch "
+                                  f"{epoch + 1} of {cfg.epochs}, batch {b} of "
+                                  f"{steps_per_epoch}); the schedules were compressed into the "
+                                  f"limit and ran to their end")
+                    state["stopped_early"] = {
+                        "reason": "time_limit", "at_step": state["step"],
+                        "planned_steps": planned_steps, "at_epoch": epoch + 1,
+                        "planned_epochs": cfg.epochs, "at_batch": b,
+                        "seconds": round(spent, 1),
+                        "train_seconds_limit": round(cfg.time_limit, 1),
+                        "time_limit": asked.time_limit, "schedules_completed": True}
+                    break
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * lr_factor(cfg, prog)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.bf16):
-                    out_ = step_fn(x, state["step"], dataset_size)
+                    out_ = step_fn(x, state["step"], dataset_size, prog)
                 if not torch.isfinite(out_.loss.detach()):
                     raise TrainingError(
                         f"loss became {float(out_.loss.detach())} at epoch {epoch + 1}, step "
                         f"{state['step']} (parts: "
                         f"{ {k: round(float(v), 3) for k, v in out_.parts.items()} }); stopped. "
                         f"The last good checkpoint in {out / CKPT_DIR} is kept; try a lower --lr.")
+                loss = out_.loss
+                if disc is not None and prog >= cfg.adversarial_start:
+                    loss = loss + _adversarial_step(model, disc, opt_d, x, out_, cfg)
                 opt.zero_grad(set_to_none=True)
-                out_.loss.backward()
+                loss.backward()
                 if cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 opt.step()
+                if ema is not None:
+                    ema.update(model)
                 state["step"] += 1
                 state["batch"] = b + 1
                 seen += len(idx)
@@ -399,55 +599,54 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                     ips = seen * world / max(time.perf_counter() - t0, 1e-9)
                     bar.set_postfix({**{k: f"{v / seen:.4g}" for k, v in acc.items()},
                                      "img/s": f"{ips:.0f}"})
-            dt = time.perf_counter() - t0
+                if hook is not None and rank == 0 and state["seconds"] + elapsed() >= next_hook:
+                    paused += call_hook(elapsed())
+                    next_hook += hook_every
+            if progress and rank == 0 and hasattr(bar, "close"):
+                bar.close()
+            dt = time.perf_counter() - t0 - paused
             state["seconds"] += dt
             if rank == 0:
                 row = {"epoch": epoch + 1, "step": state["step"], "seconds": round(dt, 2),
                        "images_per_s": round(seen * world / max(dt, 1e-9), 1),
                        "train": _mean_parts(acc, seen)}
+                if stopped_at is not None:
+                    row["partial"] = True
                 if len(val_idx):
-                    row["val"] = evaluate_split(model, data, val_idx, device, dataset_size,
-                                                state["step"])
+                    row["val"] = evaluate_split(eval_model, data, val_idx, device, dataset_size,
+                                                state["step"], progress=prog)
                     if not all(math.isfinite(v) for v in row["val"].values()
                                if isinstance(v, float)):
                         raise TrainingError(f"validation loss is not finite at epoch {epoch + 1}"
                                             f" ({row['val']}); the last good checkpoint is kept")
                 state["history"].append(row)
                 with torch.inference_mode():
-                    model.eval()
-                    gallery.append(tensor_to_images(model.decode(z_gallery)))
-                    model.train()
+                    eval_model.eval()
+                    gallery.append(tensor_to_images(eval_model.decode(z_gallery)))
+                    eval_model.train()
                 if progress:
                     v = row.get("val", {})
                     log(f"epoch {epoch + 1}: train loss {row['train']['loss']:.4g}"
                         + (f", val loss {v['loss']:.4g}, val PSNR {v['psnr']:.2f} dB, "
                            f"active dims {v['active_dims']}" if v else ""))
-            state["epoch"], state["batch"] = epoch + 1, 0
+            if stopped_at is None:
+                state["epoch"], state["batch"] = epoch + 1, 0
+            if ema is not None:
+                state["ema_updates"] = ema.updates
             if rank == 0:
-                save_checkpoint(out, model, opt, state, gallery)
+                save_checkpoint(out, model, opt, state, gallery,
+                                ema.model if ema is not None else None, disc)
             if world > 1:
                 torch.distributed.barrier()
-            if cfg.time_limit > 0 and epoch + 1 < cfg.epochs:
-                over = torch.tensor([float(state["seconds"] >= cfg.time_limit)], device=device)
-                if world > 1:  # every rank stops after the same epoch
-                    torch.distributed.all_reduce(over, op=torch.distributed.ReduceOp.MAX)
-                if over.item() > 0:
-                    state["stopped_early"] = {
-                        "reason": "time_limit", "at_step": state["step"],
-                        "planned_steps": cfg.epochs * steps_per_epoch, "at_epoch": epoch + 1,
-                        "planned_epochs": cfg.epochs, "seconds": round(state["seconds"], 1),
-                        "train_seconds_limit": round(cfg.time_limit, 1),
-                        "time_limit": asked.time_limit}
-                    if rank == 0:
-                        log(f"time limit: {state['seconds']:.0f} s of training >= the "
-                            f"{cfg.time_limit:.0f} s it may take; STOPPED EARLY at step "
-                            f"{state['step']:,} of the {cfg.epochs * steps_per_epoch:,} planned "
-                            f"(epoch {epoch + 1} of {cfg.epochs})")
-                    break
+            if stopped_at is not None:
+                if rank == 0:
+                    log(stopped_at)
+                break
     except KeyboardInterrupt:
         interrupted = True
         if rank == 0:
-            save_checkpoint(out, model, opt, state, gallery)
+            save_checkpoint(out, model, opt, state, gallery,
+                            ema.model if ema is not None else None, disc)
             log(f"\ninterrupted: checkpoint saved in {out / CKPT_DIR} at epoch "
                 f"{state['epoch'] + 1} batch {state['batch']}; continue with --resume")
     finally:
@@ -466,6 +665,10 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         gathered: list[Any] = [None] * world
         dist.all_gather_object(gathered, mine)
         rank_checksums = [str(g) for g in gathered]
+    if ema is not None:
+        model = ema.model  # the weight average is what is evaluated and saved
+    if hook is not None and rank == 0 and last_hook_step != state["step"]:
+        call_hook()
     result = None
     if rank == 0 and not cfg.write_bundle:
         log(f"checkpoint in {out / CKPT_DIR}; write the bundle with --resume")
@@ -478,7 +681,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                    **({"init_from": state["init_from"]} if state.get("init_from") else {}),
                    "device": ", ".join(state.get("trained_on", [])) or device.type,
                    "precision": precision.to_dict(),
-                   "threads": {"n": threads, "reason": threads_why}}
+                   "threads": {"n": threads, "reason": threads_why},
+                   "planned_steps": planned_steps}
         if rank_checksums:
             metrics["rank_weight_checksums"] = rank_checksums
         if state["history"] and "val" in state["history"][-1]:
@@ -677,13 +881,17 @@ def add_arguments(parser) -> None:
                   if name in {x.name for x in dataclasses.fields(c)}]
         typ = {"int": int, "float": float, "str": str}.get(str(f.type))
         label = "all kinds" if len(owners) == len(MODEL_KINDS) else ", ".join(owners)
-        if name in ("channels", "scales"):
+        if f.type in ("bool", bool):
+            m.add_argument(_flag(name), default=None,
+                           action=__import__("argparse").BooleanOptionalAction,
+                           help=f"({label}; default {RECIPE.get(name, f.default)})")
+        elif name in ("channels", "scales"):
             m.add_argument(_flag(name), default=None,
                            help=f"comma-separated ({label}; default "
                                 f"{','.join(str(v) for v in f.default) or 'by image size'})")
         else:
             m.add_argument(_flag(name), type=typ or str, default=None,
-                           help=f"({label}; default {f.default})")
+                           help=f"({label}; default {RECIPE.get(name, f.default)})")
 
 
 def config_from_args(args) -> tuple[TrainConfig, dict[str, Any]]:

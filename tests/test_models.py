@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -111,3 +112,59 @@ def test_colour_curriculum_schedule_and_weighting():
                           9 * red_green.pow(2).sum())
     with pytest.raises(ValueError, match="colour_boost"):
         ModelConfig(colour_boost=0.5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_linear_path_starts_as_pca(kind):
+    # the default recipe's start: decode(encode(x)) is the PCA reconstruction (clipped), and
+    # the codes are whitened (unit variance on the data they were fitted on)
+    from sklearn.decomposition import PCA
+    from tests.helpers import blocks_catalogue
+    imgs = blocks_catalogue(96).images
+    x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255.0
+    torch.manual_seed(0)
+    model = build_model(kind, {**TINY_MODEL, "image_size": 32, "linear_path": True})
+    info = model.init_from_pca(x)
+    flat = x.permute(0, 1, 2, 3).reshape(len(x), -1).numpy()
+    pca = PCA(4).fit(flat)
+    want = np.clip(pca.inverse_transform(pca.transform(flat)), 0, 1)
+    with torch.no_grad():
+        got = model.reconstruct(x).reshape(len(x), -1).numpy()
+        mu = model.encode(x)[0].numpy()
+    assert np.abs(got - want).max() < 2e-3
+    assert info["explained"] == pytest.approx(pca.explained_variance_ratio_.sum(), abs=1e-3)
+    assert mu.std(0, ddof=1) == pytest.approx(np.ones(4), abs=1e-3)
+    # and training moves on from there: every parameter gets a gradient after two steps
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in model.parameters()]
+    for step in range(2):
+        opt.zero_grad()
+        model.loss(x[:16], step, 96, progress=0.1).loss.backward()
+        opt.step()
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_old_configs_rebuild_the_old_nets():
+    # bundles saved before the recipe options keep their architecture: the new fields default
+    # to the old nets (no linear path, no residual blocks) and the shipped bundles load
+    from explorer.bundle import load_bundle
+    for name in ("demo", "study"):
+        b = load_bundle(f"checkpoints/{name}")
+        assert not b.model.cfg.linear_path and b.model.cfg.res_blocks == 0
+        x = torch.from_numpy(b.images.all()[:4]).permute(0, 3, 1, 2).float() / 255.0
+        with torch.no_grad():  # the demo packs its images as WebP: close, not equal
+            mu = b.model.encode(x)[0].numpy()
+        assert np.corrcoef(mu.ravel(), b.mu[:4].ravel())[0, 1] > 0.98
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_residual_blocks_and_128_px(kind):
+    torch.manual_seed(0)
+    model = build_model(kind, {**TINY_MODEL, "image_size": 128, "res_blocks": 1,
+                               "linear_path": True})
+    x = torch.rand(2, 3, 128, 128)
+    model.init_from_pca(torch.rand(8, 3, 128, 128))
+    assert model.reconstruct(x).shape == x.shape
+    assert torch.isfinite(model.loss(x, 0, 10, 0.5).loss)
+    with pytest.raises(ValueError, match="linear_path"):
+        make_config(kind, {"recon_loss": "bernoulli", "linear_path": True})

@@ -14,6 +14,7 @@ from explorer.bundle import load_bundle
 from explorer.evaluate import reconstruct_split
 from explorer.metrics import count_active
 from explorer.synthetic import generate
+from explorer.splits import split_for
 from explorer.train import TrainConfig, split_indices, train
 
 STEPS = 1000

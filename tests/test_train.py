@@ -44,12 +44,16 @@ def test_training_is_seeded_and_repeatable(tmp_path):
 
 
 def test_resume_continues_where_it_stopped(tmp_path):
+    # schedules in steps and a constant learning rate: a 1-epoch run resumed to 2 epochs is
+    # the 2-epoch run (fraction schedules stretch over the new length instead)
     cat = blocks_catalogue(64)
-    train(cat, TrainConfig(epochs=2, **FAST), TINY_MODEL, tmp_path / "straight", progress=False)
-    train(cat, TrainConfig(epochs=1, **FAST), TINY_MODEL, tmp_path / "resumed", progress=False)
+    fixed = dict(FAST, lr_schedule="constant", warmup=0.0)
+    model = dict(TINY_MODEL, schedule="steps")
+    train(cat, TrainConfig(epochs=2, **fixed), model, tmp_path / "straight", progress=False)
+    train(cat, TrainConfig(epochs=1, **fixed), model, tmp_path / "resumed", progress=False)
     b1 = load_bundle(tmp_path / "resumed")
     assert len(b1.history) == 1
-    train(cat, TrainConfig(epochs=2, **FAST), TINY_MODEL, tmp_path / "resumed", resume=True,
+    train(cat, TrainConfig(epochs=2, **fixed), model, tmp_path / "resumed", resume=True,
           progress=False)
     ws, wr = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
     assert all(torch.allclose(ws[k], wr[k], atol=1e-6) for k in ws)
@@ -58,24 +62,51 @@ def test_resume_continues_where_it_stopped(tmp_path):
     assert b2.gallery.shape[0] == 2
 
 
-def test_time_limit_stops_after_the_epoch_that_passes_it_and_resume_goes_on(tmp_path):
+def test_time_limit_scales_the_schedules_stops_mid_epoch_and_resume_goes_on(tmp_path):
     cat = blocks_catalogue(64)
     logs: list[str] = []
-    # any epoch takes more than a microsecond: the run stops after its first epoch of five
+    # any step takes more than a microsecond: the run is at the end of its schedules after its
+    # first step and stops there, in the first of five epochs, and says so
     train(cat, TrainConfig(epochs=5, time_limit=1e-6, **FAST), TINY_MODEL, tmp_path / "t",
           progress=False, log=logs.append)
     b = load_bundle(tmp_path / "t")
-    assert [h["epoch"] for h in b.history] == [1]
-    assert b.info["metrics"]["epochs"] == 1
-    assert any("time limit" in line and "STOPPED EARLY at step 4 of the 20 planned (epoch 1 of 5)"
+    assert [h["epoch"] for h in b.history] == [1] and b.history[0]["partial"]
+    assert b.info["metrics"]["epochs"] == 0 and b.info["metrics"]["steps"] == 1
+    assert any("time limit" in line and "STOPPED EARLY at step 1 of the 20 planned (epoch 1 of 5"
                in line for line in logs), logs
     stop = b.info["metrics"]["stopped_early"]
-    assert stop["reason"] == "time_limit" and (stop["at_step"], stop["planned_steps"]) == (4, 20)
+    assert stop["reason"] == "time_limit" and (stop["at_step"], stop["planned_steps"]) == (1, 20)
     assert stop["time_limit"] == 1e-6 and b.info["train_config"]["time_limit"] == 1e-6
-    # without a limit, --resume trains the remaining epochs
+    assert stop["schedules_completed"]
+    # without a limit, --resume trains the rest of the cut epoch and the remaining ones
     train(cat, TrainConfig(epochs=3, **FAST), TINY_MODEL, tmp_path / "t", resume=True,
           progress=False)
-    assert [h["epoch"] for h in load_bundle(tmp_path / "t").history] == [1, 2, 3]
+    b = load_bundle(tmp_path / "t")
+    assert [h["epoch"] for h in b.history] == [1, 2, 3]
+    assert b.info["metrics"]["steps"] == 12 and b.gallery.shape[0] == 3
+
+
+def test_schedules_are_fractions_of_the_run():
+    from explorer.models import build_model
+    from explorer.models.base import colour_weight
+    from explorer.train import lr_factor, run_progress
+    m = build_model("beta-vae", {**TINY_MODEL, "schedule": "fraction", "colour_boost": 21.0,
+                                 "colour_boost_end": 0.5, "capacity_max": 10.0})
+    # the same fraction of a short and of a long run gives the same weights
+    assert colour_weight(m.cfg, 50, run_progress(50, 200, 0, 0)) == pytest.approx(11.0)
+    assert colour_weight(m.cfg, 5000, run_progress(5000, 20000, 0, 0)) == pytest.approx(11.0)
+    assert colour_weight(m.cfg, 2500, run_progress(2500, 20000, 0, 0)) == pytest.approx(16.0)
+    assert colour_weight(m.cfg, 150, run_progress(150, 200, 0, 0)) == 1.0
+    x = torch.rand(4, 3, 64, 64)
+    assert float(m.loss(x, 0, progress=0.5).parts["capacity"]) == pytest.approx(5.0)
+    # a time limit compresses the schedule: half the time is half the run, whatever the steps
+    assert run_progress(10, 1000, seconds=30, time_limit=60) == pytest.approx(0.5)
+    assert run_progress(900, 1000, seconds=30, time_limit=60) == pytest.approx(0.9)
+    cfg = TrainConfig(lr=1e-3, warmup=0.1, final_lr=0.05)
+    assert lr_factor(cfg, 0.0) < 0.05 and lr_factor(cfg, 0.1) == pytest.approx(1.0)
+    assert lr_factor(cfg, 1.0) == pytest.approx(0.05)
+    assert lr_factor(cfg, 0.55) == pytest.approx(0.525)
+    assert lr_factor(TrainConfig(lr_schedule="constant", warmup=0.0), 0.7) == 1.0
 
 
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):

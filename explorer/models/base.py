@@ -3,6 +3,18 @@
 A model kind is one config dataclass plus one module subclassing `AutoEncoder`; register it in
 `explorer/models/__init__.py`. The networks follow Burgess et al. (2018): 4x4 stride-2
 convolutions down to 4x4, two fully connected layers, and the mirror image for the decoder.
+
+Options (each off by default, so that a bundle's saved config rebuilds the net it was trained
+with; `explorer.train.RECIPE` turns on the ones the default recipe uses):
+- linear_path: a linear encoder (pixels -> code mean) and a linear decoder (code -> pixels)
+  beside the conv nets, set from the PCA basis of the training images by `init_from_pca`
+  (whitened, so the codes start with unit variance), with the conv nets' last layers at zero:
+  the model starts as PCA and the conv nets learn the residual. The decoder's output is then in
+  pixel space (clamped to [0, 1] by `decode`) instead of logits.
+- res_blocks: residual blocks (GroupNorm, SiLU, 3x3 conv, twice) after every conv stage.
+- schedule = "fraction": the colour curriculum, capacity annealing and KL warm-up run over
+  fractions of the run (`progress` in [0, 1], given by the training loop) instead of fixed
+  step counts, so that --epochs and --time-limit scale them instead of cutting them off.
 """
 from __future__ import annotations
 
@@ -16,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 RECON_LOSSES = ("gaussian", "bernoulli", "mse")
+SCHEDULES = ("steps", "fraction")
+LOGVAR_INIT = -6.0  # the posterior log-variance a linear-path model starts from (sd 0.05)
 
 
 MAX_IMAGE_SIZE = 1024
@@ -42,6 +56,12 @@ class ModelConfig:
     # in the README). 1.0 disables it.
     colour_boost: float = 20.0
     colour_boost_steps: int = 6000
+    # schedule = "fraction": colour_boost_end (and each kind's *_end) is the fraction of the
+    # run over which a schedule runs; "steps": the *_steps counts (the first bundles' way)
+    schedule: str = "steps"
+    colour_boost_end: float = 0.5
+    linear_path: bool = False      # PCA-initialised linear paths; the conv nets add residuals
+    res_blocks: int = 0            # residual blocks after every conv stage
 
     kind: ClassVar[str] = "base"
 
@@ -77,6 +97,17 @@ class ModelConfig:
             raise ValueError(f"colour_boost must be a number >= 1, got {self.colour_boost}")
         if self.colour_boost_steps < 0:
             raise ValueError(f"colour_boost_steps must be >= 0, got {self.colour_boost_steps}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0.0 <= self.colour_boost_end <= 1.0:
+            raise ValueError(f"colour_boost_end must be a fraction in [0, 1], got "
+                             f"{self.colour_boost_end}")
+        if not 0 <= self.res_blocks <= 8:
+            raise ValueError(f"res_blocks must be in 0..8, got {self.res_blocks}")
+        if self.linear_path and self.recon_loss == "bernoulli":
+            raise ValueError("linear_path decodes to pixels, not logits: use recon_loss "
+                             "gaussian or mse with it")
+        object.__setattr__(self, "linear_path", bool(self.linear_path))
         # JSON gives lists; keep the dataclass hashable and comparable
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         n_layers = int(math.log2(self.image_size // 4))
@@ -107,7 +138,8 @@ class ModelConfig:
 class LossOutput:
     """loss: scalar to minimise; recon: reconstruction NLL per image; reg: the latent
     regulariser as weighted in the loss; parts: every named term (floats, for logging);
-    z: the sampled code [B, latent_dim]; mu/logvar: the posterior [B, latent_dim]."""
+    z: the sampled code [B, latent_dim]; mu/logvar: the posterior [B, latent_dim];
+    out: the decoder's raw output for z (AutoEncoder.to_image makes it an image)."""
 
     loss: torch.Tensor
     recon: torch.Tensor
@@ -116,6 +148,28 @@ class LossOutput:
     mu: torch.Tensor
     logvar: torch.Tensor
     parts: dict[str, torch.Tensor]
+    out: torch.Tensor | None = None
+
+
+def ramp(progress: float, end: float) -> float:
+    """0 -> 1 linearly over the first `end` of the run (1 from the start when end = 0)."""
+    return 1.0 if end <= 0 else min(1.0, max(0.0, progress) / end)
+
+
+class ResBlock(nn.Module):
+    """x + conv(silu(norm(conv(silu(norm(x)))))); the last conv starts at zero (identity)."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        groups = 8 if c % 8 == 0 else 1
+        self.body = nn.Sequential(
+            nn.GroupNorm(groups, c), nn.SiLU(), nn.Conv2d(c, c, 3, 1, 1),
+            nn.GroupNorm(groups, c), nn.SiLU(), nn.Conv2d(c, c, 3, 1, 1))
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
 
 
 class Encoder(nn.Module):
@@ -127,6 +181,7 @@ class Encoder(nn.Module):
         c_in = 3
         for c in cfg.channels:
             layers += [nn.Conv2d(c_in, c, 4, 2, 1), nn.ReLU(inplace=True)]
+            layers += [ResBlock(c) for _ in range(cfg.res_blocks)]
             c_in = c
         self.conv = nn.Sequential(*layers)
         self.fc = nn.Sequential(
@@ -152,6 +207,8 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = []
         for i, c in enumerate(chans):
             c_out = chans[i + 1] if i + 1 < len(chans) else 3
+            if i > 0:
+                layers += [ResBlock(c) for _ in range(cfg.res_blocks)]
             layers.append(nn.ConvTranspose2d(c, c_out, 4, 2, 1))
             if i + 1 < len(chans):
                 layers.append(nn.ReLU(inplace=True))
@@ -167,11 +224,17 @@ _OPPONENT = torch.tensor([[1 / math.sqrt(3), 1 / math.sqrt(3), 1 / math.sqrt(3)]
                           [1 / math.sqrt(6), 1 / math.sqrt(6), -2 / math.sqrt(6)]])
 
 
-def colour_weight(cfg: ModelConfig, step: int) -> float:
-    """The weight of the colour channels' squared error at a training step (1 = none)."""
-    if cfg.colour_boost <= 1.0 or step >= cfg.colour_boost_steps:
+def colour_weight(cfg: ModelConfig, step: int, progress: float | None = None) -> float:
+    """The weight of the colour channels' squared error at a training step (1 = none).
+    With schedule "fraction" it follows progress (the fraction of the run done, None = the
+    end) over the first colour_boost_end of the run instead."""
+    if cfg.colour_boost <= 1.0:
         return 1.0
-    return cfg.colour_boost + (1.0 - cfg.colour_boost) * step / max(1, cfg.colour_boost_steps)
+    if cfg.schedule == "fraction":
+        t = 1.0 if progress is None else ramp(progress, cfg.colour_boost_end)
+    else:
+        t = min(1.0, step / max(1, cfg.colour_boost_steps))
+    return cfg.colour_boost + (1.0 - cfg.colour_boost) * t
 
 
 def squared_error(pred: torch.Tensor, x: torch.Tensor, colour: float = 1.0) -> torch.Tensor:
@@ -185,14 +248,15 @@ def squared_error(pred: torch.Tensor, x: torch.Tensor, colour: float = 1.0) -> t
     return (opp.pow(2) * w.view(1, 3, 1, 1)).flatten(1)
 
 
-def recon_nll(kind: str, logits: torch.Tensor, x: torch.Tensor, colour: float = 1.0
-              ) -> torch.Tensor:
+def recon_nll(kind: str, logits: torch.Tensor, x: torch.Tensor, colour: float = 1.0,
+              pixels: bool = False) -> torch.Tensor:
     """Reconstruction negative log-likelihood per image [B] (summed over pixels); colour
-    weights the colour part of the squared error (see colour_weight)."""
+    weights the colour part of the squared error (see colour_weight). pixels: the decoder's
+    output is the image itself (a linear-path model), not logits."""
     logits = logits.float()  # sums over thousands of pixels need float32 under autocast
     if kind == "bernoulli":
         return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-    se = squared_error(torch.sigmoid(logits), x, colour)
+    se = squared_error(logits if pixels else torch.sigmoid(logits), x, colour)
     if kind == "mse":
         return se.sum(1)
     # sigma-VAE: the variance that maximises the likelihood is the batch MSE; using it
@@ -220,31 +284,85 @@ class AutoEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg, 2 * cfg.latent_dim)
+        d = cfg.latent_dim
+        self.encoder = Encoder(cfg, d if self.deterministic else 2 * d)
         self.decoder = Decoder(cfg)
+        if cfg.linear_path:
+            n_px = 3 * cfg.image_size ** 2
+            self.lin_enc = nn.Linear(n_px, d)
+            self.lin_dec = nn.Linear(d, n_px)
+            last_enc, last_dec = self.encoder.fc[-1], self.decoder.deconv[-1]
+            for p in (last_enc.weight, last_enc.bias, last_dec.weight, last_dec.bias):
+                nn.init.zeros_(p)  # the conv nets start by adding nothing to the linear paths
+            if not self.deterministic:
+                with torch.no_grad():
+                    last_enc.bias[d:] = LOGVAR_INIT
+
+    @torch.no_grad()
+    def init_from_pca(self, x: torch.Tensor, seed: int = 0) -> dict[str, float]:
+        """Set the linear paths from the PCA of x [N, 3, S, S] in [0, 1] (the training
+        images): encoder = whitened projection onto the top latent_dim components, decoder =
+        its inverse, so that decode(encode(x)) starts as the PCA reconstruction. Returns the
+        explained variance fraction."""
+        if not self.cfg.linear_path:
+            raise ValueError("init_from_pca needs a model with linear_path")
+        flat = x.reshape(len(x), -1).float()
+        mean = flat.mean(0)
+        d = min(self.cfg.latent_dim, len(flat) - 1, flat.shape[1])
+        gen_state = torch.get_rng_state()
+        torch.manual_seed(seed)
+        _, s, v = torch.svd_lowrank(flat - mean, q=min(d + 10, *flat.shape), niter=4)
+        torch.set_rng_state(gen_state)
+        v, s = v[:, :d], s[:d]
+        sd = (s / math.sqrt(max(len(flat) - 1, 1))).clamp_min(1e-6)      # [d]
+        self.lin_enc.weight.zero_()
+        self.lin_enc.bias.zero_()
+        self.lin_dec.weight.zero_()
+        self.lin_enc.weight[:d] = (v / sd).T
+        self.lin_enc.bias[:d] = -(mean @ v) / sd
+        self.lin_dec.weight[:, :d] = v * sd
+        self.lin_dec.bias.copy_(mean)
+        total = float((flat - mean).pow(2).sum()) / max(len(flat) - 1, 1)
+        return {"explained": float(sd.pow(2).sum()) / max(total, 1e-12)}
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, 3, S, S] in [0, 1] -> (mu, logvar), each [B, latent_dim]."""
         h = self.encoder(x).float()  # the loss stays in float32 under bf16 autocast
         mu, logvar = h.chunk(2, dim=1)
+        if self.cfg.linear_path:
+            mu = mu + self.lin_enc(x.flatten(1)).float()
         return mu, logvar.clamp(-12.0, 8.0)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+        """The decoder's raw output: logits, or pixels for a linear-path model."""
+        out = self.decoder(z)
+        if self.cfg.linear_path:
+            out = out.float() + self.lin_dec(z).float().view(out.shape)
+        return out
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z [B, latent_dim] -> image [B, 3, S, S] in [0, 1]."""
-        return torch.sigmoid(self.decoder(z))
+        return self.to_image(self.decode_logits(z))
+
+    def to_image(self, out: torch.Tensor) -> torch.Tensor:
+        """decode_logits' output -> image in [0, 1]."""
+        return out.clamp(0.0, 1.0) if self.cfg.linear_path else torch.sigmoid(out)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x)[0])
 
-    def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
+    def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1,
+             progress: float | None = None) -> LossOutput:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
-        return self.loss(x, step, dataset_size)
+    def forward(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1,
+                progress: float | None = None) -> LossOutput:
+        return self.loss(x, step, dataset_size, progress)
 
-    def _recon(self, x: torch.Tensor, z: torch.Tensor, step: int = 0) -> torch.Tensor:
-        return recon_nll(self.cfg.recon_loss, self.decode_logits(z), x,
-                         colour_weight(self.cfg, step))
+    def _recon(self, x: torch.Tensor, z: torch.Tensor, step: int = 0,
+               progress: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction NLL [B], the decoder's raw output [B, 3, S, S])."""
+        out = self.decode_logits(z)
+        nll = recon_nll(self.cfg.recon_loss, out, x, colour_weight(self.cfg, step, progress),
+                        pixels=self.cfg.linear_path)
+        return nll, out

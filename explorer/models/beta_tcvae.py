@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import torch
 
-from explorer.models.base import (AutoEncoder, LossOutput, ModelConfig, gaussian_kl,
+from explorer.models.base import (AutoEncoder, LossOutput, ModelConfig, gaussian_kl, ramp,
                                   reparameterize)
 
 
@@ -20,6 +20,7 @@ class BetaTCVAEConfig(ModelConfig):
     beta: float = 6.0    # total correlation
     gamma: float = 1.0   # dimension-wise KL
     kl_warmup_steps: int = 0
+    kl_warmup_end: float = 0.0   # schedule "fraction": the warm-up ends here (0 = none)
 
     kind: ClassVar[str] = "beta-tcvae"
 
@@ -32,11 +33,12 @@ class BetaTCVAE(AutoEncoder):
     config_class = BetaTCVAEConfig
     cfg: BetaTCVAEConfig
 
-    def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
+    def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1,
+             progress: float | None = None) -> LossOutput:
         cfg = self.cfg
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar)
-        recon = self._recon(x, z, step)
+        recon, out = self._recon(x, z, step, progress)
         b = z.shape[0]
         n = max(dataset_size, b)
         log_qz_x = _log_normal(z, mu, logvar).sum(1)                              # [B]
@@ -48,10 +50,13 @@ class BetaTCVAE(AutoEncoder):
         mi = (log_qz_x - log_qz).mean()
         tc = (log_qz - log_prod_qz).mean()
         dim_kl = (log_prod_qz - log_pz).mean()
-        warm = min(1.0, step / cfg.kl_warmup_steps) if cfg.kl_warmup_steps else 1.0
+        if cfg.schedule == "fraction":
+            warm = ramp(1.0 if progress is None else progress, cfg.kl_warmup_end)
+        else:
+            warm = min(1.0, step / cfg.kl_warmup_steps) if cfg.kl_warmup_steps else 1.0
         reg = warm * (cfg.alpha * mi + cfg.beta * tc + cfg.gamma * dim_kl)
         kl = gaussian_kl(mu, logvar).sum(1).mean()
         loss = recon.mean() + reg
         parts = {"recon": recon.mean().detach(), "kl": kl.detach(), "mi": mi.detach(),
                  "tc": tc.detach(), "dim_kl": dim_kl.detach()}
-        return LossOutput(loss, recon, reg, z, mu, logvar, parts)
+        return LossOutput(loss, recon, reg, z, mu, logvar, parts, out)

@@ -55,23 +55,22 @@ class WAE(AutoEncoder):
     deterministic = True
     cfg: WAEConfig
 
-    def __init__(self, cfg: WAEConfig):
-        super().__init__(cfg)
-        # one output per latent: the code itself
-        last = self.encoder.fc[-1]
-        self.encoder.fc[-1] = torch.nn.Linear(last.in_features, cfg.latent_dim)
+    # deterministic: the encoder has one output per latent, the code itself
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu = self.encoder(x).float()  # float32 codes and loss under bf16 autocast
+        if self.cfg.linear_path:
+            mu = mu + self.lin_enc(x.flatten(1)).float()
         return mu, torch.full_like(mu, WAE_LOGVAR)
 
-    def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1) -> LossOutput:
+    def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1,
+             progress: float | None = None) -> LossOutput:
         cfg = self.cfg
         z, logvar = self.encode(x)
-        recon = self._recon(x, z, step)
+        recon, out = self._recon(x, z, step, progress)
         zp = torch.randn_like(z) * cfg.prior_sigma
         mmd = imq_mmd(z, zp, cfg.prior_sigma, cfg.scales)
         reg = cfg.mmd_weight * mmd
         loss = recon.mean() + reg
         parts = {"recon": recon.mean().detach(), "mmd": mmd.detach()}
-        return LossOutput(loss, recon, reg, z, z, logvar, parts)
+        return LossOutput(loss, recon, reg, z, z, logvar, parts, out)

@@ -1,0 +1,63 @@
+"""Issue 14's options beside the default recipe: the sharpness figure, the adversarial
+(patch discriminator) option for every model kind, and 128 px end to end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFilter
+from safetensors.torch import load_file
+
+from explorer.bundle import load_bundle
+from explorer.evaluate import evaluate_bundle
+from explorer.metrics.sharpness import sharpness_ratio
+from explorer.models import MODEL_KINDS
+from explorer.synthetic import generate
+from explorer.train import TrainConfig, train
+from tests.helpers import TINY_MODEL, blocks_catalogue
+
+FAST = dict(batch_size=16, projections=("pca",), threads=1, val_fraction=0.2)
+
+
+def test_sharpness_is_one_for_the_originals_and_lower_for_blur():
+    imgs = generate(16, size=64, seed=3, workers=1, progress=False).images
+    blurred = np.stack([np.asarray(Image.fromarray(im).filter(ImageFilter.GaussianBlur(1.5)))
+                        for im in imgs])
+    assert sharpness_ratio(imgs, imgs) == pytest.approx(1.0)
+    assert sharpness_ratio(imgs, blurred) < 0.8
+    flat = np.full_like(imgs, 200)
+    assert sharpness_ratio(imgs, flat) == 0.0
+    assert np.isnan(sharpness_ratio(flat, imgs))
+    with pytest.raises(ValueError, match="differ in shape"):
+        sharpness_ratio(imgs, imgs[:3])
+
+
+@pytest.mark.parametrize("kind", list(MODEL_KINDS))
+def test_adversarial_option_trains_a_discriminator_for_every_kind(kind, tmp_path):
+    cat = blocks_catalogue(64)
+    out = tmp_path / kind
+    train(cat, TrainConfig(model=kind, epochs=2, adversarial=0.5, adversarial_start=0.25,
+                           **FAST), TINY_MODEL, out, progress=False, log=lambda *a: None)
+    b = load_bundle(out)
+    last = b.history[-1]["train"]
+    assert np.isfinite(last["adv"]) and np.isfinite(last["d_loss"]) and last["d_loss"] > 0
+    ck = load_file(str(out / "checkpoint" / "state.safetensors"))
+    assert any(k.startswith("disc.") for k in ck)               # kept for --resume
+    assert not any("disc" in k for k in load_file(str(out / "model.safetensors")))
+    # the evaluation shows the sharpness figure beside PSNR for the model and for PCA
+    res = evaluate_bundle(b)
+    assert all(r["sharp"] is not None and r["sharp"] > 0 for r in res["rows"])
+
+
+def test_128_px_end_to_end(tmp_path):
+    # a few steps at 128 px write a bundle that loads and reconstructs at 128 px
+    cat = generate(24, size=128, seed=5, workers=1, progress=False)
+    train(cat, TrainConfig(epochs=1, **FAST), TINY_MODEL, tmp_path / "b128", progress=False,
+          log=lambda *a: None)
+    b = load_bundle(tmp_path / "b128")
+    assert b.image_size == 128 and b.model.cfg.image_size == 128
+    assert b.model.cfg.linear_path  # the default recipe, at 128 px too
+    x = torch.from_numpy(cat.images[:2]).permute(0, 3, 1, 2).float() / 255.0
+    with torch.no_grad():
+        assert b.model.reconstruct(x).shape == (2, 3, 128, 128)
+    assert b.images.all().shape == (24, 128, 128, 3)
