@@ -61,6 +61,10 @@ class TrainConfig:
     warmup: float = 0.02           # fraction of the run the learning rate warms up over
     final_lr: float = 0.05         # the cosine schedule ends at this fraction of lr
     ema: float = 0.999             # decay of the weight average used for eval/bundle; 0 = off
+    # the PCA-initialised linear paths learn at this fraction of lr (0 = frozen, the conv nets
+    # learn the residual): Adam moves every weight by ~lr a step, a lot for the small weights
+    # of a PCA basis (measured in the README: frozen is as good and cheaper)
+    linear_lr: float = 0.0
     # > 0: a patch discriminator (explorer/models/discriminator.py) adds a hinge GAN loss of
     # this weight (relative to the reconstruction loss's gradient) from adversarial_start on
     adversarial: float = 0.0
@@ -92,6 +96,8 @@ class TrainConfig:
                              f"{self.lr_schedule!r}")
         if self.adversarial < 0:
             raise ValueError(f"adversarial must be >= 0, got {self.adversarial}")
+        if self.linear_lr < 0:
+            raise ValueError(f"linear_lr must be >= 0, got {self.linear_lr}")
         for name in ("warmup", "final_lr", "ema", "adversarial_start"):
             v = getattr(self, name)
             if not 0.0 <= v < 1.0 + (name == "final_lr"):
@@ -301,6 +307,20 @@ def evaluate_split(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, devi
     return res
 
 
+def _optimizer(model: AutoEncoder, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam; the linear paths (if any) in their own group at linear_lr x the learning rate
+    (each group's "lr_scale"; frozen at 0)."""
+    lin = [p for n, p in model.named_parameters() if n.startswith(("lin_enc.", "lin_dec."))]
+    rest = [p for n, p in model.named_parameters() if not n.startswith(("lin_enc.", "lin_dec."))]
+    groups = [{"params": rest, "lr_scale": 1.0}]
+    if lin:
+        if cfg.linear_lr == 0:
+            for p in lin:
+                p.requires_grad_(False)
+        groups.append({"params": lin, "lr_scale": cfg.linear_lr})
+    return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
 def _adversarial_step(model: AutoEncoder, disc: torch.nn.Module, opt_d: torch.optim.Optimizer,
                       x: torch.Tensor, out_, cfg: TrainConfig) -> torch.Tensor:
     """One discriminator update on (x, the reconstructions), then the autoencoder's weighted
@@ -399,7 +419,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         _load_warm_weights(model, mcfg, cfg.init_from, warm)
         log(f"warm start: the weights of {cfg.init_from} ({warm['model_kind']}, trained on "
             f"{warm['catalogue'].get('count')} items)")
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = _optimizer(model, cfg)
 
     train_idx, val_idx = split_for(cfg.to_dict(), len(catalogue), catalogue.images,
                                    catalogue.metadata)
@@ -570,7 +590,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                         "time_limit": asked.time_limit, "schedules_completed": True}
                     break
                 for group in opt.param_groups:
-                    group["lr"] = cfg.lr * lr_factor(cfg, prog)
+                    group["lr"] = cfg.lr * lr_factor(cfg, prog) * group.get("lr_scale", 1.0)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.bf16):
                     out_ = step_fn(x, state["step"], dataset_size, prog)
                 if not torch.isfinite(out_.loss.detach()):

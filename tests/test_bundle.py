@@ -124,7 +124,8 @@ def test_pickle_checkpoint_is_refused_without_running_code(trained, tmp_path):
 
 def test_safetensors_with_wrong_shapes_is_refused(trained, tmp_path):
     bundle = _copy(trained, tmp_path)
-    other = build_model("beta-vae", {**TINY_MODEL, "image_size": 32, "latent_dim": 6})
+    trained_cfg = load_bundle(trained[0] / "b").info["model_config"]
+    other = build_model("beta-vae", {**trained_cfg, "latent_dim": 6})
     save_file({k: v.contiguous() for k, v in other.state_dict().items()},
               str(bundle / "model.safetensors"))
     _rehash(bundle, "model.safetensors")

@@ -58,3 +58,35 @@ def test_the_colour_curriculum_keeps_hue(default_run, catalogue, tmp_path_factor
     assert np.isfinite(default_run["colour"])
     assert default_run["colour"] >= 0.3
     assert default_run["colour"] >= grey["colour"] + 0.15
+
+
+def _psnr_vs_pca(catalogue, out, cfg) -> tuple[float, float]:
+    from explorer.evaluate import _psnr, pca_baseline
+    train(catalogue, cfg, {"latent_dim": 16}, out, progress=False, log=lambda *a: None)
+    b = load_bundle(out)
+    train_idx, val = split_indices(len(catalogue), cfg.val_fraction, cfg.seed, cfg.max_val)
+    rec = reconstruct_split(b.model, catalogue.images, val)
+    _, pca_mse, _ = pca_baseline(catalogue.images, train_idx, val, 16, seed=0)
+    print(f"default recipe PSNR {rec['psnr']:.2f} dB, PCA-16 {_psnr(pca_mse):.2f} dB "
+          f"({b.info['metrics']['steps']} steps)")
+    return rec["psnr"], _psnr(pca_mse)
+
+
+def test_a_short_default_run_is_no_worse_than_pca(tmp_path):
+    # the recipe starts as PCA (linear paths from the PCA basis) and its schedules end with
+    # the run, so even 150 steps end at least as good as PCA with as many components
+    cat = generate(800, size=32, seed=12, workers=1, progress=False)
+    cfg = TrainConfig(batch_size=BATCH, projections=("pca",), threads=1, epochs=13)
+    model, pca = _psnr_vs_pca(cat, tmp_path / "short", cfg)
+    assert model >= pca, (model, pca)
+
+
+@pytest.mark.slow
+def test_a_time_limited_default_run_is_no_worse_than_pca(tmp_path):
+    # the same with a wall-clock budget (--time-limit) that stops the run long before its
+    # planned epochs: the schedules are compressed into it, so it ends on them
+    cat = generate(3000, size=32, seed=13, workers=1, progress=False)
+    cfg = TrainConfig(batch_size=BATCH, projections=("pca",), threads=1, epochs=1000,
+                      time_limit=30)
+    model, pca = _psnr_vs_pca(cat, tmp_path / "timed", cfg)
+    assert model >= pca, (model, pca)

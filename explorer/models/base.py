@@ -330,14 +330,21 @@ class AutoEncoder(nn.Module):
         h = self.encoder(x).float()  # the loss stays in float32 under bf16 autocast
         mu, logvar = h.chunk(2, dim=1)
         if self.cfg.linear_path:
-            mu = mu + self.lin_enc(x.flatten(1)).float()
+            mu = mu + self.linear_code(x)
         return mu, logvar.clamp(-12.0, 8.0)
+
+    def linear_code(self, x: torch.Tensor) -> torch.Tensor:
+        """The linear encoder path, always in float32: its weights times the pixels and its
+        bias nearly cancel (a projection of x - mean), which bfloat16 cannot resolve."""
+        with torch.autocast(x.device.type, enabled=False):
+            return self.lin_enc(x.float().flatten(1))
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's raw output: logits, or pixels for a linear-path model."""
         out = self.decoder(z)
         if self.cfg.linear_path:
-            out = out.float() + self.lin_dec(z).float().view(out.shape)
+            with torch.autocast(z.device.type, enabled=False):
+                out = out.float() + self.lin_dec(z.float()).view(out.shape)
         return out
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

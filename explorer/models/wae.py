@@ -60,7 +60,7 @@ class WAE(AutoEncoder):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu = self.encoder(x).float()  # float32 codes and loss under bf16 autocast
         if self.cfg.linear_path:
-            mu = mu + self.lin_enc(x.flatten(1)).float()
+            mu = mu + self.linear_code(x)
         return mu, torch.full_like(mu, WAE_LOGVAR)
 
     def loss(self, x: torch.Tensor, step: int = 0, dataset_size: int = 1,
