@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     cat = Catalogue.load(args.catalogue)
     tvals, mvals = _parse_sets(args.set)
     if args.steps:
-        n_train = len(split_indices(len(cat), 0.1, 0, 5000)[0])
+        n_train = len(split_for(TrainConfig().to_dict(), len(cat), cat.images, cat.metadata)[0])
         args.epochs = max(1, round(args.steps / math.ceil(n_train / 64)))
         args.budget, args.every = 0.0, 0.0
     cfg = TrainConfig(**{"epochs": args.epochs, "time_limit": args.budget,

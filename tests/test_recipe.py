@@ -15,7 +15,7 @@ from explorer.evaluate import reconstruct_split
 from explorer.metrics import count_active
 from explorer.synthetic import generate
 from explorer.splits import split_for
-from explorer.train import TrainConfig, split_indices, train
+from explorer.train import TrainConfig, train
 
 STEPS = 1000
 BATCH = 64
@@ -28,7 +28,8 @@ def catalogue():
 
 def _short_run(catalogue, out, **model) -> dict:
     cfg = TrainConfig(batch_size=BATCH, projections=("pca",), threads=1, val_fraction=0.1)
-    train_idx, val = split_indices(len(catalogue), cfg.val_fraction, cfg.seed, cfg.max_val)
+    train_idx, val = split_for(cfg.to_dict(), len(catalogue), catalogue.images,
+                               catalogue.metadata)
     cfg = dataclasses.replace(cfg, epochs=max(1, round(STEPS / -(-len(train_idx) // BATCH))))
     train(catalogue, cfg, {"latent_dim": 16, **model}, out, progress=False)
     b = load_bundle(out)
@@ -64,7 +65,8 @@ def _psnr_vs_pca(catalogue, out, cfg) -> tuple[float, float]:
     from explorer.evaluate import _psnr, pca_baseline
     train(catalogue, cfg, {"latent_dim": 16}, out, progress=False, log=lambda *a: None)
     b = load_bundle(out)
-    train_idx, val = split_indices(len(catalogue), cfg.val_fraction, cfg.seed, cfg.max_val)
+    train_idx, val = split_for(cfg.to_dict(), len(catalogue), catalogue.images,
+                               catalogue.metadata)
     rec = reconstruct_split(b.model, catalogue.images, val)
     _, pca_mse, _ = pca_baseline(catalogue.images, train_idx, val, 16, seed=0)
     print(f"default recipe PSNR {rec['psnr']:.2f} dB, PCA-16 {_psnr(pca_mse):.2f} dB "
