@@ -298,20 +298,11 @@ def audit_fix(store, sku: str, column: str, value, confidence: float | None = No
 
 
 def audit_undo(store, user: str = "") -> str | None:
-    """Undo this user's last label-audit decision (an attribute action), never a tag.
-    Returns what was undone, or None when there is nothing to undo.
-
-    With a store whose undo_last takes `kinds` (undo scoped by session and kind), that does
-    it. Otherwise this user's most recent action must be an attribute action, else nothing is
-    undone (a tag added on the duplicates section is never reverted by this button)."""
-    import inspect
-    if "kinds" in inspect.signature(store.undo_last).parameters:
-        return store.undo_last(user=user, kinds=("attribute",))
-    hist = store.history(limit=200)
-    mine = hist[(hist["changed_by"] == user) & (hist["kind"] != "undo") & ~hist["undone"]]
-    if not len(mine) or mine["kind"].iloc[0] != "attribute":
-        return None
-    return store.undo_last(user=user)
+    """Undo this session's last label-audit decision: the store's undo scoped to `user` and
+    to attribute actions, so a tag (duplicates section) or another session's work is never
+    reverted. Returns what was undone, or None when there is nothing to undo."""
+    from explorer.annotations import ATTRIBUTE_KINDS
+    return store.undo_last(user=user, kinds=ATTRIBUTE_KINDS)
 
 
 def audited(store, column: str) -> dict[str, Any]:

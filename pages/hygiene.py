@@ -1,16 +1,14 @@
 """Catalogue hygiene: near-duplicate photos, labels their look-alikes disagree with, and the
 catalogue's clusters with names."""
-import uuid
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import cache, clusters, hygiene, widgets
+from explorer import cache, clusters, hygiene
 from explorer.annotations import AnnotationStoreError
 from explorer.pictures import sharp
-from explorer.widgets import current_bundle, esc, item_label
+from explorer.widgets import current_bundle, esc, item_label, session_user
 
 b = current_bundle()
 md = b.metadata
@@ -20,16 +18,6 @@ st.caption("What no map shows at a glance: the same photo under two SKUs, labels
 if len(b) < 3:
     st.info(f"This catalogue holds {len(b)} product(s); hygiene checks need at least 3.")
     st.stop()
-
-
-def session_user() -> str:
-    """Who made a change (the annotations' changed_by): one label per browser session, so
-    that undo reverts only this session's own decisions (widgets.session_user where the
-    app has one, shared by every page)."""
-    shared = getattr(widgets, "session_user", None)
-    if shared is not None:
-        return shared()
-    return st.session_state.setdefault("hygiene_user", f"session-{uuid.uuid4().hex[:8]}")
 
 
 try:
@@ -172,7 +160,7 @@ elif section == "audit":
         if store is not None:
             if st.button("Undo my last audit decision", key="audit_undo"):
                 st.toast(esc(hygiene.audit_undo(store, user=user)
-                             or "nothing to undo: your last change was not an audit decision"))
+                             or "no audit decision of yours to undo"))
                 st.rerun()
             if decided:
                 with st.expander(f"{len(decided)} decided"):

@@ -135,12 +135,10 @@ def test_audit_decisions_go_to_the_database_and_undo(tmp_path):
     # another user's undo does not touch my decisions; a tag is never undone by the audit
     assert h.audit_undo(store, user="someone else") is None
     store.add_tag("duplicate", ["S3"], user="me")
-    undone = h.audit_undo(store, user="me")
-    assert store.skus_with("duplicate") == ["S3"]           # the tag stays
-    if undone is None:                                       # undo_last without kinds
-        assert h.audited(store, col) == {"S1": "boot"}
-    else:                                                    # scoped by kind: S1's fix
-        assert "S1" in undone and h.audited(store, col) == {}
+    undone = h.audit_undo(store, user="me")                  # the last audit decision ...
+    assert "S1" in undone and h.audited(store, col) == {}
+    assert store.skus_with("duplicate") == ["S3"]           # ... never the later tag
+    assert h.audit_undo(store, user="me") is None
 
 
 def test_unlike_score_percentiles_and_flag():
