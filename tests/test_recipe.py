@@ -58,7 +58,9 @@ def test_the_colour_curriculum_keeps_hue(default_run, catalogue, tmp_path_factor
           f"without the curriculum {grey['colour']:.3f}")
     assert np.isfinite(default_run["colour"])
     assert default_run["colour"] >= 0.3
-    assert default_run["colour"] >= grey["colour"] + 0.15
+    # with the PCA start (issue 14) the run without it keeps PCA's colour, so the gap is
+    # smaller than from a random start: measured 0.651 vs 0.519 (it was +0.4 before)
+    assert default_run["colour"] >= grey["colour"] + 0.08
 
 
 def _psnr_vs_pca(catalogue, out, cfg) -> tuple[float, float]:
