@@ -33,16 +33,18 @@ def export_decoder_bytes(model, weights_sha256: str = "") -> bytes:
     import torch
 
     class _RGBA(torch.nn.Module):
-        def __init__(self, decoder: torch.nn.Module):
+        def __init__(self, model: torch.nn.Module):
             super().__init__()
-            self.decoder = decoder
+            self.model = model
 
         def forward(self, z: torch.Tensor) -> torch.Tensor:
-            x = torch.sigmoid(self.decoder(z)).clamp(0, 1).mul(255).round()
+            # model.decode, not the conv decoder alone: a linear-path model adds its linear
+            # decoder and outputs pixels rather than logits
+            x = self.model.decode(z).clamp(0, 1).mul(255).round()
             rgb = x.to(torch.uint8).permute(0, 2, 3, 1)
             return torch.cat([rgb, torch.full_like(rgb[..., :1], 255)], dim=-1)
 
-    net = _RGBA(model.decoder).eval()
+    net = _RGBA(model).eval()
     z = torch.zeros(1, int(model.cfg.latent_dim))
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():

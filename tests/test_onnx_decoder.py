@@ -84,3 +84,30 @@ def test_a_read_only_bundle_gets_its_decoder_in_the_cache(tmp_path, monkeypatch)
         path.chmod(0o755)
     assert got.parent.parent == tmp_path / "data" / "decoders"
     assert not (path / DECODER_FILE).exists()
+
+
+def test_a_linear_path_model_decodes_in_onnx_like_torch(tmp_path):
+    """The recipe's default models add a PCA-initialised linear decoder and output pixels, not
+    logits: the export must go through model.decode (a sigmoid over the conv decoder alone
+    gives a different, washed-out picture)."""
+    import torch
+
+    from explorer.bundle import tensor_to_images
+    from explorer.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("beta-vae", {"image_size": 32, "latent_dim": 6, "linear_path": True})
+    x = torch.rand(64, 3, 32, 32)
+    model.init_from_pca(x)
+    with torch.no_grad():                 # give the conv decoder a residual of its own too
+        for p in model.decoder.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    model.eval()
+    path = tmp_path / "decoder.onnx"
+    path.write_bytes(onnx_decoder.export_decoder_bytes(model, "0" * 64))
+    z = np.random.default_rng(1).standard_normal((16, 6)).astype(np.float32)
+    with torch.inference_mode():
+        want = tensor_to_images(model.decode(torch.from_numpy(z)))
+    got = run_onnx(path, z)
+    diff = np.abs(got.astype(int) - want.astype(int))
+    assert diff.max() <= 1, diff.max()
