@@ -26,8 +26,12 @@ if not cache.is_loaded(_path):
         st.info("Waking the model up: in a moment you can move these sneakers' factors.",
                 icon=":material/hourglass_top:")
     cache.preload(_path)   # on a background thread, after the placeholder is on its way
-b = current_bundle()
-slot.empty()
+try:
+    cache.get_bundle(_path)   # wait for the load here, the preview still showing
+except Exception:             # noqa: BLE001 -- current_bundle() below says what was wrong
+    pass
+slot.empty()                  # the preview goes either way: a broken bundle shows no sneakers
+b = current_bundle()          # stops the page with the bundle's error
 
 order = cache.dimension_order(b)
 names = cache.slider_names(b)          # saved names, else confirmed suggestions

@@ -26,7 +26,8 @@ def _children(pid: int) -> list[int]:
 
 def test_torchrun_with_uneven_shards_finishes_with_one_bundle(tmp_path):
     # 143 items, 10% validation: 129 training items, 65 and 64 per rank, 2 batches of 64 on
-    # one rank and 1 on the other unless the shards are padded to the same length
+    # one rank and 1 on the other unless the shards are padded to the same length (the
+    # plain split: grouping blocks_catalogue's pixel-identical items would leave 127)
     n_train = len(split_indices(143, 0.1, 0)[0])
     assert n_train % 2 == 1
     blocks_catalogue(143).save(tmp_path / "cat")
@@ -35,7 +36,7 @@ def test_torchrun_with_uneven_shards_finishes_with_one_bundle(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "explorer", "train", str(tmp_path / "cat"), "--epochs", "1", "--latent-dim",
            "2", "--channels", "4,4,4", "--hidden-dim", "8", "--batch-size", "64",
-           "--val-fraction", "0.1", "--projections", "pca", "--threads", "1", "--no-progress",
+           "--val-fraction", "0.1", "--no-group-duplicates", "--projections", "pca", "--threads", "1", "--no-progress",
            "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, start_new_session=True)
