@@ -58,9 +58,11 @@ def test_the_colour_curriculum_keeps_hue(default_run, catalogue, tmp_path_factor
           f"without the curriculum {grey['colour']:.3f}")
     assert np.isfinite(default_run["colour"])
     assert default_run["colour"] >= 0.3
-    # with the PCA start (issue 14) the run without it keeps PCA's colour, so the gap is
-    # smaller than from a random start: measured 0.651 vs 0.519 (it was +0.4 before)
-    assert default_run["colour"] >= grey["colour"] + 0.08
+    # With the PCA start and frozen linear paths (the recipe since issue 14) the run without
+    # the curriculum keeps PCA's colour instead of going grey, so the curriculum's gain at
+    # this short budget is small: 0.516 vs 0.491 measured here (with trained linear paths it
+    # was 0.651 vs 0.519; from a random start +0.4). It must still not cost colour.
+    assert default_run["colour"] >= grey["colour"], (default_run["colour"], grey["colour"])
 
 
 def _psnr_vs_pca(catalogue, out, cfg) -> tuple[float, float]:
