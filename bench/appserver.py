@@ -36,13 +36,16 @@ def free_port() -> int:
 
 
 def start_app(env: dict[str, str | None] | None = None, log: Path | None = None,
-              timeout: float = 120.0, launcher: list[str] | None = None
+              timeout: float = 120.0, launcher: list[str] | None = None,
+              script: Path | None = None, cwd: Path | None = None
               ) -> tuple[subprocess.Popen, str]:
     """Start the app on 127.0.0.1 and wait for its health check: (process, base URL).
 
     env: variables to set on top of this process's environment (None removes one). log: where
     the server's output goes (default: a temporary file). launcher: what follows the Python
-    executable instead of ``-m streamlit`` (e.g. ``["-m", "bench.gc_probe"]``). Raises RuntimeError with the end of
+    executable instead of ``-m streamlit`` (e.g. ``["-m", "bench.gc_probe"]``). script / cwd:
+    another Streamlit script (default this repo's app.py) / working folder (default the
+    repo). Raises RuntimeError with the end of
     the log when the server exits or is not up within timeout seconds."""
     port = free_port()
     full = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -55,10 +58,10 @@ def start_app(env: dict[str, str | None] | None = None, log: Path | None = None,
                                                       suffix=".log")[1])
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, *(launcher or ["-m", "streamlit"]), "run", str(REPO / "app.py"),
+            [sys.executable, *(launcher or ["-m", "streamlit"]), "run", str(script or REPO / "app.py"),
              "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
              "--browser.gatherUsageStats=false"],
-            cwd=REPO, env=full, stdout=out, stderr=subprocess.STDOUT)
+            cwd=cwd or REPO, env=full, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

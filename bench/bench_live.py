@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,27 +53,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(repo: Path, log: Path):
+    """The app of `repo` (this checkout, or another one for a before/after figure)."""
     if repo.resolve() == REPO.resolve():
         return start_app(log=log, timeout=180)
-    import socket
-    import urllib.request
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = open(log, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(repo / "app.py"),
-                             "--server.headless=true", f"--server.port={port}",
-                             "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-                            cwd=repo, stdout=out, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(repo)})
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("server did not start")
+    return start_app(env={"PYTHONPATH": str(repo)}, log=log, timeout=300,
+                     script=repo / "app.py", cwd=repo)
 
 
 # Counts the WebSocket messages of the page (Streamlit's one connection) from inside it:
@@ -215,10 +198,9 @@ def messages_legacy(url: str, browser, changes: int) -> None:
         page.keyboard.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
         wait_idle(page, settle=0.3)
         took.append(time.perf_counter() - t)
-        cpu.append(cpu_seconds(pid) - c0)
         n, b = frames.since(mark)
         if os.environ.get("KICKSPACE_BENCH_DEBUG"):
-            print("release", k, n, b, answered, page.evaluate("() => [window.__ksLive.settles, window.__ws.recv.length, window.__ws.sent.length]"), flush=True)
+            print("release", k, n, b, page.evaluate("() => [window.__ksLive.settles, window.__ws.recv.length, window.__ws.sent.length]"), flush=True)
         msgs.append(n)
         nbytes.append(b)
     print(f"server -> browser per change (st.slider page): median {statistics.median(msgs):.0f} "

@@ -29,27 +29,14 @@ import time
 from pathlib import Path
 
 from bench import mapdrive
-from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, REPO, free_port, start_app, stop_app
+from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, REPO, start_app, stop_app
 from bench.appserver import wait_idle
 
 
 def start_engine(n: int) -> tuple[subprocess.Popen, str]:
-    import urllib.request
-    port = free_port()
-    env = {**os.environ, "KICKSPACE_BENCH_N": str(n), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run",
-                             str(REPO / "bench" / "map_engine_app.py"), "--server.headless=true",
-                             f"--server.port={port}", "--server.address=127.0.0.1",
-                             "--browser.gatherUsageStats=false"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("the engine app did not start")
+    """The bare engine page (bench/map_engine_app.py) with n synthetic points."""
+    return start_app(env={"KICKSPACE_BENCH_N": str(n), "PYTHONPATH": str(REPO)}, timeout=300,
+                     script=REPO / "bench" / "map_engine_app.py")
 
 
 def visit(browser, url: str, viewport=(1400, 1100)) -> tuple[float, int, object, object]:
