@@ -12,8 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import cache
-from explorer.widgets import esc
+from explorer.app import cache
+from explorer.app.widgets import esc
 
 st.set_page_config(page_title="KickSpace", page_icon="👟", layout="wide")
 # .streamlit/config.toml hides the sidebar menu that a fresh server builds from the pages/

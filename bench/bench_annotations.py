@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from explorer.annotations import AnnotationStore
+from explorer.store.annotations import AnnotationStore
 
 
 def _timed(fn):

@@ -4,7 +4,7 @@
 
 (run from the repository root.) Starts the app twice through bench/gc_probe.py (streamlit with
 gc.collect timed), once with KICKSPACE_GC_FREEZE=0 and once as shipped (the heap frozen after
-the bundle load, explorer.cache.freeze_heap). In each, one headless Chromium opens the home
+the bundle load, explorer.app.cache.freeze_heap). In each, one headless Chromium opens the home
 page and then --path, moves the first slider of the main area --moves times (one ArrowRight
 each, 1 s apart: one rerun each), and the full collections Streamlit ran after those reruns
 (runner.postScriptGC -> gc.collect(2)) are read from the probe's log. Prints their median and

@@ -36,9 +36,11 @@ def main(argv=None) -> int:
     import torch
     from PIL import Image
 
-    from explorer import clusters, hygiene
-    from explorer.bundle import load_bundle
-    from explorer.search import LatentIndex
+    from explorer.latent import clusters
+
+    from explorer.latent import hygiene
+    from explorer.bundle.core import load_bundle
+    from explorer.latent.index import LatentIndex
 
     torch.set_num_threads(1)
     print(f"load average {os.getloadavg()[0]:.1f} (2-core machine shared with other jobs)")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from explorer.impute import column_kind, holdout_accuracy
+from explorer.latent.impute import column_kind, holdout_accuracy
 
 DEFAULT_BUNDLE = Path("checkpoints/demo")
 SKIP_COLUMNS = {"sku", "name", "file", "index", "split"}
@@ -45,7 +45,7 @@ def scored_columns(metadata: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def bench_bundle(path: Path, frac: float, k: int, min_confidence: float, seed: int) -> None:
-    from explorer.bundle import BundleError, load_bundle
+    from explorer.bundle.core import BundleError, load_bundle
     try:
         bundle = load_bundle(path)
     except (BundleError, ValueError, OSError) as e:

@@ -5,7 +5,7 @@
 (run from the repository root, so that the explorer package is importable.)
 
 Makes N JPEGs (a shoe-like dark blob on white, random colour and position, so no two are
-alike) in a temporary folder, then times explorer.ingest.ingest_folder on it (walk, decode,
+alike) in a temporary folder, then times explorer.data.ingest.ingest_folder on it (walk, decode,
 preprocess, duplicate check, metadata) and prints images/s. The folder is deleted afterwards.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from explorer.ingest import ingest_folder
+from explorer.data.ingest import ingest_folder
 
 
 def make_jpegs(folder: Path, n: int, width: int, height: int, seed: int = 0) -> None:

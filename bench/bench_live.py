@@ -1,4 +1,4 @@
-"""Decoding in the browser, measured in a real headless Chromium (explorer.live_decoder).
+"""Decoding in the browser, measured in a real headless Chromium (explorer.app.live_decoder).
 
     python -m bench.bench_live [--drags 12] [--sessions 50] [--seconds 20]
     python -m bench.bench_live --messages-only --repo OLD_CHECKOUT   # the st.slider page, before

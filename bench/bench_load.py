@@ -276,7 +276,7 @@ class Session:
 
 # ---------------------------------------------------------------------------- main
 def _skus(checkpoints: Path, bundle: str, n: int) -> list[str]:
-    from explorer.catalogue import read_metadata_csv
+    from explorer.data.catalogue import read_metadata_csv
     skus = read_metadata_csv(checkpoints / bundle / "metadata.csv.gz")["sku"].astype(str)
     step = max(1, len(skus) // n)
     return [skus.iloc[(k * step + 1) % len(skus)] for k in range(n)]
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.sessions <= 50:
         ap.error("--sessions must be within 1..50")
 
-    from explorer.bundle import find_bundles
+    from explorer.bundle.core import find_bundles
     checkpoints = Path(args.checkpoints).resolve()
     found = {p.name: p for p in find_bundles(checkpoints)}
     bundle = args.bundle or ("demo" if "demo" in found else next(iter(found), None))

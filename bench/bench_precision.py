@@ -3,7 +3,7 @@ images/s of the default 64 px model in float32 and under bfloat16 autocast.
 
     python -m bench.bench_precision [--threads 1] [--size 64] [--seconds 4]
 
-Prints the flags, both timings, their ratio and explorer.precision's choice with its reason
+Prints the flags, both timings, their ratio and explorer.training.precision's choice with its reason
 (auto does not time where the flags are missing; this script times anyway, to show why).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import torch
 
 from explorer.models import build_model, make_config
-from explorer.precision import bf16_hardware, choose_precision, cpu_flags, time_precisions
+from explorer.training.precision import bf16_hardware, choose_precision, cpu_flags, time_precisions
 
 
 def main(argv: list[str] | None = None) -> int:

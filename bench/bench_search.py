@@ -1,4 +1,4 @@
-"""Similarity search latency: explorer.search.LatentIndex, exact and approximate.
+"""Similarity search latency: explorer.latent.index.LatentIndex, exact and approximate.
 
     python -m bench.bench_search [--sizes 30000,1000000] [--dims 16,32] [--queries 300]
                                  [--approx-size 1000000] [--no-approx] [--build-threads 1]
@@ -13,7 +13,7 @@ prints its build time, query latency and recall@10 against the exact answers.
 
 --compare also runs the candidate libraries directly (hnswlib and faiss HNSW / IVF, whichever
 are installed) over a sweep of their search settings: the figures behind the library choice in
-explorer/search.py. It takes several minutes per dimension at 1,000,000 items.
+explorer/latent/index.py. It takes several minutes per dimension at 1,000,000 items.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from explorer.search import HnswParams, LatentIndex, hnswlib_available
+from explorer.latent.index import HnswParams, LatentIndex, hnswlib_available
 
 
 def _ints(text: str) -> list[int]:

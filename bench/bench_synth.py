@@ -4,7 +4,7 @@
 
 (run from the repository root, so that the explorer package is importable.)
 
-Prints items/s and total seconds for explorer.synthetic.generate (rendering, metadata and the
+Prints items/s and total seconds for explorer.data.synthetic.generate (rendering, metadata and the
 catalogue fingerprint; not the write to disk). Target: 30,000 items at 64 px in at most 60 s
 on a 2-core machine.
 """
@@ -15,7 +15,7 @@ import os
 import resource
 import time
 
-from explorer.synthetic import generate, render, sample_item
+from explorer.data.synthetic import generate, render, sample_item
 
 
 def _cpu_seconds() -> float:

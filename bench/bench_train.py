@@ -58,7 +58,7 @@ def _bf16_error() -> None:
 
     import numpy as np
 
-    from explorer.bundle import encode_images, load_bundle
+    from explorer.bundle.core import encode_images, load_bundle
     demo = Path("checkpoints/demo")
     if not (demo / "bundle.json").is_file():
         return
@@ -67,7 +67,7 @@ def _bf16_error() -> None:
     mu32, lv32 = encode_images(b.model, imgs)
     mu16, _ = encode_images(b.model, imgs, precision="bf16")
     d = np.abs(mu16 - mu32)
-    from explorer.search import LatentIndex
+    from explorer.latent.index import LatentIndex
     q = np.arange(0, len(imgs), 10)
     a = LatentIndex(mu32).query(mu32[q], k=10)[0]
     c = LatentIndex(mu16).query(mu16[q], k=10)[0]

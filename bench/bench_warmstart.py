@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.bundle import load_bundle
-from explorer.catalogue import Catalogue
-from explorer.splits import split_for
-from explorer.synthetic import generate
-from explorer.train import TrainConfig, train
+from explorer.bundle.core import load_bundle
+from explorer.data.catalogue import Catalogue
+from explorer.data.splits import split_for
+from explorer.data.synthetic import generate
+from explorer.training.train import TrainConfig, train
 
 
 def curve(bundle: Path) -> list[tuple[float, float]]:

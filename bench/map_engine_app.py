@@ -10,7 +10,9 @@ import os
 import numpy as np
 import streamlit as st
 
-from explorer import mapcomponent, mapview
+from explorer.app import mapcomponent
+
+from explorer.render import mapview
 
 N = int(os.environ.get("KICKSPACE_BENCH_N", "100000"))
 

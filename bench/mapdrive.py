@@ -1,4 +1,4 @@
-"""Drive the catalogue map component (explorer/map_frontend) in a Playwright page: find its
+"""Drive the catalogue map component (explorer/app/map_frontend) in a Playwright page: find its
 frame, and drag / click / wheel inside it.
 
 Inputs are dispatched as DOM mouse events inside the component's frame, at frame

@@ -2,11 +2,11 @@
 import numpy as np
 import streamlit as st
 
-from explorer import cache
-from explorer.latent import analogy, combine
-from explorer.live_decoder import Control, browser_session, live_sliders
-from explorer.pictures import equation_picture, png_bytes, sharp
-from explorer.widgets import anchor_picker, current_bundle, product_strip
+from explorer.app import cache
+from explorer.latent.ops import analogy, combine
+from explorer.app.live_decoder import Control, browser_session, live_sliders
+from explorer.render.pictures import equation_picture, png_bytes, sharp
+from explorer.app.widgets import anchor_picker, current_bundle, product_strip
 
 b = current_bundle()
 st.title(":material/add_circle: Sneaker arithmetic")

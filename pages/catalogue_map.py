@@ -1,10 +1,10 @@
-"""Catalogue map: the whole catalogue on one WebGL map (explorer.mapcomponent), with search,
+"""Catalogue map: the whole catalogue on one WebGL map (explorer.app.mapcomponent), with search,
 cross-filtering histograms, a selection you can tag, clusters and tags.
 
 Click a product to select it; Box or Lasso (the map's toolbar) selects many; hover shows the
 product's picture; zoom in and pictures replace the points. The projection, colours, filters,
 search, view and selection live in the URL, so a reload or a shared link shows the same map.
-Tags live in the annotations database (explorer.annotations), never in the catalogue.
+Tags live in the annotations database (explorer.store.annotations), never in the catalogue.
 """
 import json
 import os
@@ -13,10 +13,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import cache, map_sections, mapcomponent, mapview
-from explorer.annotations import UNTAGGED, AnnotationStoreError
-from explorer.imagestore import COLS, PER_SHARD, shard_name
-from explorer.widgets import current_bundle, esc
+from explorer.app import cache
+
+from explorer.app import map_sections
+
+from explorer.app import mapcomponent
+
+from explorer.render import mapview
+from explorer.store.annotations import UNTAGGED, AnnotationStoreError
+from explorer.data.imagestore import COLS, PER_SHARD, shard_name
+from explorer.app.widgets import current_bundle, esc
 
 b = current_bundle()
 md = b.metadata

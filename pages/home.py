@@ -2,13 +2,13 @@
 import numpy as np
 import streamlit as st
 
-from explorer import cache
-from explorer.landing import featured_items, hero_latent, tool_pictures
-from explorer.live_decoder import Control, browser_session, live_sliders
-from explorer.naming import SUGGESTED, dim_label
-from explorer.pictures import sharp
-from explorer.sheets import image_grid, row_labelled_grid, to_png_bytes
-from explorer.widgets import crisp_image, current_bundle, esc, item_label
+from explorer.app import cache
+from explorer.render.landing import featured_items, hero_latent, tool_pictures
+from explorer.app.live_decoder import Control, browser_session, live_sliders
+from explorer.latent.naming import SUGGESTED, dim_label
+from explorer.render.pictures import sharp
+from explorer.render.sheets import image_grid, row_labelled_grid, to_png_bytes
+from explorer.app.widgets import crisp_image, current_bundle, esc, item_label
 
 # the heading paints before the bundle (and torch) are in memory: first paint < 3 s
 st.title(":material/steps: KickSpace")

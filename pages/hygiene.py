@@ -5,10 +5,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import cache, clusters, hygiene
-from explorer.annotations import AnnotationStoreError
-from explorer.pictures import sharp
-from explorer.widgets import current_bundle, esc, item_label, session_user
+from explorer.app import cache
+
+from explorer.latent import clusters
+
+from explorer.latent import hygiene
+from explorer.store.annotations import AnnotationStoreError
+from explorer.render.pictures import sharp
+from explorer.app.widgets import current_bundle, esc, item_label, session_user
 
 b = current_bundle()
 md = b.metadata

@@ -3,13 +3,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import cache
-from explorer.latent import change_points, interpolate
-from explorer.live_decoder import PATH_CONTROL, browser_session, live_path, point_on_path
-from explorer.pictures import gif_bytes, sharp
-from explorer.projection import place_by_neighbours
-from explorer.sheets import row_labelled_grid, to_png_bytes
-from explorer.widgets import anchor_picker, current_bundle, esc, item_label, product_strip
+from explorer.app import cache
+from explorer.latent.ops import change_points, interpolate
+from explorer.app.live_decoder import PATH_CONTROL, browser_session, live_path, point_on_path
+from explorer.render.pictures import gif_bytes, sharp
+from explorer.latent.projection import place_by_neighbours
+from explorer.render.sheets import row_labelled_grid, to_png_bytes
+from explorer.app.widgets import anchor_picker, current_bundle, esc, item_label, product_strip
 
 b = current_bundle()
 st.title(":material/swap_horiz: Interpolation")

@@ -13,19 +13,19 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from explorer import cache
-from explorer.bundle import Bundle
-from explorer.directions import (METHODS, Direction, class_label, delete_direction,
+from explorer.app import cache
+from explorer.bundle.core import Bundle
+from explorer.latent.directions import (METHODS, Direction, class_label, delete_direction,
                                  fit_direction, fit_probes, leakage, load_directions,
                                  save_direction, slider_key)
-from explorer.evaluate import evaluate_bundle, evaluation_table
+from explorer.evaluation.evaluate import evaluate_bundle, evaluation_table
 from explorer.metrics.association import (FACTOR_PREFIX, column_kinds, dimension_associations,
                                           suggest_names)
 from explorer.metrics.information import KL_THRESHOLD, VARIANCE_THRESHOLD, variance_of_means
-from explorer.naming import dim_label, load_names, save_names
-from explorer.pictures import sharp
-from explorer.annotations import AnnotationStoreError
-from explorer.widgets import anchor_picker, current_bundle, esc, session_user
+from explorer.latent.naming import dim_label, load_names, save_names
+from explorer.render.pictures import sharp
+from explorer.store.annotations import AnnotationStoreError
+from explorer.app.widgets import anchor_picker, current_bundle, esc, session_user
 
 b = current_bundle()
 ss = st.session_state
@@ -426,7 +426,7 @@ def directions_section() -> None:
                                    format_func=lambda c: f"{c} ({counts[c]:,})")
                 direction = _fit_column(P, K, S, column, str(cls), method)
             else:
-                from explorer.annotations import AnnotationStore, default_db_path
+                from explorer.store.annotations import AnnotationStore, default_db_path
                 if not default_db_path(b.path, b.fingerprint).is_file():
                     st.info("No tags yet for this catalogue: tag products on the catalogue "
                             "map first.")

@@ -4,11 +4,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import cache
-from explorer.pictures import pixel_scale
-from explorer.sheets import row_labelled_grid
-from explorer.train import split_indices
-from explorer.widgets import crisp_image, current_bundle, esc
+from explorer.app import cache
+from explorer.render.pictures import pixel_scale
+from explorer.render.sheets import row_labelled_grid
+from explorer.training.train import split_indices
+from explorer.app.widgets import crisp_image, current_bundle, esc
 
 b = current_bundle()
 info = b.info

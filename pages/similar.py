@@ -4,13 +4,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import cache
-from explorer.directions import load_directions, move
-from explorer.latent import apply_offsets
-from explorer.naming import dim_label
-from explorer.pictures import sharp
-from explorer.projection import place_by_neighbours
-from explorer.widgets import (anchor_picker, current_bundle, encode_uploaded, esc, item_label,
+from explorer.app import cache
+from explorer.latent.directions import load_directions, move
+from explorer.latent.ops import apply_offsets
+from explorer.latent.naming import dim_label
+from explorer.render.pictures import sharp
+from explorer.latent.projection import place_by_neighbours
+from explorer.app.widgets import (anchor_picker, current_bundle, encode_uploaded, esc, item_label,
                               product_grid, session_user)
 
 b = current_bundle()
@@ -98,7 +98,7 @@ with tab_similar:
 
 # ---------------------------------------------------------------------------- photo
 with tab_photo:
-    from explorer.images import MAX_UPLOAD_BYTES
+    from explorer.data.images import MAX_UPLOAD_BYTES
     up = st.file_uploader("A sneaker photo (JPEG, PNG, WebP, GIF, BMP or TIFF)",
                           type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
                           key="photo_up",
@@ -162,8 +162,8 @@ with tab_but:
 
 # ---------------------------------------------------------------------------- imputation
 with tab_impute:
-    from explorer.annotations import ATTRIBUTE_KINDS, AnnotationStore  # noqa: F401
-    from explorer.impute import can_hold_out, holdout_accuracy, impute_column
+    from explorer.store.annotations import ATTRIBUTE_KINDS, AnnotationStore  # noqa: F401
+    from explorer.latent.impute import can_hold_out, holdout_accuracy, impute_column
 
     md = b.metadata
     skip = {"sku", "name", "file"}

@@ -1,20 +1,20 @@
 """Factor sliders: move one latent factor at a time around an anchor sneaker.
 
-In a browser the picture is decoded there while a slider moves (explorer.live_decoder); the
+In a browser the picture is decoded there while a slider moves (explorer.app.live_decoder); the
 server hears the settled values only, for the URL and the closest real products. Without a
 browser (AppTest) the same page runs on st.slider and server-side decoding.
 """
 import numpy as np
 import streamlit as st
 
-from explorer import cache
-from explorer.directions import load_directions, slider_key
-from explorer.latent import traversal
-from explorer.live_decoder import Control, browser_session, combine_basis, live_sliders
-from explorer.naming import dim_label
-from explorer.pictures import sharp
-from explorer.sheets import row_labelled_grid, to_png_bytes
-from explorer.widgets import anchor_picker, current_bundle, esc, product_strip
+from explorer.app import cache
+from explorer.latent.directions import load_directions, slider_key
+from explorer.latent.ops import traversal
+from explorer.app.live_decoder import Control, browser_session, combine_basis, live_sliders
+from explorer.latent.naming import dim_label
+from explorer.render.pictures import sharp
+from explorer.render.sheets import row_labelled_grid, to_png_bytes
+from explorer.app.widgets import anchor_picker, current_bundle, esc, product_strip
 
 b = current_bundle()
 st.title(":material/tune: Factor sliders")

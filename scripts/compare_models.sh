@@ -12,8 +12,8 @@ mkdir -p "$OUT"
 # epochs that give STEPS optimiser steps on this catalogue's training split
 EPOCHS=$(python3 - "$CAT" "$STEPS" <<'EOF'
 import math, sys
-from explorer.catalogue import Catalogue
-from explorer.train import TrainConfig, split_indices
+from explorer.data.catalogue import Catalogue
+from explorer.training.train import TrainConfig, split_indices
 n = len(Catalogue.load(sys.argv[1]))
 cfg = TrainConfig()
 train, _ = split_indices(n, cfg.val_fraction, cfg.seed, cfg.max_val)

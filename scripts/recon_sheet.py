@@ -20,10 +20,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.bundle import images_to_tensor, load_bundle  # noqa: E402
-from explorer.evaluate import pca_baseline  # noqa: E402
-from explorer.sheets import row_labelled_grid  # noqa: E402
-from explorer.splits import split_for  # noqa: E402
+from explorer.bundle.core import images_to_tensor, load_bundle  # noqa: E402
+from explorer.evaluation.evaluate import pca_baseline  # noqa: E402
+from explorer.render.sheets import row_labelled_grid  # noqa: E402
+from explorer.data.splits import split_for  # noqa: E402
 
 
 def _resize(images: np.ndarray, tile: int) -> np.ndarray:

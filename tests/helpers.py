@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from explorer.catalogue import Catalogue
+from explorer.data.catalogue import Catalogue
 
 TINY_MODEL = {"latent_dim": 4, "channels": (8, 8, 8), "hidden_dim": 32}
 
@@ -37,7 +37,7 @@ def copy_demo_bundle(dst: Path) -> Path:
     that what a test saves never lands in the real bundle folder; skips when there is none."""
     import pytest
 
-    from explorer import cache
+    from explorer.app import cache
     src = Path(cache.DEFAULT_BUNDLE)
     if not (src / "bundle.json").is_file():
         pytest.skip(f"no bundle at {src}")

@@ -1,4 +1,4 @@
-"""explorer.annotations: tags and accepted imputations in a real SQLite file.
+"""explorer.store.annotations: tags and accepted imputations in a real SQLite file.
 
 No mocks: every test works on a database file under tmp_path; the concurrency and crash tests
 use real processes (spawn) and real SIGKILLs.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.annotations import (UNTAGGED, AnnotationStore, AnnotationStoreError,
+from explorer.store.annotations import (UNTAGGED, AnnotationStore, AnnotationStoreError,
                                   default_db_path, neutralize_cell, normalize_tag,
                                   unneutralize_cell)
 

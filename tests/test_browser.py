@@ -132,7 +132,7 @@ def test_query_by_photo_finds_the_product_first(server, browser, shots, tmp_path
     """Upload a copy of a catalogue photo on Find similar: that product comes first."""
     from PIL import Image
 
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     b = load_bundle(REPO / "checkpoints" / "demo", check_hashes=False)
     item = 123
     photo = tmp_path / "upload.png"

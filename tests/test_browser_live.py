@@ -1,4 +1,4 @@
-"""Decoding in the browser (explorer.live_decoder), in a real headless Chromium.
+"""Decoding in the browser (explorer.app.live_decoder), in a real headless Chromium.
 
 The sliders page decodes with onnxruntime-web while a slider is dragged: the pixels match the
 server's decode, nothing reaches the server until release, the URL is replaced in place (Back
@@ -52,8 +52,8 @@ def chromium_path():   # module-scoped twin of conftest's fixture
 
 @pytest.fixture(scope="module")
 def demo():
-    from explorer import cache
-    from explorer.bundle import load_bundle
+    from explorer.app import cache
+    from explorer.bundle.core import load_bundle
     from explorer.metrics.information import dimension_order
     b = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False)
     return b, [int(d) for d in dimension_order(b.mu, b.logvar)]
@@ -220,7 +220,7 @@ def shots(tmp_path_factory) -> Path:
 
 
 def test_the_interpolation_scrubber_and_the_arithmetic_weights_decode_live(server, browser, demo):
-    from explorer.live_decoder import point_on_path
+    from explorer.app.live_decoder import point_on_path
     b, _ = demo
     page = _open_live(browser, server, "interpolation?path=spherical",
                       viewport={"width": 1400, "height": 1000})

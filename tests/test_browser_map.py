@@ -76,8 +76,8 @@ def test_hover_select_url_and_reload(map_server, browser, shots):  # noqa: F811
     page.screenshot(path=str(shots / "catalogue_map.png"))
 
     # hover: the product's own name, SKU and brand, and its picture drawn in the tooltip
-    from explorer import cache
-    from explorer.bundle import load_bundle
+    from explorer.app import cache
+    from explorer.bundle.core import load_bundle
     md = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False).metadata
     got, text = _tip(frame, 5, lambda i: str(md["sku"][i]))
     assert str(md["name"][got]) in text and str(md["brand"][got]) in text

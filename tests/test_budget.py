@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from explorer.budget import MAP_SHARE, finish_seconds, plan_run_budget, projection_seconds
-from explorer.bundle import _project_all, load_bundle
-from explorer.train import TrainConfig, _throughput, train
+from explorer.training.budget import MAP_SHARE, finish_seconds, plan_run_budget, projection_seconds
+from explorer.bundle.core import _project_all, load_bundle
+from explorer.training.train import TrainConfig, _throughput, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 

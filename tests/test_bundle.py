@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from explorer.bundle import (BundleError, _sha256, check_catalogue_matches, find_bundles,
+from explorer.bundle.core import (BundleError, _sha256, check_catalogue_matches, find_bundles,
                              load_bundle, write_bundle)
 from explorer.cli import main as cli_main
 from explorer.models import build_model
-from explorer.train import TrainConfig, train
+from explorer.training.train import TrainConfig, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 
@@ -66,7 +66,7 @@ def test_round_trip_config_and_every_tensor_equal(trained, tmp_path):
 
 def test_train_writes_the_decoder_as_onnx_listed_and_checksummed(trained):
     pytest.importorskip("onnxruntime")
-    from explorer.onnx_decoder import onnx_weights_sha, run_onnx
+    from explorer.bundle.onnx import onnx_weights_sha, run_onnx
     b = load_bundle(trained[0] / "b")
     fp = trained[0] / "b" / "decoder.onnx"
     assert b.info["files"]["decoder.onnx"]["sha256"] == _sha256(fp)
@@ -83,7 +83,7 @@ def test_embeddings_match_a_fresh_encoding(trained):
 
 
 def test_bf16_encoding_stays_close_to_fp32(trained):
-    from explorer.bundle import encode_images
+    from explorer.bundle.core import encode_images
     root, cat = trained
     b = load_bundle(root / "b")
     mu, logvar = encode_images(b.model, cat.images[:40], precision="bf16")
@@ -175,7 +175,7 @@ def test_a_failed_write_leaves_the_previous_bundle_intact(trained, tmp_path, mon
     bundle = _copy(trained, tmp_path)
     before = (bundle / "bundle.json").read_text()
     b = load_bundle(bundle)
-    import explorer.bundle as bundle_mod
+    import explorer.bundle.core as bundle_mod
 
     def disk_full(*a, **k):
         raise OSError(28, "No space left on device")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import cache
-from explorer.annotations import AnnotationStore, default_db_path
-from explorer.bundle import load_bundle
+from explorer.app import cache
+from explorer.store.annotations import AnnotationStore, default_db_path
+from explorer.bundle.core import load_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")

@@ -1,4 +1,4 @@
-"""explorer.clusters against known answers: planted blobs, central products."""
+"""explorer.latent.clusters against known answers: planted blobs, central products."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 import pandas as pd
 
-from explorer.clusters import (NOISE, central_items, cluster_names, cluster_sizes,
+from explorer.latent.clusters import (NOISE, central_items, cluster_names, cluster_sizes,
                                distinctive_values, hdbscan, kmeans, relabel_by_size,
                                selection_summary, silhouette_scores, subsample, suggest_k)
 
@@ -93,7 +93,7 @@ def test_suggested_k_finds_six_where_the_silhouette_says_two():
 
 
 def test_suggested_k_on_the_demo_bundle_is_not_a_coarse_split():
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     b = load_bundle("checkpoints/demo", check_hashes=False)
     k, _ = suggest_k(b.mu, ks=range(2, 9), seed=0)
     assert 5 <= k <= 8                                # six silhouettes; k = 6 measured

@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_the_first_paint_imports_neither_torch_nor_pandas():
     code = ("import sys, streamlit\n"
-            "import explorer.cache, explorer.widgets, explorer.landing, explorer.pictures, "
-            "explorer.naming, explorer.sheets, explorer.bundle_meta\n"
+            "import explorer.app.cache, explorer.app.widgets, explorer.render.landing, explorer.render.pictures, "
+            "explorer.latent.naming, explorer.render.sheets, explorer.bundle.meta\n"
             "heavy = [m for m in ('torch', 'pandas', 'sklearn', 'umap') if m in sys.modules]\n"
             "print(','.join(heavy))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
@@ -23,7 +23,7 @@ def test_the_first_paint_imports_neither_torch_nor_pandas():
 
 
 def test_the_menu_and_the_placeholder_need_only_bundle_json():
-    from explorer import bundle_meta
+    from explorer.bundle import meta as bundle_meta
     demo = REPO / "checkpoints" / "demo"
     info = bundle_meta.read_summary(demo)
     assert info["latent_dim"] > 0 and info["count"] > 0 and info["image_size"] in (32, 64, 128)
@@ -34,7 +34,8 @@ def test_the_menu_and_the_placeholder_need_only_bundle_json():
 
 
 def test_a_preloaded_bundle_is_read_once_and_shared(monkeypatch):
-    from explorer import bundle, cache
+    from explorer.bundle import core as bundle
+    from explorer.app import cache
     calls = []
     real = bundle.load_bundle
 
@@ -64,7 +65,7 @@ def test_the_heap_is_frozen_once_per_load_not_on_every_rerun(monkeypatch):
 
     from streamlit.testing.v1 import AppTest
 
-    from explorer import cache
+    from explorer.app import cache
     freezes = []
     monkeypatch.setattr(gc, "freeze", lambda: freezes.append(1))
     monkeypatch.setenv("KICKSPACE_GC_FREEZE", "1")

@@ -14,9 +14,9 @@ import torch
 from safetensors.numpy import save_file as np_save_file
 from safetensors.torch import load_file, save_file
 
-import explorer.bundle as bundle_mod
-from explorer.bundle import BundleError, _sha256, load_bundle
-from explorer.train import TrainConfig, train
+import explorer.bundle.core as bundle_mod
+from explorer.bundle.core import BundleError, _sha256, load_bundle
+from explorer.training.train import TrainConfig, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 from tests.test_hostile import _png_bomb
 

@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from explorer.bundle import load_bundle
-from explorer.train import split_indices
+from explorer.bundle.core import load_bundle
+from explorer.training.train import split_indices
 from tests.helpers import blocks_catalogue
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from explorer.directions import (METHODS, Direction, delete_direction, fit_direction, leakage,
+from explorer.latent.directions import (METHODS, Direction, delete_direction, fit_direction, leakage,
                                  load_directions, move, save_direction, slider_key, slugify)
 
 N, D = 1200, 6

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.bundle import load_bundle
+from explorer.bundle.core import load_bundle
 from explorer.cli import main as cli_main
-from explorer.evaluate import evaluate_bundle, evaluation_table, format_table
-from explorer.splits import split_for
-from explorer.train import TrainConfig, train
+from explorer.evaluation.evaluate import evaluate_bundle, evaluation_table, format_table
+from explorer.data.splits import split_for
+from explorer.training.train import TrainConfig, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 CFG = TrainConfig(epochs=1, batch_size=16, projections=("pca",), threads=1)

@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer.bundle import load_bundle
-from explorer.catalogue import Catalogue
+from explorer.bundle.core import load_bundle
+from explorer.data.catalogue import Catalogue
 from explorer.cli import main as cli_main
-from explorer.evaluate import evaluate_bundle
+from explorer.evaluation.evaluate import evaluate_bundle
 from explorer.metrics import score_columns
-from explorer.splits import image_groups, split_for, split_indices
-from explorer.train import TrainConfig, train
+from explorer.data.splits import image_groups, split_for, split_indices
+from explorer.training.train import TrainConfig, train
 from tests.helpers import TINY_MODEL
 
 N = 160

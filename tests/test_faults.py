@@ -32,12 +32,12 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from streamlit.testing.v1 import AppTest
 
-from explorer.annotations import AnnotationStore
-from explorer.bundle import BundleError, find_bundles, load_bundle, write_bundle
-from explorer.catalogue import Catalogue
-from explorer.directions import fit_direction, load_directions, save_direction
-from explorer.naming import load_names, save_names
-from explorer.train import TrainConfig, save_checkpoint, train
+from explorer.store.annotations import AnnotationStore
+from explorer.bundle.core import BundleError, find_bundles, load_bundle, write_bundle
+from explorer.data.catalogue import Catalogue
+from explorer.latent.directions import fit_direction, load_directions, save_direction
+from explorer.latent.naming import load_names, save_names
+from explorer.training.train import TrainConfig, save_checkpoint, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,8 +134,8 @@ def test_training_sigkilled_mid_epoch_resumes_from_an_intact_checkpoint(tmp_path
 
 WRITER = textwrap.dedent("""
     import sys
-    from explorer.bundle import load_bundle, write_bundle
-    from explorer.catalogue import Catalogue
+    from explorer.bundle.core import load_bundle, write_bundle
+    from explorer.data.catalogue import Catalogue
     src, cat_dir, out = sys.argv[1:4]
     b, cat = load_bundle(src), Catalogue.load(cat_dir)
     for k in range(10_000):
@@ -217,7 +217,7 @@ def start_server(env: dict[str, str], log: Path, timeout: float = 120
 
 TAGGER = textwrap.dedent("""
     import sys
-    from explorer.annotations import AnnotationStore
+    from explorer.store.annotations import AnnotationStore
     db, fingerprint, progress, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     store = AnnotationStore(db, fingerprint)
     with open(progress, "a") as report:
@@ -487,7 +487,7 @@ def test_full_disk_while_saving_names_and_directions_keeps_the_saved_ones(small_
     save_direction(bundle, b.key, first)
 
     _fill(small_disk)
-    from explorer.annotations import AnnotationStoreError
+    from explorer.store.annotations import AnnotationStoreError
     with pytest.raises(AnnotationStoreError, match="full"):
         save_names(bundle, b.key, {d: f"factor number {d} " * 400 for d in range(b.latent_dim)})
     red = b.metadata["colour"] == "red"

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer import mapview
-from explorer.annotations import AnnotationStore, AnnotationStoreError
+from explorer.render import mapview
+from explorer.store.annotations import AnnotationStore, AnnotationStoreError
 from explorer.cli import main as cli_main
-from explorer.ingest import IngestError, IngestReport, _read_catalog_csv
+from explorer.data.ingest import IngestError, IngestReport, _read_catalog_csv
 from tests.helpers import blocks_catalogue
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -135,8 +135,8 @@ def test_find_similar_opens_when_an_attribute_has_exactly_two_known_values(tmp_p
 
     from streamlit.testing.v1 import AppTest
 
-    from explorer.bundle import _sha256
-    from explorer.catalogue import metadata_to_csv_bytes, read_metadata_csv
+    from explorer.bundle.core import _sha256
+    from explorer.data.catalogue import metadata_to_csv_bytes, read_metadata_csv
     from tests.helpers import copy_demo_bundle
     bundle = copy_demo_bundle(tmp_path / "bundle")
     md = read_metadata_csv(bundle / "metadata.csv.gz")

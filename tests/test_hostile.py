@@ -7,7 +7,7 @@
 - Uploads through the app's uploader: a decompression bomb and a 200 MB file get an st.error,
   not a traceback.
 - Tags imported from a CSV with formula cells come back neutralised in the catalogue map's
-  export download (the app-level path; explorer.annotations' own export is tested in
+  export download (the app-level path; explorer.store.annotations' own export is tested in
   test_annotations.py).
 
 Already covered elsewhere, so not repeated here: the image decoder's bomb and size limits
@@ -29,7 +29,7 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 from streamlit.testing.v1 import AppTest
 
-from explorer.train import TrainConfig, train
+from explorer.training.train import TrainConfig, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,11 +175,11 @@ def test_no_page_uses_unsafe_html():
     hits = [f"{p.relative_to(REPO)}:{i}" for p in sources
             for i, line in enumerate(p.read_text().splitlines(), 1)
             if re.search(r"unsafe_allow_html|st\.html\(|components\.v1|\.html\(", line)]
-    # the catalogue map's component (explorer/mapcomponent.py) is the one reviewed exception:
+    # the catalogue map's component (explorer/app/mapcomponent.py) is the one reviewed exception:
     # its frontend puts every string in the page with textContent (checked below and, with
     # hostile text, in tests/test_browser_map.py)
-    assert [h for h in hits if not h.startswith("explorer/mapcomponent.py:")] == []
-    js = (REPO / "explorer" / "map_frontend" / "map.js").read_text()
+    assert [h for h in hits if not h.startswith("explorer/app/mapcomponent.py:")] == []
+    js = (REPO / "explorer" / "app" / "map_frontend" / "map.js").read_text()
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", js)
 
 
@@ -234,11 +234,11 @@ def test_catalogue_map_hover_legend_and_filters(hostile_bundle, colour):
     check_page(at, f"catalogue map coloured by {colour}", known=[])
     # the map component gets catalogue text as data (legend labels; hover texts per image
     # shard) and shows it with textContent: it arrives unescaped, and is never HTML
-    from explorer import mapcomponent
+    from explorer.app import mapcomponent
     args = json.loads(at.get("component_instance")[0].proto.json_args)
     if colour == "brand":
         assert any(SCRIPT in label or IMG in label for label, _ in args["legend"])
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     texts = json.loads(mapcomponent.shard_texts(
         load_bundle(hostile_bundle, check_hashes=False).metadata, 0, 1024))
     joined = " ".join(" ".join(row) for row in texts)
@@ -377,9 +377,9 @@ def hostile_info_bundle(hostile_bundle, tmp_path_factory) -> Path:
 
 
 def _save_hostile_names_and_direction(bundle: Path) -> None:
-    from explorer.bundle import load_bundle
-    from explorer.directions import fit_direction, save_direction
-    from explorer.naming import save_names
+    from explorer.bundle.core import load_bundle
+    from explorer.latent.directions import fit_direction, save_direction
+    from explorer.latent.naming import save_names
     b = load_bundle(bundle, check_hashes=False)
     save_names(bundle, b.key, {d: f"{LINK} {IMG} {URL} {d}" for d in range(b.latent_dim)})
     labels = b.metadata["colour"]

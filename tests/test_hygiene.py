@@ -1,4 +1,4 @@
-"""explorer.hygiene: near duplicates, the label audit (with its database decisions), and the
+"""explorer.latent.hygiene: near duplicates, the label audit (with its database decisions), and the
 "unlike this catalogue" score, on planted answers and on the demo bundle."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from explorer import hygiene as h
-from explorer.search import LatentIndex
+from explorer.latent import hygiene as h
+from explorer.latent.index import LatentIndex
 
 
 def jpeg(img: np.ndarray, quality: int = 75) -> np.ndarray:
@@ -31,7 +31,7 @@ def planted():
     """120 procedural sneakers with planted copies: 5 -> 50 (same pixels), 7 -> 60 (JPEG
     re-save), 9 -> 70 and 71 (same pixels, a group of three); 80 and 81 share a latent
     vector but not their pixels."""
-    from explorer.synthetic import generate
+    from explorer.data.synthetic import generate
     images = generate(120, size=32, seed=3, workers=1, progress=False).images.copy()
     images[50] = images[5]
     images[60] = jpeg(images[7])
@@ -75,7 +75,7 @@ def test_near_duplicates_finds_the_planted_groups(planted):
 
 
 def test_near_duplicates_reads_an_image_store(planted, tmp_path):
-    from explorer.imagestore import ImageStore, write_images
+    from explorer.data.imagestore import ImageStore, write_images
     images, mu = planted
     write_images(images, tmp_path)                               # lossless shards
     store = ImageStore(tmp_path, len(images), images.shape[1])
@@ -122,7 +122,7 @@ def test_label_audit_needs_a_clear_majority():
 
 
 def test_audit_decisions_go_to_the_database_and_undo(tmp_path):
-    from explorer.annotations import AnnotationStore
+    from explorer.store.annotations import AnnotationStore
     store = AnnotationStore(tmp_path / "a.sqlite", "fp1", known_skus=["S1", "S2", "S3"])
     col = "silhouette"
     assert h.audit_fix(store, "S1", col, "boot", confidence=0.9, user="me") == 1
@@ -159,7 +159,7 @@ def test_unlike_score_percentiles_and_flag():
 def demo_reference():
     """The demo bundle and a reference measured on a sample of it (the app uses 2,000
     products for the errors and all 30,000 for the distances; 300 and 3,000 keep this fast)."""
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     b = load_bundle("checkpoints/demo", check_hashes=False)
     index = LatentIndex(b.mu)
     sample = h.reference_sample(len(b), 3000, seed=1)
@@ -178,7 +178,7 @@ def scores(b, index, ref, images):
 
 
 def test_fashion_mnist_sandals_are_unlike_the_demo_catalogue(fashion_mnist_dir, demo_reference):
-    from explorer.ingest import ingest_fashion_mnist
+    from explorer.data.ingest import ingest_fashion_mnist
     b, index, ref = demo_reference
     sandals = ingest_fashion_mnist(fashion_mnist_dir, classes=["Sandal"], size=b.image_size,
                                    limit=30).images
@@ -187,7 +187,7 @@ def test_fashion_mnist_sandals_are_unlike_the_demo_catalogue(fashion_mnist_dir, 
 
 
 def test_new_demo_like_products_are_not_flagged(demo_reference):
-    from explorer.synthetic import generate
+    from explorer.data.synthetic import generate
     b, index, ref = demo_reference
     fresh = generate(40, size=b.image_size, seed=12345, workers=1, progress=False).images
     got = scores(b, index, ref, fresh)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer.annotations import AnnotationStore
+from explorer.store.annotations import AnnotationStore
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -22,9 +22,9 @@ WRONG = {20: None, 21: None, 22: None}        # items whose silhouette is replac
 def planted_bundle(out: Path, n: int = 600) -> Path:
     """A bundle of n procedural sneakers encoded by the demo model, with planted copies and
     mislabels (WRONG is filled with the wrong label each item got)."""
-    from explorer.bundle import load_bundle, load_model, write_bundle
-    from explorer.catalogue import Catalogue
-    from explorer.synthetic import generate
+    from explorer.bundle.core import load_bundle, load_model, write_bundle
+    from explorer.data.catalogue import Catalogue
+    from explorer.data.synthetic import generate
 
     demo = REPO / "checkpoints" / "demo"
     if not (demo / "bundle.json").is_file():
@@ -71,7 +71,7 @@ def hygiene_page(bundle: Path, section: str = "duplicates") -> AppTest:
 
 
 def store_of(bundle: Path, tmp_path: Path) -> AnnotationStore:
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     b = load_bundle(bundle, check_hashes=False)
     return AnnotationStore.for_bundle(b, path=tmp_path / "data" /
                                       f"annotations-{b.fingerprint}.sqlite")
@@ -84,7 +84,7 @@ def test_duplicates_are_grouped_and_tagged(bundle, tmp_path):
     next(b for b in at.button if b.label.startswith("Tag every product")).click()
     at.run()
     assert not at.exception
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     md = load_bundle(bundle, check_hashes=False).metadata
     tagged = set(store_of(bundle, tmp_path).skus_with("duplicate"))
     planted = {md["sku"][i] for pair in COPIES.items() for i in pair}
@@ -144,7 +144,7 @@ def photo_query(bundle: Path, data: bytes) -> AppTest:
 
 
 def test_find_similar_warns_about_a_sandal_photo(bundle, fashion_mnist_dir):
-    from explorer.ingest import ingest_fashion_mnist
+    from explorer.data.ingest import ingest_fashion_mnist
     sandal = ingest_fashion_mnist(fashion_mnist_dir, classes=["Sandal"], size=64,
                                   limit=1).images[0]
     at = photo_query(bundle, png(sandal))
@@ -155,7 +155,7 @@ def test_find_similar_warns_about_a_sandal_photo(bundle, fashion_mnist_dir):
 
 
 def test_find_similar_does_not_warn_about_a_catalogue_like_photo(bundle):
-    from explorer.synthetic import generate
+    from explorer.data.synthetic import generate
     fresh = generate(1, size=64, seed=99, workers=1, progress=False).images[0]
     at = photo_query(bundle, png(fresh))
     assert not at.warning, [w.value for w in at.warning]
@@ -166,8 +166,8 @@ def test_find_similar_does_not_warn_about_a_catalogue_like_photo(bundle):
 @pytest.mark.parametrize("section", ["duplicates", "audit", "clusters"])
 def test_a_catalogue_of_eight_products(tmp_path_factory, section):
     """Fewer products than the 10 neighbours the checks ask for: every section still runs."""
-    from explorer.bundle import load_bundle, load_model, write_bundle
-    from explorer.synthetic import generate
+    from explorer.bundle.core import load_bundle, load_model, write_bundle
+    from explorer.data.synthetic import generate
     out = tmp_path_factory.getbasetemp() / "eight"
     if not (out / "bundle.json").is_file():
         demo = REPO / "checkpoints" / "demo"

@@ -1,4 +1,4 @@
-"""explorer.images: safe opening of untrusted files and the shared preprocessing step.
+"""explorer.data.images: safe opening of untrusted files and the shared preprocessing step.
 
 Every bad kind is a real file written to tmp_path by the test itself.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from explorer.images import (MAX_PIXELS, MAX_UPLOAD_BYTES, ImageRejected, load_and_preprocess,
+from explorer.data.images import (MAX_PIXELS, MAX_UPLOAD_BYTES, ImageRejected, load_and_preprocess,
                              open_image, parse_background, to_square_rgb)
 
 RED, GREEN, BLUE, WHITE = (220, 20, 20), (20, 200, 20), (20, 20, 220), (255, 255, 255)

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer.impute import column_kind, holdout_accuracy, impute_column
+from explorer.latent.impute import column_kind, holdout_accuracy, impute_column
 
 
 def _clusters(n=1200, d=8, n_clusters=6, seed=0):

@@ -1,4 +1,4 @@
-"""explorer.ingest: folder + CSV ingest with real bad files, Fashion-MNIST, the CLI."""
+"""explorer.data.ingest: folder + CSV ingest with real bad files, Fashion-MNIST, the CLI."""
 from __future__ import annotations
 
 import argparse
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from explorer.catalogue import Catalogue
-from explorer.ingest import (FMNIST_CLASSES, IngestError, IngestReport, add_arguments,
+from explorer.data.catalogue import Catalogue
+from explorer.data.ingest import (FMNIST_CLASSES, IngestError, IngestReport, add_arguments,
                              ingest_fashion_mnist, ingest_folder, run)
 from tests.test_images import write_png_bomb
 

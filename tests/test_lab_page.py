@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.bundle import load_bundle
-from explorer.directions import load_directions
+from explorer.bundle.core import load_bundle
+from explorer.latent.directions import load_directions
 from explorer.metrics.association import FACTOR_PREFIX
-from explorer.naming import load_names
+from explorer.latent.naming import load_names
 from tests.helpers import copy_demo_bundle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,7 +159,7 @@ def test_fit_a_direction_save_it_and_slide_it(bundle_copy, info):
 
 
 def test_a_direction_from_a_tag(bundle_copy, info):
-    from explorer.annotations import AnnotationStore
+    from explorer.store.annotations import AnnotationStore
     b = load_bundle(bundle_copy, check_hashes=False)
     skus = b.metadata["sku"].astype(str).tolist()
     with AnnotationStore.for_bundle(b) as store:   # in this test's KICKSPACE_DATA_DIR

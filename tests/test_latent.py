@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from explorer.latent import (analogy, apply_offsets, change_points, combine, interpolate, lerp,
+from explorer.latent.ops import (analogy, apply_offsets, change_points, combine, interpolate, lerp,
                              slerp, traversal)
 
 rng = np.random.default_rng(0)

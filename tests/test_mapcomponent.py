@@ -1,4 +1,4 @@
-"""explorer.mapcomponent's pure parts: the points buffer, colour codes, and what the browser
+"""explorer.app.mapcomponent's pure parts: the points buffer, colour codes, and what the browser
 sends back (parsed without trusting it)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from explorer import mapcomponent as mc
-from explorer import mapview
+from explorer.app import mapcomponent as mc
+from explorer.render import mapview
 
 
 def test_points_round_trip_within_the_quantisation_step():

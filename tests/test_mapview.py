@@ -1,4 +1,4 @@
-"""explorer.mapview: what the map draws, and selections mapped back to catalogue indices."""
+"""explorer.render.mapview: what the map draws, and selections mapped back to catalogue indices."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from explorer.mapview import (MISSING, OTHER, area_selection, categorical_colouring,
+from explorer.render.mapview import (MISSING, OTHER, area_selection, categorical_colouring,
                               cluster_colouring, colour_options, column_colouring,
                               density_grid, filter_mask, filterable_columns, grid_image,
                               hover_texts, image_figure, in_polygon, page_of, plan_points,
@@ -225,7 +225,7 @@ def test_image_maps_render():
 
 
 def test_numeric_range_keeps_whole_numbers_whole():
-    from explorer.mapview import numeric_range, numeric_ranges
+    from explorer.render.mapview import numeric_range, numeric_ranges
     md = pd.DataFrame({"release_year": [1985, 2001, 2025],
                        "year_as_float": [1985.0, np.nan, 2025.0],    # read from a CSV with a gap
                        "price": [49.99, 120.0, 89.5]})

@@ -147,7 +147,7 @@ def test_linear_path_starts_as_pca(kind):
 def test_old_configs_rebuild_the_old_nets():
     # bundles saved before the recipe options keep their architecture: the new fields default
     # to the old nets (no linear path, no residual blocks) and the shipped bundles load
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     for name in ("demo", "study"):
         b = load_bundle(f"checkpoints/{name}")
         assert not b.model.cfg.linear_path and b.model.cfg.res_blocks == 0

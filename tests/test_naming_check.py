@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.naming import (FactorName, applied_names, describe_change, dim_label,
+from explorer.latent.naming import (FactorName, applied_names, describe_change, dim_label,
                              load_checked, save_checked)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,9 +55,9 @@ def test_only_confirmed_suggestions_are_applied_and_saved_names_win(tmp_path):
 
 
 def _check(bundle_name: str, wanted) -> dict:
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     from explorer.metrics.association import suggest_names
-    from explorer.naming import checked_names
+    from explorer.latent.naming import checked_names
     b = load_bundle(REPO / "checkpoints" / bundle_name)
     sub = np.sort(np.random.default_rng(0).choice(len(b), size=min(4000, len(b)),
                                                   replace=False))
@@ -89,9 +89,9 @@ def test_the_demo_gives_no_silhouette_name_to_a_colour_change():
 
 def test_the_shipped_bundles_carry_their_check():
     for name in ("demo", "study"):
-        from explorer.bundle import read_bundle_info
+        from explorer.bundle.core import read_bundle_info
         info = read_bundle_info(REPO / "checkpoints" / name)
-        from explorer.bundle import load_bundle
+        from explorer.bundle.core import load_bundle
         b = load_bundle(REPO / "checkpoints" / name, check_hashes=False)
         got = load_checked(b.path, b.key)
         assert got is not None and len(got) == info["model_config"]["latent_dim"], name
@@ -107,7 +107,7 @@ def test_slider_labels_use_the_checked_names():
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     labels = {re.sub(r"\\(.)", r"\1", s.label) for s in at.slider}
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     b = load_bundle(REPO / "checkpoints" / "demo", check_hashes=False)
     checked = load_checked(b.path, b.key)
     for d, f in checked.items():

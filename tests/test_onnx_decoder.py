@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import onnx_decoder
-from explorer.bundle import load_bundle
-from explorer.onnx_decoder import (DECODER_FILE, ensure_decoder_onnx, onnx_weights_sha,
+from explorer.bundle import onnx as onnx_decoder
+from explorer.bundle.core import load_bundle
+from explorer.bundle.onnx import (DECODER_FILE, ensure_decoder_onnx, onnx_weights_sha,
                                    run_onnx)
 from tests.helpers import copy_demo_bundle
 
@@ -92,7 +92,7 @@ def test_a_linear_path_model_decodes_in_onnx_like_torch(tmp_path):
     gives a different, washed-out picture)."""
     import torch
 
-    from explorer.bundle import tensor_to_images
+    from explorer.bundle.core import tensor_to_images
     from explorer.models import build_model
 
     torch.manual_seed(0)

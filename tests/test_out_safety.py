@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from explorer import atomic
-from explorer.bundle import find_bundles, load_bundle
+from explorer.data import atomic
+from explorer.bundle.core import find_bundles, load_bundle
 from explorer.cli import main as cli_main
-from explorer.train import TrainConfig, train
+from explorer.training.train import TrainConfig, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 FAST = ["--epochs", "1", "--batch-size", "16", "--projections", "pca", "--threads", "1",

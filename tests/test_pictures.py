@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer import pictures, sheets
-from explorer.pictures import FONT_PATH, equation_picture, font, gif_bytes, pixel_scale, sharp
+from explorer.render import pictures
+
+from explorer.render import sheets
+from explorer.render.pictures import FONT_PATH, equation_picture, font, gif_bytes, pixel_scale, sharp
 
 MISSING = "\uffff"   # a noncharacter: every font draws its missing-glyph box for it
 

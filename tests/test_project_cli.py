@@ -6,10 +6,10 @@ import shutil
 
 import numpy as np
 
-from explorer import cache
-from explorer.bundle import load_bundle
+from explorer.app import cache
+from explorer.bundle.core import load_bundle
 from explorer.cli import main
-from explorer.projection import pca_2d, project_large
+from explorer.latent.projection import pca_2d, project_large
 
 
 def test_batches_equal_one_pass_and_a_sample_fit_is_close_to_the_full_fit():

@@ -10,12 +10,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from explorer.bundle import load_bundle
-from explorer.evaluate import reconstruct_split
+from explorer.bundle.core import load_bundle
+from explorer.evaluation.evaluate import reconstruct_split
 from explorer.metrics import count_active
-from explorer.synthetic import generate
-from explorer.splits import split_for
-from explorer.train import TrainConfig, train
+from explorer.data.synthetic import generate
+from explorer.data.splits import split_for
+from explorer.training.train import TrainConfig, train
 
 STEPS = 1000
 BATCH = 64
@@ -66,7 +66,7 @@ def test_the_colour_curriculum_keeps_hue(default_run, catalogue, tmp_path_factor
 
 
 def _psnr_vs_pca(catalogue, out, cfg) -> tuple[float, float]:
-    from explorer.evaluate import _psnr, pca_baseline
+    from explorer.evaluation.evaluate import _psnr, pca_baseline
     train(catalogue, cfg, {"latent_dim": 16}, out, progress=False, log=lambda *a: None)
     b = load_bundle(out)
     train_idx, val = split_for(cfg.to_dict(), len(catalogue), catalogue.images,

@@ -8,12 +8,12 @@ import torch
 from PIL import Image, ImageFilter
 from safetensors.torch import load_file
 
-from explorer.bundle import load_bundle
-from explorer.evaluate import evaluate_bundle
+from explorer.bundle.core import load_bundle
+from explorer.evaluation.evaluate import evaluate_bundle
 from explorer.metrics.sharpness import sharpness_ratio
 from explorer.models import MODEL_KINDS
-from explorer.synthetic import generate
-from explorer.train import TrainConfig, train
+from explorer.data.synthetic import generate
+from explorer.training.train import TrainConfig, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 FAST = dict(batch_size=16, projections=("pca",), threads=1, val_fraction=0.2)

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer.annotations import ATTRIBUTE_KINDS, TAG_KINDS, AnnotationStore
-from explorer.directions import Direction, fit_direction, load_directions, save_direction
-from explorer.naming import load_names, save_names
+from explorer.store.annotations import ATTRIBUTE_KINDS, TAG_KINDS, AnnotationStore
+from explorer.latent.directions import Direction, fit_direction, load_directions, save_direction
+from explorer.latent.naming import load_names, save_names
 
 REPO = Path(__file__).resolve().parents[1]
 FP = "0123456789abcdef"
@@ -53,7 +53,7 @@ def test_the_map_page_offers_to_undo_only_this_sessions_actions(tmp_path):
     from streamlit.testing.v1 import AppTest
     from tests.helpers import copy_demo_bundle
     bundle = copy_demo_bundle(tmp_path / "bundle")
-    from explorer import cache
+    from explorer.app import cache
     b = cache.get_bundle(str(bundle))
     store = cache.annotation_store(b)
     store.add_tag("someone else's", b.metadata["sku"].astype(str).head(3).tolist(),
@@ -130,7 +130,7 @@ def test_saving_names_changes_only_the_dimensions_given(tmp_path):
 def twins(tmp_path_factory):
     """Two bundles with the same weights: one on 40 items, one (encoded) on another 12."""
     from explorer.cli import main as cli_main
-    from explorer.train import TrainConfig, train
+    from explorer.training.train import TrainConfig, train
     from tests.helpers import TINY_MODEL, blocks_catalogue
     root = tmp_path_factory.mktemp("twins")
     train(blocks_catalogue(40), TrainConfig(epochs=1, batch_size=16, projections=("pca",),
@@ -143,7 +143,7 @@ def twins(tmp_path_factory):
 
 
 def test_bundles_sharing_weights_but_not_catalogues_have_different_keys(twins):
-    from explorer.bundle import load_bundle
+    from explorer.bundle.core import load_bundle
     a, b = (load_bundle(p) for p in twins)
     assert a.weights_key == b.weights_key
     assert a.key != b.key

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import explorer.search as search
-from explorer.search import HnswParams, LatentIndex, metric_map, nearest_products
+import explorer.latent.index as search
+from explorer.latent.index import HnswParams, LatentIndex, metric_map, nearest_products
 from tests.conftest import require_system
 
 

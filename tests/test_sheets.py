@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.sheets import image_grid, row_labelled_grid, to_png_bytes
+from explorer.render.sheets import image_grid, row_labelled_grid, to_png_bytes
 
 
 def tiles(n: int, h: int = 8, w: int = 8) -> np.ndarray:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.bundle import load_bundle
-from explorer.directions import fit_direction, save_direction
-from explorer.search import LatentIndex
+from explorer.bundle.core import load_bundle
+from explorer.latent.directions import fit_direction, save_direction
+from explorer.latent.index import LatentIndex
 from tests.helpers import copy_demo_bundle
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from explorer import synthetic
-from explorer.catalogue import Catalogue
+from explorer.data import synthetic
+from explorer.data.catalogue import Catalogue
 from explorer.cli import main
-from explorer.synthetic import FACTORS, generate, render, sample_item
+from explorer.data.synthetic import FACTORS, generate, render, sample_item
 
 META_COLUMNS = ["sku", "name", "brand", "model", "colorway", "silhouette", "material",
                 "upper_colour", "sole_colour", "price", "release_year"]
@@ -244,5 +244,5 @@ def test_study_design_varies_six_factors_independently_and_fixes_the_rest(tmp_pa
     cat = Catalogue.load(out, verify=True)
     assert cat.source["design"] == "study" and cat.name == "synthetic-study"
     assert np.array_equal(cat.images[4], render(sample_item(0, 4, "study"), 32))
-    from explorer.evaluate import factor_columns
+    from explorer.evaluation.evaluate import factor_columns
     assert factor_columns(cat.metadata) == varied

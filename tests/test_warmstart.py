@@ -6,9 +6,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from explorer.bundle import load_bundle
+from explorer.bundle.core import load_bundle
 from explorer.cli import main as cli_main
-from explorer.train import TrainConfig, TrainingError, train
+from explorer.training.train import TrainConfig, TrainingError, train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 FAST = dict(batch_size=16, projections=("pca",), threads=1, val_fraction=0.2)

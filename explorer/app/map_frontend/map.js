@@ -1,0 +1,406 @@
+// KickSpace catalogue map: a Streamlit component (API v1, spoken by hand: no build step) on
+// regl-scatterplot (WebGL), vendored in ./vendor.
+//
+// Python (explorer/app/mapcomponent.py) sends the points as one compact binary buffer (fetched
+// from a URL, or inline bytes): [int32 catalogue ids, when a filter is on] [uint16 x] [uint16 y]
+// [uint8 colour code], positions quantised over the map's square extent. Pictures and hover
+// texts come lazily, one image shard (a WebP atlas of up to 1,024 products) at a time, when a
+// hover or a zoom needs them. Every catalogue string is put in the page with textContent, never
+// as HTML.
+//
+// The component's value (sent back to Python) is
+//   {seq, event: {seq, kind: "click", index} | {seq, kind: "box" | "lasso", x: [...], y: [...]}
+//                | {seq, kind: "clear"} | null, view: [x, y, distance], need: [shard ids]}
+// in the data's own coordinates; Python turns boxes and lassos into catalogue indices over
+// every filtered product.
+import createScatterplot from "./vendor/regl-scatterplot.esm.js";
+
+const $ = (id) => document.getElementById(id);
+const wrap = $("wrap"), glCanvas = $("gl"), over = $("over"), tip = $("tip");
+const tipImg = $("tipimg"), tipText = $("tiptext"), statusEl = $("status");
+const THUMBS_BELOW = 300;       // draw pictures instead of points when fewer are in view
+const MAX_NEED = 48;            // shards asked for at most (memory on both sides)
+
+let args = {};
+let plot = null;
+let dataKey = null, selKey = null, matchKey = null, viewKey = null;
+let n = 0, ids = null, inverse = null, xs = null, ys = null;
+let centre = [0, 0], half = 1;
+let matches = new Int32Array(0);
+let seq = 0, eseq = 0, lastEvent = null, lastView = null, lassoing = false, lassoKind = "lasso";
+const shards = new Map();       // shard id -> {img, meta, ready}
+const need = new Set();
+let needTimer = null, viewTimer = null, overlayQueued = false;
+let mouse = [0, 0];
+
+// ------------------------------------------------------------------ Streamlit protocol
+function post(type, extra) {
+  window.parent.postMessage({ isStreamlitMessage: true, type, ...extra }, "*");
+}
+function send(event) {
+  // the last selection event rides along with every later value (a view change or a shard
+  // request sent right after it must not hide it); Python acts on each event seq once
+  seq += 1;
+  if (event) { eseq += 1; lastEvent = { ...event, seq: eseq }; }
+  post("streamlit:setComponentValue", {
+    dataType: "json",
+    value: { seq, event: lastEvent, view: lastView, need: [...need].slice(-MAX_NEED) },
+  });
+}
+function setHeight() {
+  post("streamlit:setFrameHeight", { height: document.documentElement.scrollHeight });
+}
+let rendering = Promise.resolve();       // one render at a time: a draw must finish first
+window.addEventListener("message", (e) => {
+  if (e.data && e.data.type === "streamlit:render") {
+    const a = e.data.args;
+    rendering = rendering.then(() => render(a)).catch(showError);
+  }
+});
+post("streamlit:componentReady", { apiVersion: 1 });
+
+function showError(err) {
+  statusEl.textContent = "The map could not be drawn: " + (err && err.message ? err.message : err);
+  document.body.dataset.state = "error";
+  console.error(err);
+}
+
+// ------------------------------------------------------------------ coordinates
+const toData = ([gx, gy]) => [centre[0] + gx * half, centre[1] + gy * half];
+function toScreen(gx, gy) {          // GL (normalised) coordinates -> CSS pixels in #wrap
+  const v = plot.get("cameraView");
+  const w = wrap.clientWidth, h = wrap.clientHeight;
+  const x = (v[0] * gx + v[4] * gy + v[12]) / (w / h);
+  const y = v[1] * gx + v[5] * gy + v[13];
+  return [(w * (x + 1)) / 2, h * (0.5 - y / 2)];
+}
+const dataToGl = (x, y) => [(x - centre[0]) / half, (y - centre[1]) / half];
+
+// ------------------------------------------------------------------ data
+function u8(v) {               // bytes args arrive as Uint8Array views, maybe unaligned
+  if (!v) return new Uint8Array(0);
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return new Uint8Array(v.buffer || []);
+}
+function int32s(v) {
+  const b = u8(v);
+  return new Int32Array(b.slice().buffer, 0, b.length >> 2);
+}
+async function loadPoints(a) {
+  let buf;
+  if (a.points_url) {
+    const r = await fetch(a.points_url);
+    if (!r.ok) throw new Error(`points: HTTP ${r.status}`);
+    buf = new Uint8Array(await r.arrayBuffer());
+  } else {
+    buf = u8(a.points).slice();
+  }
+  n = a.n;
+  const need_ = n * (a.has_ids ? 9 : 5);
+  if (buf.length < need_) throw new Error(`points: ${buf.length} bytes for ${n} points`);
+  let off = 0;
+  ids = null;
+  if (a.has_ids) { ids = new Int32Array(buf.buffer, buf.byteOffset, n); off = 4 * n; }
+  const qx = new Uint16Array(buf.buffer, buf.byteOffset + off, n);
+  const qy = new Uint16Array(buf.buffer, buf.byteOffset + off + 2 * n, n);
+  const col = new Uint8Array(buf.buffer, buf.byteOffset + off + 4 * n, n);
+  xs = new Float32Array(n); ys = new Float32Array(n);
+  const valueA = new Float32Array(n);       // colour code: a category (numeric maps: a bin)
+  for (let i = 0; i < n; i++) {
+    xs[i] = (qx[i] / 65535) * 2 - 1;
+    ys[i] = (qy[i] / 65535) * 2 - 1;
+    valueA[i] = col[i];
+  }
+  inverse = null;
+  if (ids) {
+    inverse = new Int32Array(a.n_total).fill(-1);
+    for (let i = 0; i < n; i++) inverse[ids[i]] = i;
+  }
+  return { x: xs, y: ys, valueA };
+}
+const catIndex = (p) => (ids ? ids[p] : p);
+const pointOf = (c) => (inverse ? inverse[c] : (c >= 0 && c < n ? c : -1));
+function pointsOf(catalogueIdx) {
+  const out = [];
+  for (const c of catalogueIdx) { const p = pointOf(c); if (p >= 0) out.push(p); }
+  return out;
+}
+
+// ------------------------------------------------------------------ pictures and texts
+function shardOf(c) { return Math.floor(c / (args.thumbs ? args.thumbs.per_shard : 1024)); }
+function want(k) {
+  if (!args.thumbs || shards.has(k) || need.has(k)) return;
+  need.add(k);
+  while (need.size > MAX_NEED) need.delete(need.values().next().value);
+  clearTimeout(needTimer);
+  needTimer = setTimeout(() => send(null), 120);
+}
+function adoptShards(urls) {
+  for (const [key, u] of Object.entries(urls || {})) {
+    const k = Number(key);
+    if (shards.has(k)) continue;
+    const s = { img: new Image(), meta: null, ready: false };
+    shards.set(k, s);
+    s.img.onload = () => { s.ready = true; queueOverlay(); refreshTip(); };
+    s.img.src = u.img;
+    fetch(u.meta).then((r) => r.json()).then((m) => { s.meta = m; refreshTip(); })
+      .catch(() => { s.meta = []; });
+  }
+}
+function drawThumb(ctx, c, x, y, size) {
+  const s = shards.get(shardOf(c));
+  if (!s || !s.ready) return false;
+  const t = args.thumbs, j = c % t.per_shard;
+  const sx = (j % t.cols) * t.size, sy = Math.floor(j / t.cols) * t.size;
+  ctx.drawImage(s.img, sx, sy, t.size, t.size, x, y, size, size);
+  return true;
+}
+
+// ------------------------------------------------------------------ hover
+let hovered = -1;
+function refreshTip() {
+  if (hovered < 0) return;
+  const c = catIndex(hovered);
+  const s = shards.get(shardOf(c));
+  const ctx = tipImg.getContext("2d");
+  ctx.fillStyle = "#f4f4f6"; ctx.fillRect(0, 0, 96, 96);
+  if (!drawThumb(ctx, c, 0, 0, 96)) want(shardOf(c));
+  tipText.replaceChildren();
+  const row = s && s.meta ? s.meta[c % args.thumbs.per_shard] : null;
+  if (row) {
+    const b = document.createElement("b");
+    b.textContent = row[0];
+    tipText.append(b, document.createTextNode(row.slice(1).filter(Boolean).join(" · ")));
+  } else {
+    tipText.textContent = args.thumbs ? "loading …" : `product ${c}`;
+  }
+}
+function placeTip() {
+  const w = wrap.clientWidth, h = wrap.clientHeight;
+  const tw = tip.offsetWidth || 120, th = tip.offsetHeight || 130;
+  let x = mouse[0] + 14, y = mouse[1] + 14;
+  if (x + tw > w) x = Math.max(0, mouse[0] - tw - 14);
+  if (y + th > h) y = Math.max(0, mouse[1] - th - 14);
+  tip.style.left = x + "px"; tip.style.top = y + "px";
+}
+wrap.addEventListener("mousemove", (e) => {
+  const r = wrap.getBoundingClientRect();
+  mouse = [e.clientX - r.left, e.clientY - r.top];
+  if (!tip.hidden) placeTip();
+});
+
+// ------------------------------------------------------------------ overlay canvas
+function queueOverlay() {
+  if (overlayQueued) return;
+  overlayQueued = true;
+  requestAnimationFrame(() => { overlayQueued = false; drawOverlay(); });
+}
+function drawOverlay() {
+  if (!plot) return;
+  const dpr = window.devicePixelRatio || 1;
+  const w = wrap.clientWidth, h = wrap.clientHeight;
+  if (over.width !== Math.round(w * dpr) || over.height !== Math.round(h * dpr)) {
+    over.width = Math.round(w * dpr); over.height = Math.round(h * dpr);
+  }
+  const ctx = over.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  let thumbs = 0;
+  // zoomed in: product pictures replace the points
+  if (args.thumbs) {
+    // the share of the map in view (about distance^2) says when it is worth asking for them
+    const d = plot.get("cameraDistance"), dist = d && d.length ? d[0] : +d;
+    const inView = n * dist * dist < THUMBS_BELOW * 6 ? plot.get("pointsInView") : [];
+    if (inView.length && inView.length <= THUMBS_BELOW) {
+      const size = Math.max(28, Math.min(72, Math.sqrt((w * h) / inView.length) * 0.8));
+      for (const p of inView) {
+        const c = catIndex(p);
+        const [sx, sy] = toScreen(xs[p], ys[p]);
+        if (drawThumb(ctx, c, sx - size / 2, sy - size / 2, size)) thumbs += 1;
+        else want(shardOf(c));
+      }
+    }
+  }
+  document.body.dataset.thumbs = String(thumbs);
+  // search matches: rings
+  if (matches.length) {
+    ctx.strokeStyle = "#111"; ctx.lineWidth = 1.5;
+    const lim = Math.min(matches.length, 5000);
+    for (let i = 0; i < lim; i++) {
+      const p = pointOf(matches[i]);
+      if (p < 0) continue;
+      const [sx, sy] = toScreen(xs[p], ys[p]);
+      if (sx < -8 || sy < -8 || sx > w + 8 || sy > h + 8) continue;
+      ctx.beginPath(); ctx.arc(sx, sy, 6, 0, 2 * Math.PI); ctx.stroke();
+    }
+  }
+  // overlays (an uploaded photo's star, a path): always on top of points and pictures
+  for (const o of args.overlays || []) {
+    const pts = o.x.map((x, i) => toScreen(...dataToGl(x, o.y[i])));
+    ctx.strokeStyle = o.color || "#e4572e"; ctx.fillStyle = o.color || "#e4572e";
+    if (o.kind === "path" && pts.length > 1) {
+      ctx.lineWidth = 2.5; ctx.beginPath();
+      pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+      ctx.stroke();
+    }
+    pts.forEach(([x, y], i) => {
+      if (o.kind === "star") star(ctx, x, y, 11); else { ctx.beginPath(); ctx.arc(x, y, 4, 0, 7); ctx.fill(); }
+      const label = o.labels && o.labels[i];
+      if (label) {
+        ctx.font = "12px sans-serif"; ctx.lineWidth = 3; ctx.strokeStyle = "#fff";
+        ctx.strokeText(String(label), x + 10, y - 8); ctx.fillText(String(label), x + 10, y - 8);
+        ctx.strokeStyle = o.color || "#e4572e";
+      }
+    });
+  }
+}
+function star(ctx, x, y, r) {
+  ctx.beginPath();
+  for (let i = 0; i < 10; i++) {
+    const a = (Math.PI / 5) * i - Math.PI / 2, rr = i % 2 ? r * 0.45 : r;
+    ctx.lineTo(x + rr * Math.cos(a), y + rr * Math.sin(a));
+  }
+  ctx.closePath(); ctx.fill();
+  ctx.lineWidth = 1.2; ctx.strokeStyle = "#fff"; ctx.stroke();
+}
+
+// ------------------------------------------------------------------ legend
+function legend(a) {
+  $("legendtitle").textContent = a.legend_title || "Legend";
+  const ul = $("legenditems");
+  ul.replaceChildren();
+  if (a.colour_kind === "numeric" && a.palette && a.palette.length) {
+    const li = document.createElement("li");
+    const lo = document.createElement("span"), hi = document.createElement("span");
+    lo.textContent = a.range ? String(a.range[0]) : "";
+    hi.textContent = a.range ? String(a.range[1]) : "";
+    const ramp = document.createElement("span");
+    ramp.className = "ramp";
+    ramp.style.background = `linear-gradient(90deg, ${a.palette.join(",")})`;
+    li.append(lo, ramp, hi);
+    ul.append(li);
+  }
+  for (const [label, colour] of a.legend || []) {
+    const li = document.createElement("li");
+    const dot = document.createElement("i");
+    dot.style.background = colour;
+    const t = document.createElement("span");
+    t.textContent = label;
+    li.title = label;
+    li.append(dot, t);
+    ul.append(li);
+  }
+  $("legend").hidden = !(a.legend && a.legend.length) && a.colour_kind !== "numeric";
+}
+
+// ------------------------------------------------------------------ render
+function setMode(mode) {
+  for (const b of document.querySelectorAll("#bar button[data-mode]"))
+    b.classList.toggle("on", b.dataset.mode === mode);
+  if (!plot) return;
+  if (mode === "panZoom") plot.set({ mouseMode: "panZoom" });
+  else { lassoKind = mode === "rectangle" ? "box" : "lasso"; plot.set({ mouseMode: "lasso", lassoType: mode }); }
+  document.body.dataset.mode = mode;
+}
+for (const b of document.querySelectorAll("#bar button[data-mode]"))
+  b.addEventListener("click", () => setMode(b.dataset.mode));
+// the whole map: the square [-1, 1]^2 fits the canvas's shorter side (a phone is taller than wide)
+const fitDistance = () => Math.max(1, wrap.clientHeight / Math.max(1, wrap.clientWidth));
+$("reset").addEventListener("click", () => plot && plot.set({ cameraTarget: [0, 0], cameraDistance: fitDistance() }));
+
+function createPlot(a) {
+  const { width } = wrap.getBoundingClientRect();
+  plot = createScatterplot({
+    canvas: glCanvas, width: Math.max(50, width), height: mapHeight(a),
+    pointSize: a.point_size, opacity: a.n > 200000 ? 0.5 : 0.8,
+    pointColorActive: "#d62728", pointOutlineWidth: 1, pointSizeSelected: 1,
+    opacityInactiveScale: 0.25,    // a selection stands out: the other points fade
+    pointColorHover: "#111111", backgroundColor: "#ffffff", lassoColor: "#31333f",
+    lassoMinDelay: 10, deselectOnDblClick: true, performanceMode: a.n > 500000,
+    actionKeyMap: { lasso: "shift", merge: "meta", remove: "alt" },
+  });
+  plot.subscribe("pointOver", (p) => { hovered = p; tip.hidden = false; refreshTip(); placeTip(); });
+  plot.subscribe("pointOut", () => { hovered = -1; tip.hidden = true; });
+  plot.subscribe("lassoStart", () => { lassoing = true; });
+  plot.subscribe("lassoEnd", ({ coordinates }) => {
+    lassoing = false;
+    const pts = coordinates.map(toData);
+    send({ kind: lassoKind, x: pts.map((p) => +p[0].toPrecision(6)), y: pts.map((p) => +p[1].toPrecision(6)) });
+  });
+  plot.subscribe("select", ({ points }) => {
+    statusEl.textContent = `${points.length.toLocaleString("en")} selected`;
+    if (!lassoing && points.length === 1) send({ kind: "click", index: catIndex(points[0]) });
+  });
+  plot.subscribe("deselect", () => { statusEl.textContent = ""; send({ kind: "clear" }); });
+  plot.subscribe("view", ({ view }) => {
+    queueOverlay();
+    clearTimeout(viewTimer);
+    viewTimer = setTimeout(() => {
+      const t = plot.get("cameraTarget"), d = plot.get("cameraDistance");
+      const dist = Array.isArray(d) || d instanceof Float32Array ? d[0] : d;
+      const [x, y] = toData([t[0], t[1]]);
+      lastView = [+x.toPrecision(6), +y.toPrecision(6), +(+dist).toPrecision(4)];
+      send(null);
+    }, 700);
+  });
+  new ResizeObserver(() => {
+    const w = wrap.getBoundingClientRect().width;
+    if (plot && w > 0) { plot.set({ width: w, height: mapHeight(args) }); queueOverlay(); }
+  }).observe(wrap);
+}
+
+function mapHeight(a) {        // a phone gets a map about as tall as it is wide
+  return Math.round(Math.min(a.height, Math.max(320, wrap.getBoundingClientRect().width * 1.05)));
+}
+
+async function render(a) {
+  args = a;
+  wrap.style.height = mapHeight(a) + "px";
+  if (!plot) createPlot(a);
+  setHeight();
+  if (a.data_key !== dataKey) {
+    const t0 = performance.now();
+    centre = a.centre; half = a.half;
+    statusEl.textContent = `drawing ${a.n.toLocaleString("en")} products …`;
+    const pts = await loadPoints(a);
+    plot.set({
+      pointColor: a.palette && a.palette.length ? a.palette : "#0072B2",
+      colorBy: a.palette && a.palette.length > 1 ? "valueA" : null,
+      pointSize: a.point_size, opacity: a.n > 200000 ? 0.5 : 0.8,
+    });
+    await plot.draw(pts, { zDataType: "categorical" });
+    if (dataKey === null && !a.view) plot.set({ cameraTarget: [0, 0], cameraDistance: fitDistance() });
+    dataKey = a.data_key; selKey = null; matchKey = null;
+    legend(a);
+    statusEl.textContent = `${a.n.toLocaleString("en")} products`;
+    document.body.dataset.drawn = String(a.n);
+    document.body.dataset.drawMs = String(Math.round(performance.now() - t0));
+    document.body.dataset.state = "drawn";
+  }
+  if (a.view && a.view_key !== viewKey) {
+    viewKey = a.view_key;
+    const [x, y, d] = a.view;
+    plot.set({ cameraTarget: dataToGl(x, y), cameraDistance: d });
+    lastView = a.view;
+  }
+  if (a.sel_key !== selKey) {
+    selKey = a.sel_key;
+    const sel = pointsOf(int32s(a.selected));
+    if (sel.length) plot.select(sel, { preventEvent: true });
+    else plot.deselect({ preventEvent: true });
+    statusEl.textContent = sel.length ? `${sel.length.toLocaleString("en")} selected` :
+      `${n.toLocaleString("en")} products`;
+  }
+  if (a.match_key !== matchKey) { matchKey = a.match_key; matches = int32s(a.matches); }
+  adoptShards(a.shards);
+  queueOverlay();
+  setHeight();
+}
+
+// for tests and benchmarks (read-only use): the plot and the state Python last sent
+window.kickspaceMap = {
+  get plot() { return plot; }, get args() { return args; }, toScreen, toData, pointOf,
+  screenOf: (p) => toScreen(xs[p], ys[p]), shards,
+  get hovered() { return hovered >= 0 ? catIndex(hovered) : -1; }, refreshTip,
+};

@@ -1,0 +1,369 @@
+// KickSpace live decoder: decode the bundle's decoder.onnx in the browser while a slider is
+// dragged (onnxruntime-web, WebAssembly, single thread); tell the server only settled values.
+// Python side and data contract: explorer/app/live_decoder.py.
+
+const VENDOR = new URL("./vendor/", import.meta.url);
+const sessions = new Map();   // model URL -> Promise<InferenceSession> (shared by instances)
+const instances = new WeakMap();
+let ortPromise = null;
+
+// One history entry per page visit: Streamlit pushes an entry whenever the server changes
+// st.query_params (a release's echo, an anchor picked), so Back would walk through every
+// change. A push that keeps the page's path becomes a replace; moving to another page still
+// pushes. Installed once, when the first live decoder loads, for the rest of the visit.
+if (!window.__ksHistoryPatched) {
+  window.__ksHistoryPatched = true;
+  const push = window.history.pushState.bind(window.history);
+  window.history.pushState = function (state, title, url) {
+    try {
+      const next = new URL(url, window.location.href);
+      if (next.origin === window.location.origin && next.pathname === window.location.pathname) {
+        return window.history.replaceState(state, title, url);
+      }
+    } catch (e) {
+      // an odd URL: leave it to the browser
+    }
+    return push(state, title, url);
+  };
+}
+
+// Measurements for bench/bench_live.py and the browser test: per input event, the time from
+// the event to the frame that shows it (ms).
+const stats = (window.__ksLive = window.__ksLive || { latencies: [], frames: 0, decodes: [] });
+
+function wasmAvailable() {
+  try {
+    return typeof WebAssembly === "object" && typeof WebAssembly.instantiate === "function" &&
+      !window.__ksNoWasm;   // tests switch WebAssembly off with this flag
+  } catch (e) {
+    return false;
+  }
+}
+
+async function loadOrt() {
+  if (!ortPromise) {
+    ortPromise = import(new URL("ort.wasm.bundle.min.mjs", VENDOR).href).then((ort) => {
+      ort.env.wasm.numThreads = 1;   // no cross-origin isolation: no threads anyway
+      ort.env.wasm.proxy = false;
+      ort.env.wasm.wasmPaths = { wasm: new URL("ort-wasm-simd-threaded.wasm", VENDOR).href };
+      return ort;
+    });
+  }
+  return ortPromise;
+}
+
+function session(modelUrl) {
+  if (!sessions.has(modelUrl)) {
+    const p = loadOrt().then((ort) => ort.InferenceSession.create(modelUrl, {
+      executionProviders: ["wasm"], graphOptimizationLevel: "all",
+    }).then((s) => ({ ort, s })));
+    p.catch(() => sessions.delete(modelUrl));
+    sessions.set(modelUrl, p);
+  }
+  return sessions.get(modelUrl);
+}
+
+function decimals(step) {
+  const s = String(step);
+  return s.includes(".") ? s.length - s.indexOf(".") - 1 : 0;
+}
+
+function snap(v, c) {
+  const x = Math.min(c.max, Math.max(c.min, Number(v)));
+  const r = Number((Math.round((x - c.min) / c.step) * c.step + c.min).toFixed(decimals(c.step)));
+  return Object.is(r, -0) ? 0 : r;
+}
+
+// z = base + sum_k v_k basis_k, or the point at t on the path (explorer.app.live_decoder.point_on_path)
+function latent(d, values) {
+  const n = d.dim;
+  const z = new Float64Array(n);
+  if (d.mode === "path") {
+    const t = Math.min(1, Math.max(0, values[0]));
+    const a = d.a, b = d.b;
+    if (t === 0) return Float32Array.from(a);
+    if (t === 1) return Float32Array.from(b);
+    let done = false;
+    if (d.method === "spherical" || d.method === "slerp") {
+      let na = 0, nb = 0, dot = 0;
+      for (let i = 0; i < n; i++) { na += a[i] * a[i]; nb += b[i] * b[i]; }
+      na = Math.sqrt(na); nb = Math.sqrt(nb);
+      if (na >= 1e-8 && nb >= 1e-8) {
+        for (let i = 0; i < n; i++) dot += (a[i] / na) * (b[i] / nb);
+        const omega = Math.acos(Math.min(1, Math.max(-1, dot)));
+        if (Math.sin(omega) >= 1e-6) {
+          const s0 = Math.sin((1 - t) * omega), s1 = Math.sin(t * omega), so = Math.sin(omega);
+          const norm = (1 - t) * na + t * nb;
+          for (let i = 0; i < n; i++) z[i] = ((s0 * a[i] / na + s1 * b[i] / nb) / so) * norm;
+          done = true;
+        }
+      }
+    }
+    if (!done) for (let i = 0; i < n; i++) z[i] = (1 - t) * a[i] + t * b[i];
+    return Float32Array.from(z);
+  }
+  for (let i = 0; i < n; i++) z[i] = d.base[i];
+  d.basis.forEach((row, k) => {
+    const v = values[k];
+    if (v) for (let i = 0; i < n; i++) z[i] += v * row[i];
+  });
+  return Float32Array.from(z);
+}
+
+function sameValues(a, b) {
+  return a && b && a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function fmt(v) {
+  return String(v);
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;   // every label is plain text
+  return e;
+}
+
+class LiveDecoder {
+  constructor(root) {
+    this.root = root;
+    this.values = [];
+    this.sent = new Set();    // tickets of the releases this instance sent
+    this.pending = null;      // {values, events: [t0...]}
+    this.busy = false;
+    this.mode = "loading";
+    this.specKey = null;
+    this.rows = [];
+    root.replaceChildren();
+    this.figure = el("figure", "ks-figure");
+    this.canvas = el("canvas", "ks-canvas");
+    this.canvas.setAttribute("role", "img");
+    this.ctx = this.canvas.getContext("2d");
+    this.caption = el("figcaption", "ks-caption");
+    this.figure.append(this.canvas, this.caption);
+    this.panel = el("div", "ks-panel");
+    this.controls = el("div", "ks-controls");
+    this.resetButton = el("button", "ks-reset", "Reset all");
+    this.resetButton.type = "button";
+    this.resetButton.addEventListener("click", () => this.reset());
+    this.panel.append(this.resetButton, this.controls);
+    root.append(this.figure, this.panel);
+  }
+
+  update(args) {
+    const d = args.data || {};
+    this.setStateValue = args.setStateValue;
+    this.d = d;
+    const S = d.size;
+    if (this.canvas.width !== S) {
+      this.canvas.width = S;
+      this.canvas.height = S;
+    }
+    // nearest-neighbour scales in even steps: d.scale on a wide screen, d.phone_scale on a
+    // narrow one (live_decoder.css)
+    this.canvas.style.setProperty("--ks-wide", `${S * d.scale}px`);
+    this.canvas.style.setProperty("--ks-narrow", `${S * (d.phone_scale || d.scale)}px`);
+    this.canvas.setAttribute("aria-label", d.alt || "decoded image");
+    this.root.classList.toggle("ks-path", d.mode === "path");
+    this.resetButton.hidden = !d.reset;
+    const specKey = JSON.stringify([d.model, d.mode, d.base, d.basis, d.a, d.b, d.method,
+      d.controls.map((c) => [c.label, c.min, c.max, c.step, c.param]), d.ticks]);
+    const specChanged = specKey !== this.specKey;
+    if (specChanged) this.buildControls(d);
+    // values from the server: apply unless they echo a release of this browser's (it may
+    // have moved on since)
+    const incoming = d.values.map((v, k) => snap(v, d.controls[k]));
+    const echo = d.echo && this.sent.has(d.echo);
+    if (specChanged || (!echo && !sameValues(incoming, this.values))) {
+      this.setValues(incoming);
+    }
+    this.specKey = specKey;
+    this.setCaption();
+    if (d.image && (this.mode !== "wasm" || specChanged)) this.showServerImage(d.image);
+    if (!wasmAvailable()) {
+      this.setMode("server");
+      return;
+    }
+    const url = new URL(`../kickspace.decoders/${d.model}`, import.meta.url).href;
+    if (this.sess && this.sessUrl === url) {
+      if (this.pending && !this.busy) this.run();
+      return;
+    }
+    session(url).then(({ ort, s }) => {
+      this.ort = ort;
+      this.sess = s;
+      this.sessUrl = url;
+      this.setMode("wasm");
+      this.request(null);
+    }).catch((e) => {
+      console.warn("KickSpace: decoding in the browser is unavailable", e);
+      this.setMode("server");
+    });
+  }
+
+  setMode(m) {
+    this.mode = m;
+    this.root.dataset.mode = m;
+  }
+
+  buildControls(d) {
+    this.controls.replaceChildren();
+    this.rows = d.controls.map((c, k) => {
+      const row = el("div", "ks-row");
+      const head = el("label", "ks-head");
+      const name = el("span", "ks-label", c.label);
+      const out = el("output", "ks-value");
+      head.append(name, out);
+      if (c.help) head.title = c.help;
+      const input = el("input", "ks-range");
+      input.type = "range";
+      input.min = c.min; input.max = c.max; input.step = c.step;
+      input.setAttribute("aria-label", c.label);
+      if (c.param) input.dataset.param = c.param;
+      input.addEventListener("input", (ev) => {
+        this.values[k] = snap(input.value, c);
+        out.textContent = this.show(this.values[k], c);
+        this.request(ev.timeStamp || performance.now());
+      });
+      input.addEventListener("change", () => this.settle());
+      head.addEventListener("dblclick", () => {   // double-click a label: back to default
+        this.values[k] = c.default;
+        this.syncInputs();
+        this.request(performance.now());
+        this.settle();
+      });
+      row.append(head, input);
+      if (d.mode === "path" && d.ticks > 1) {
+        const ticks = el("div", "ks-ticks");
+        for (let i = 0; i < d.ticks; i++) ticks.append(el("span", "ks-tick", String(i + 1)));
+        row.append(ticks);
+      }
+      this.controls.append(row);
+      return { input, out, c };
+    });
+  }
+
+  show(v, c) {
+    if (this.d.mode === "path") return `${Math.round(v * 100)}%`;
+    return (v > 0 ? "+" : "") + v.toFixed(decimals(c.step));
+  }
+
+  setValues(vals) {
+    this.values = vals.slice();
+    this.syncInputs();
+    this.request(null);
+  }
+
+  syncInputs() {
+    this.rows.forEach((r, k) => {
+      r.input.value = String(this.values[k]);
+      r.out.textContent = this.show(this.values[k], r.c);
+    });
+    this.setCaption();
+  }
+
+  setCaption() {
+    const d = this.d;
+    if (!d) return;
+    if (d.caption) { this.caption.textContent = d.caption; return; }
+    if (d.mode === "path") { this.caption.textContent = ""; return; }
+    const moved = this.rows.filter((r, k) => this.values[k] !== r.c.default)
+      .map((r) => `${r.c.label} ${this.show(this.values[this.rows.indexOf(r)], r.c)}`);
+    this.caption.textContent = "moved: " + (moved.join(", ") || "nothing yet");
+  }
+
+  reset() {
+    this.values = this.d.controls.map((c) => c.default);
+    this.syncInputs();
+    this.request(performance.now());
+    this.settle();
+  }
+
+  showServerImage(url) {
+    const img = new Image();
+    img.onload = () => {
+      if (this.mode === "wasm" && this.framesPainted) return;   // the browser's own is newer
+      this.ctx.drawImage(img, 0, 0, this.canvas.width, this.canvas.height);
+      this.root.dataset.server = String((Number(this.root.dataset.server) || 0) + 1);
+    };
+    img.src = url;
+  }
+
+  // a new picture is wanted for the current values; t0 = the input event's time, if any
+  request(t0) {
+    if (!this.pending) this.pending = { events: [] };
+    if (t0 !== null && t0 !== undefined) this.pending.events.push(t0);
+    if (this.mode === "wasm" && !this.busy) this.run();
+  }
+
+  async run() {
+    if (!this.pending || !this.sess) return;
+    this.busy = true;
+    const job = this.pending;
+    this.pending = null;
+    const vals = this.values.slice();
+    try {
+      const z = latent(this.d, vals);
+      const S = this.d.size;
+      const t1 = performance.now();
+      const feeds = { z: new this.ort.Tensor("float32", z, [1, this.d.dim]) };
+      const out = await this.sess.run(feeds);
+      const rgba = out.rgba.data;
+      stats.decodes.push(performance.now() - t1);
+      this.ctx.putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, S * S * 4), S, S), 0, 0);
+      this.framesPainted = (this.framesPainted || 0) + 1;
+      this.root.dataset.frames = String(this.framesPainted);
+      this.root.dataset.z = Array.from(z).join(",");
+      if (job.events.length) {
+        requestAnimationFrame(() => {
+          const now = performance.now();
+          for (const t0 of job.events) stats.latencies.push(now - t0);
+          stats.frames += 1;
+        });
+      }
+    } catch (e) {
+      console.warn("KickSpace: decode failed, the server decodes from now on", e);
+      this.setMode("server");
+    } finally {
+      this.busy = false;
+      if (this.pending && this.mode === "wasm") this.run();
+    }
+  }
+
+  // released: put the values in the URL in place (no history entry) and tell the server
+  settle() {
+    const d = this.d;
+    const url = new URL(window.location.href);
+    const q = url.searchParams;
+    d.controls.forEach((c, k) => {
+      if (!c.param) return;
+      if (this.values[k] === c.default) q.delete(c.param);
+      else q.set(c.param, fmt(this.values[k]));
+    });
+    const search = q.toString();
+    url.search = search ? `?${search}` : "";
+    if (url.href !== window.location.href) window.history.replaceState(window.history.state, "", url.href);
+    const n = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    this.sent.add(n);
+    stats.lastSettle = performance.now();
+    stats.settles = (stats.settles || 0) + 1;
+    try {
+      this.setStateValue("settled", { values: this.values.slice(), live: this.mode === "wasm", n });
+    } catch (e) {
+      console.error("KickSpace: could not send the settled values", e);
+    }
+    stats.sentOk = (stats.sentOk || 0) + 1;
+  }
+}
+
+export default function (component) {
+  const { parentElement } = component;
+  const host = parentElement.querySelector(".ks-live");
+  let inst = instances.get(host);
+  if (!inst) {
+    inst = new LiveDecoder(host);
+    instances.set(host, inst);
+  }
+  inst.update(component);
+}

@@ -1,0 +1,74 @@
+"""`python -m explorer info PATH`: what is inside a bundle (or a catalogue folder)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from explorer.bundle.core import BundleError, load_bundle
+from explorer.data.catalogue import Catalogue, CatalogueError
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("path", help="a bundle folder (bundle.json) or a catalogue folder")
+    parser.add_argument("--json", action="store_true", help="print bundle.json as JSON")
+
+
+def describe_bundle(path: str | Path) -> str:
+    b = load_bundle(path)
+    info = b.info
+    cat = info["catalogue"]
+    n_params = sum(p.numel() for p in b.model.parameters())
+    lines = [
+        f"bundle      {b.path}",
+        f"format      v{info['format_version']}, created {info.get('created', '?')}",
+        f"model       {b.kind}: {n_params:,} parameters, {b.latent_dim} latents, "
+        f"{b.image_size} px",
+        "config      " + ", ".join(f"{k}={v}" for k, v in info["model_config"].items()),
+        "training    " + ", ".join(f"{k}={info['train_config'].get(k)}"
+                                   for k in ("epochs", "batch_size", "lr", "seed")),
+        f"catalogue   {cat.get('name')}: {cat['count']:,} items at {cat['size']} px, "
+        f"fingerprint {cat['fingerprint']}, source {json.dumps(cat.get('source', {}))}",
+        f"columns     {', '.join(cat.get('columns', []))}",
+        f"embeddings  mu, logvar {tuple(b.mu.shape)}",
+        f"projections {', '.join(f'{k} {tuple(v.shape)}' for k, v in b.projections.items()) or 'none'}",
+        f"gallery     {b.gallery.shape[0]} epochs x {b.gallery.shape[1] if b.gallery.ndim > 1 else 0} images",
+        f"history     {len(b.history)} epochs",
+    ]
+    val = info.get("metrics", {}).get("val")
+    if val:
+        lines.append("validation  " + ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in val.items()))
+    total = sum(f["bytes"] for f in info["files"].values())
+    lines.append(f"files       {len(info['files'])} files, {total / 1e6:.1f} MB")
+    return "\n".join(lines)
+
+
+def describe_catalogue(path: str | Path) -> str:
+    c = Catalogue.load(path)
+    lines = [f"catalogue   {c.path}", f"items       {len(c):,} at {c.size} px",
+             f"fingerprint {c.fingerprint}", f"source      {json.dumps(c.source)}",
+             f"columns     {', '.join(c.metadata.columns)}"]
+    if c.factor_columns:
+        lines.append(f"factors     {', '.join(c.factor_columns)}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    p = Path(args.path)
+    try:
+        if (p / "bundle.json").is_file():
+            if args.json:
+                print((p / "bundle.json").read_text())
+            else:
+                print(describe_bundle(p))
+        elif (p / "catalogue.json").is_file():
+            print(describe_catalogue(p))
+        else:
+            print(f"error: {p} is neither a bundle (bundle.json) nor a catalogue "
+                  f"(catalogue.json)", file=sys.stderr)
+            return 2
+    except (BundleError, CatalogueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

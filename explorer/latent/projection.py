@@ -1,0 +1,182 @@
+"""2-D projections of the latent means for the catalogue map: PCA, UMAP and t-SNE.
+
+Every function takes plain arrays and an explicit seed and returns float32 [N, 2].
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+METHODS = ("pca", "umap", "tsne")
+
+
+def pca_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """x [N, D] -> [N, 2] (exact PCA via SVD; the seed is unused but kept for one signature)."""
+    x = np.asarray(x, dtype=np.float64)
+    xc = x - x.mean(0)
+    if len(x) < 2:
+        return np.zeros((len(x), 2), np.float32)
+    _, _, vt = np.linalg.svd(xc[: min(len(xc), 50_000)], full_matrices=False)
+    out = xc @ vt[:2].T
+    if out.shape[1] < 2:
+        out = np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
+    return out.astype(np.float32)
+
+
+def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
+    import umap  # imported lazily: numba start-up takes seconds
+
+    n_neighbors = max(2, min(n_neighbors, len(x) - 1))
+    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist,
+                        random_state=seed, n_jobs=1)
+    return reducer.fit_transform(np.asarray(x, np.float32)).astype(np.float32)
+
+
+def tsne_2d(x: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = 2) -> np.ndarray:
+    from openTSNE import TSNE
+
+    perplexity = float(min(perplexity, max(2.0, (len(x) - 1) / 3)))
+    emb = TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=n_jobs,
+               verbose=False).fit(np.asarray(x, np.float64))
+    return np.asarray(emb, dtype=np.float32)
+
+
+PROJECTORS: dict[str, Callable[..., np.ndarray]] = {"pca": pca_2d, "umap": umap_2d,
+                                                     "tsne": tsne_2d}
+
+
+def project(method: str, x: np.ndarray, seed: int = 0, **params: Any) -> np.ndarray:
+    """Project latent means x [N, D] to [N, 2] with 'pca', 'umap' or 'tsne'."""
+    if method not in PROJECTORS:
+        raise ValueError(f"unknown projection {method!r}; known: {', '.join(METHODS)}")
+    if len(x) < 5:
+        return pca_2d(x, seed)
+    return PROJECTORS[method](x, seed=seed, **params)
+
+
+def place_by_neighbours(query: np.ndarray, x: np.ndarray, xy: np.ndarray, k: int = 10) -> np.ndarray:
+    """Place new points on an existing map without refitting it.
+
+    query [Q, D], x [N, D] the catalogue's latent means, xy [N, 2] their map positions ->
+    [Q, 2]: the inverse-distance weighted mean of the k nearest catalogue items' positions.
+    """
+    q = np.atleast_2d(np.asarray(query, np.float32))
+    d2 = ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1) if len(x) <= 20_000 else None
+    if d2 is None:
+        d2 = (q ** 2).sum(1)[:, None] - 2 * q @ x.T + (x ** 2).sum(1)[None, :]
+    k = min(k, len(x))
+    idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    w = 1.0 / (np.sqrt(np.maximum(np.take_along_axis(d2, idx, 1), 0)) + 1e-6)
+    w /= w.sum(1, keepdims=True)
+    return (w[:, :, None] * xy[idx]).sum(1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- large catalogues
+class Projector:
+    """A 2-D projection fitted on a sample, applied to any batch: `transform(x [B, D])`."""
+
+    def __init__(self, method: str, sample: np.ndarray, seed: int = 0, **params: Any):
+        self.method = method
+        s = np.asarray(sample, np.float32)
+        if method == "pca":
+            self.mean = s.mean(0)
+            _, _, vt = np.linalg.svd(s - self.mean, full_matrices=False)
+            self.components = np.ascontiguousarray(vt[:2].T, np.float32)   # [D, 2]
+        elif method == "umap":
+            import umap
+            n_neighbors = max(2, min(int(params.get("n_neighbors", 15)), len(s) - 1))
+            self.reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors,
+                                     min_dist=float(params.get("min_dist", 0.1)),
+                                     random_state=seed, n_jobs=1).fit(s)
+        else:
+            raise ValueError(f"{method!r} cannot project new items; use pca or umap")
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if self.method == "pca":
+            out = (x - self.mean) @ self.components
+        else:
+            out = self.reducer.transform(x)
+        return np.asarray(out, np.float32)
+
+
+def project_large(x: np.ndarray, method: str, sample: int = 50_000, batch: int = 100_000,
+                  seed: int = 0, progress: bool = True, **params: Any) -> np.ndarray:
+    """Project x [N, D] -> [N, 2] for catalogues too big to fit at once: fit on a seeded
+    random sample of `sample` items, then transform every item in batches of `batch` (a tqdm
+    bar per batch). Each batch is independent: the loop is what a distributed engine maps over
+    (docs/DEPLOY.md)."""
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    fit_on = np.sort(rng.choice(n, size=min(n, sample), replace=False))
+    if progress:
+        print(f"fitting {method} on {len(fit_on):,} of {n:,} items …", flush=True)
+    proj = Projector(method, np.asarray(x)[fit_on], seed=seed, **params)
+    out = np.empty((n, 2), np.float32)
+    starts = range(0, n, batch)
+    if progress:
+        from tqdm import tqdm
+        starts = tqdm(starts, desc=f"{method} transform", unit="batch",
+                      total=-(-n // batch))
+    for s in starts:
+        out[s:s + batch] = proj.transform(np.asarray(x[s:s + batch]))
+    return out
+
+
+def add_arguments(p) -> None:
+    p.add_argument("bundle", help="bundle folder")
+    p.add_argument("--method", choices=("pca", "umap"), default="pca")
+    p.add_argument("--sample", type=int, default=50_000, help="fit on this many items")
+    p.add_argument("--batch", type=int, default=100_000, help="transform this many at a time")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-neighbors", type=int, default=15, help="UMAP")
+    p.add_argument("--min-dist", type=float, default=0.1, help="UMAP")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args) -> int:
+    """Compute one projection for every item of a bundle and store it in the bundle
+    (projections.safetensors, then bundle.json's checksum and method list)."""
+    import hashlib
+    import json
+    import sys
+    import time
+    from pathlib import Path
+
+    from safetensors.numpy import load_file, save
+
+    from explorer.data.atomic import atomic_write_bytes, atomic_write_text
+
+    path = Path(args.bundle)
+    info_path = path / "bundle.json"
+    if not info_path.is_file():
+        print(f"{path}: not a bundle (no bundle.json)", file=sys.stderr)
+        return 2
+    for name, value in (("--sample", args.sample), ("--batch", args.batch)):
+        if value < 1:
+            print(f"{name} must be at least 1 (got {value})", file=sys.stderr)
+            return 2
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    mu = load_file(str(path / "embeddings.safetensors"))["mu"]
+    t = time.perf_counter()
+    params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} \
+        if args.method == "umap" else {}
+    xy = project_large(mu, args.method, args.sample, args.batch, args.seed,
+                       progress=not args.no_progress, **params)
+    took = time.perf_counter() - t
+    proj_file = path / "projections.safetensors"
+    projs = dict(load_file(str(proj_file))) if proj_file.is_file() else {}
+    projs[args.method] = xy
+    data = save({k: np.ascontiguousarray(v, np.float32) for k, v in projs.items()})
+    atomic_write_bytes(proj_file, data)
+    info.setdefault("files", {})["projections.safetensors"] = {
+        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    meta = info.setdefault("projections", {})
+    meta["methods"] = sorted(set(meta.get("methods", [])) | {args.method})
+    meta.setdefault("seconds", {})[args.method] = round(took, 1)
+    meta.setdefault("fitted_on", {})[args.method] = {"sample": min(len(mu), args.sample),
+                                                     "seed": args.seed}
+    atomic_write_text(info_path, json.dumps(info, indent=1))
+    print(f"{args.method} map of {len(mu):,} items written to {proj_file} in {took:.1f} s")
+    return 0
