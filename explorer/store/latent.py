@@ -29,8 +29,9 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from explorer.store.annotations import (AnnotationStore, AnnotationStoreError, _check_user, _now,
-                                  default_db_path)
+from explorer.store.annotations import AnnotationStore
+from explorer.store.db import AnnotationStoreError, _now, default_db_path
+from explorer.store.validation import _check_user
 
 MAX_JSON_BYTES = 4 << 20   # an old names.json or directions.json bigger than this is ignored
 MAX_NAME_LEN = 80
@@ -242,7 +243,7 @@ def _fingerprint(bundle_path: Path, bundle_key: str) -> str:
 
 def for_bundle(bundle_path: str | os.PathLike, bundle_key: str) -> LatentStore:
     """The LatentStore of the bundle at bundle_path: its catalogue's annotations database
-    (see `annotations.default_db_path`), rows for the weights in bundle_key."""
+    (see `db.default_db_path`), rows for the weights in bundle_key."""
     path = Path(bundle_path)
     fp = _fingerprint(path, bundle_key)
     db = default_db_path(path, fp).expanduser().absolute()
