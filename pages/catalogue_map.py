@@ -13,11 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.app import cache
-
-from explorer.app import map_sections
-
-from explorer.app import mapcomponent
+from explorer.app import cache, cache_map, map_sections, mapcomponent
 
 from explorer.render import mapview
 from explorer.store.annotations import UNTAGGED, AnnotationStoreError
@@ -53,46 +49,6 @@ except (AnnotationStoreError, OSError, ValueError) as e:
 READ_ONLY = store is not None and store.read_only   # tags shown, every tag write disabled
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _columns(path: str, key: str) -> dict:
-    """Colour options, each categorical filter column's values and each numeric one's range."""
-    meta = cache.get_bundle(path).metadata
-    cats, nums = mapview.filterable_columns(meta)
-    values = {}
-    for c in cats:
-        opts = sorted(meta[c].dropna().astype(str).unique().tolist())
-        values[c] = opts + ([mapview.MISSING] if meta[c].isna().any() else [])
-    ranges = {}
-    for c in nums:
-        try:
-            ranges[c] = mapview.numeric_range(meta[c])
-        except (AttributeError, ValueError):
-            v = pd.to_numeric(meta[c], errors="coerce")
-            ranges[c] = (float(v.min()), float(v.max()), None)
-    return {"colour": mapview.colour_options(meta), "values": values, "ranges": ranges}
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _search_text(path: str, key: str) -> pd.Series:
-    """name · sku · brand per product, lower case, for the search box; read-only."""
-    meta = cache.get_bundle(path).metadata
-    cols = [c for c in ("name", "sku", "brand", "file") if c in meta.columns]
-    text = meta[cols[0]].astype(str)
-    for c in cols[1:]:
-        text = text + " \x1f " + meta[c].astype(str)
-    return text.str.lower()
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _shard_texts(path: str, key: str, shard: int) -> bytes:
-    return mapcomponent.shard_texts(cache.get_bundle(path).metadata, shard, PER_SHARD)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _packed(path: str, key: str, pkey: tuple, _xy, _drawn, _codes) -> mapcomponent.PackedPoints:
-    return mapcomponent.pack_points(_xy, _drawn, _codes)
-
-
 # ---------------------------------------------------------------------------- sidebar
 with st.sidebar:
     st.markdown("### :material/map: Map")
@@ -101,7 +57,7 @@ with st.sidebar:
         "Projection", [LABEL[m] for m in METHODS], key="proj", bind="query-params",
         horizontal=True, help="UMAP and t-SNE keep neighbours together; PCA keeps the two "
                               "directions of largest variance (global shape, less detail)")]
-    columns = _columns(str(b.path), b.key)
+    columns = cache_map.map_columns(b)
     colour_choices = mapview.colour_choices(columns["colour"])
     colour_label = st.selectbox("Colour by", list(colour_choices), key="colour",
                                 bind="query-params",
@@ -112,7 +68,7 @@ shown = method if (method in b.projections or method == "pca") else "pca"
 if shown != method:
     st.info(f"This bundle has no precomputed {LABEL[method]} map; showing PCA. Compute one "
             f"with `python -m explorer project BUNDLE --method {method}`.")
-xy = cache.projection(b, shown)
+xy = cache_map.projection(b, shown)
 
 # ---------------------------------------------------------------------------- filters
 chosen: dict[str, list] = {}
@@ -146,7 +102,7 @@ q = st.text_input("Search by name, SKU or brand", key="q", bind="query-params",
                   help="matching products are ringed on the map")
 matches = np.zeros(0, np.int64)
 if q.strip():
-    hit = _search_text(str(b.path), b.key).str.contains(q.strip().lower(), regex=False)
+    hit = cache_map.search_text(b).str.contains(q.strip().lower(), regex=False)
     matches = np.flatnonzero(hit.to_numpy() & masks["__all__"])
     s1, s2 = st.columns([3, 1.3], vertical_alignment="center")
     s1.caption(f"{len(matches):,} products match '{esc(q.strip())}'"
@@ -176,7 +132,7 @@ def _restore_from_url() -> None:
         elif kind == "tag" and store is not None:
             idx = np.flatnonzero(md["sku"].astype(str).isin(set(store.skus_with(d["tag"]))))
         elif kind == "search":
-            hit = _search_text(str(b.path), b.key).str.contains(str(d["q"]).lower(),
+            hit = cache_map.search_text(b).str.contains(str(d["q"]).lower(),
                                                                 regex=False)
             idx = np.flatnonzero(hit.to_numpy())
         else:
@@ -248,7 +204,7 @@ else:
     plan = mapview.plan_points(visible, MAX_POINTS, 10 ** 12)
     colours = _colours(_labels)
     pkey = (shown, len(xy), plan.drawn.tobytes().__hash__(), colours.codes.tobytes().__hash__())
-    packed = _packed(str(b.path), b.key, pkey, xy, plan.drawn, colours.codes)
+    packed = cache_map.packed_points(b, pkey, xy, plan.drawn, colours.codes)
     need = ss.setdefault("map_need", [])
     shard_urls = {}
     for k in need:
@@ -256,7 +212,7 @@ else:
         if path.is_file():
             shard_urls[k] = {"img": mapcomponent.media_url(str(path), "image/webp", f"s{k}"),
                              "meta": mapcomponent.media_url(
-                                 _shard_texts(str(b.path), b.key, k), "application/json",
+                                 cache_map.shard_texts(b, k), "application/json",
                                  f"m{k}")}
     if "map_view0" not in ss:                        # the view from the link, applied once
         ss["map_view0"] = qp.get("view", "")

@@ -2,12 +2,12 @@
 import numpy as np
 import streamlit as st
 
-from explorer.app import cache
-from explorer.render.landing import featured_items, hero_latent, tool_pictures
+from explorer.app import cache, cache_names, cache_pictures
+from explorer.render.landing import hero_latent
 from explorer.app.live_decoder import Control, browser_session, live_sliders
 from explorer.latent.naming import SUGGESTED, dim_label
 from explorer.render.pictures import sharp
-from explorer.render.sheets import image_grid, row_labelled_grid, to_png_bytes
+from explorer.render.sheets import row_labelled_grid
 from explorer.app.widgets import crisp_image, current_bundle, esc, item_label
 
 # the heading paints before the bundle (and torch) are in memory: first paint < 3 s
@@ -34,35 +34,11 @@ slot.empty()                  # the preview goes either way: a broken bundle sho
 b = current_bundle()          # stops the page with the bundle's error
 
 order = cache.dimension_order(b)
-names = cache.slider_names(b)          # saved names, else confirmed suggestions
-changes = cache.factor_descriptions(b)  # what visibly changes, from decoded pictures
+names = cache_names.slider_names(b)          # saved names, else confirmed suggestions
+changes = cache_names.factor_descriptions(b)  # what visibly changes, from decoded pictures
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _featured(path: str, key: str) -> list[int]:
-    bb = cache.get_bundle(path)
-    return featured_items(bb.mu, cache.dimension_order(bb))
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _strip(path: str, key: str, items: tuple) -> bytes:
-    bb = cache.get_bundle(path)
-    return to_png_bytes(image_grid(bb.images.get(list(items)), cols=len(items),
-                                   labels=[str(j + 1) for j in range(len(items))]))
-
-
-@st.cache_data(max_entries=8, show_spinner="Drawing the tools …")
-def _tools(path: str, key: str, items: tuple, labels: tuple) -> dict[str, bytes]:
-    bb = cache.get_bundle(path)
-    order_ = cache.dimension_order(bb)
-    idx, _ = cache.get_index(bb).query(bb.mu[items[1]], k=5)
-    xy = next((bb.projections[m] for m in ("umap", "tsne", "pca") if m in bb.projections), None)
-    pics = tool_pictures(bb.decode, bb.images, bb.mu, order_, list(items), idx[0], xy,
-                         list(labels))
-    return {k: to_png_bytes(v) for k, v in pics.items()}
-
-
-featured = _featured(str(b.path), b.key)
+featured = cache_pictures.featured(b)
 
 
 def _hero_choices(wide: bool = False) -> tuple[int, int, int]:
@@ -70,7 +46,7 @@ def _hero_choices(wide: bool = False) -> tuple[int, int, int]:
     the strip and the two pickers side by side."""
     c1, c2 = st.columns([3, 2]) if wide else (st.container(), st.container())
     with c1:
-        crisp_image(_strip(str(b.path), b.key, tuple(featured)))
+        crisp_image(cache_pictures.numbered_strip(b, featured))
         pick = st.segmented_control("Sneaker", list(range(len(featured))), default=0,
                                     format_func=lambda j: str(j + 1), key="hero_pick")
     pick = 0 if pick is None else int(pick)
@@ -125,8 +101,8 @@ else:
     hero()
 
 st.subheader("Try a tool")
-pics = _tools(str(b.path), b.key, tuple(featured),
-              tuple(dim_label(d, names) for d in range(b.latent_dim)))
+pics = cache_pictures.tool_pictures(b, featured,
+                                    [dim_label(d, names) for d in range(b.latent_dim)])
 TOOLS = [("pages/sliders.py", "Factor sliders", ":material/tune:", "sliders",
           "Take one sneaker and move one factor at a time."),
          ("pages/interpolation.py", "Interpolation", ":material/swap_horiz:", "interpolation",

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.app import cache
+from explorer.app import cache, cache_map, cache_hygiene
 
 from explorer.latent import clusters
 
@@ -70,7 +70,7 @@ if section == "duplicates":
                        hygiene.DEFAULT_RADIUS_FACTOR, 0.05, key="dup_radius",
                        help="only products this close in latent space are compared pixel "
                             "by pixel; identical photos are always found")
-    groups = cache.duplicate_groups(b, max_rmse, radius)
+    groups = cache_hygiene.duplicate_groups(b, max_rmse, radius)
     n_items = sum(len(g) for g in groups)
     n_same = sum(g.kind == "identical" for g in groups)
     if not groups:
@@ -128,7 +128,7 @@ elif section == "audit":
         col = c1.selectbox("Attribute", columns, index=default, key="audit_col")
         min_share = c2.slider("Neighbours that must agree", 0.5, 1.0, 0.7, 0.05,
                               key="audit_share", help="of the 10 most similar products")
-        audit = cache.label_audit(b, col, min_share)
+        audit = cache_hygiene.label_audit(b, col, min_share)
         decided = hygiene.audited(store, col) if store is not None else {}
         audit = audit.assign(sku=md["sku"].iloc[audit["index"]].astype(str).to_numpy())
         open_rows = audit[~audit["sku"].isin(decided)]
@@ -139,7 +139,7 @@ elif section == "audit":
                    "the neighbours' majority. Both are stored in the annotations database "
                    "beside the catalogue, which is never rewritten; undo takes back this "
                    "session's last decision.")
-        nbr, _ = cache.neighbour_table(b)
+        nbr, _ = cache_hygiene.neighbour_table(b)
         user = session_user()
         for _, row in open_rows.iloc[pager(len(open_rows), 10, "audit_page")].iterrows():
             i = int(row["index"])
@@ -173,7 +173,7 @@ elif section == "audit":
 # ---------------------------------------------------------------------------- clusters
 else:
     with st.spinner("Choosing k (Gaussian-mixture BIC, k = 2 … 15) …"):
-        k_best, bic = cache.suggested_k(b)
+        k_best, bic = cache_map.suggested_k(b)
     c1, c2 = st.columns([1, 2])
     k = c1.slider("Number of clusters k", 2, 30, max(2, k_best), key="hy_k")
     if bic:
@@ -188,8 +188,8 @@ else:
         fig.update_layout(height=200, margin=dict(l=0, r=0, t=10, b=0),
                           xaxis=dict(title="k", dtick=1), yaxis=dict(title="BIC"))
         c2.plotly_chart(fig, width="stretch", key="hy_bic")
-    labels, _ = cache.kmeans_clusters(b, k)
-    names = cache.cluster_names(b, labels)
+    labels, _ = cache_map.kmeans_clusters(b, k)
+    names = cache_map.cluster_names(b, labels)
     sizes = clusters.cluster_sizes(labels)
     central = clusters.central_items(b.mu, labels, per_cluster=8)
     st.dataframe(pd.DataFrame({"cluster": list(names), "name": list(names.values()),

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from explorer.app import cache
+from explorer.app import cache, cache_names
 from explorer.bundle.core import Bundle
 from explorer.latent.directions import (METHODS, Direction, class_label, delete_direction,
                                  fit_direction, fit_probes, leakage, load_directions,
@@ -231,7 +231,7 @@ def naming_section() -> None:
             best.append(f"{col} ({assoc.loc[d, col]:.2f})")
         else:
             best.append("")
-    checked = cache.checked_factor_names(b) or {}
+    checked = cache_names.checked_factor_names(b) or {}
     if not checked:
         st.caption(":material/hourglass_top: Checking the suggestions against decoded "
                    "traversals (once per model); reload in a minute.")

@@ -1,13 +1,9 @@
 """Model card: what the loaded bundle is (settings, catalogue, metrics, training curves)."""
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.app import cache
-from explorer.render.pictures import pixel_scale
-from explorer.render.sheets import row_labelled_grid
-from explorer.training.train import split_indices
+from explorer.app import cache_pictures
 from explorer.app.widgets import crisp_image, current_bundle, esc
 
 b = current_bundle()
@@ -81,20 +77,6 @@ if b.history:
             st.plotly_chart(fig, width="stretch")
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _recon_sheet(path: str, key: str, n: int = 10):
-    bb = cache.get_bundle(path)
-    tc = bb.info["train_config"]
-    _, val_idx = split_indices(len(bb), tc.get("val_fraction", 0.1), tc.get("seed", 0),
-                               tc.get("max_val", 5000))
-    pool = val_idx if len(val_idx) >= n else np.arange(len(bb))
-    idx = np.random.default_rng(0).choice(pool, size=min(n, len(pool)), replace=False)
-    orig = bb.images.get(idx)
-    recon = bb.decode(bb.mu[idx])
-    return row_labelled_grid(np.stack([orig, recon]), ["original", "reconstruction"],
-                             scale=pixel_scale(bb.image_size, 96))
-
-
 st.subheader("Held-out originals and reconstructions")
 st.caption("Products the model never trained on, and what it makes of them.")
-crisp_image(_recon_sheet(str(b.path), b.key))   # its own size: never smeared
+crisp_image(cache_pictures.reconstruction_sheet(b))   # its own size: never smeared

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.app import cache
+from explorer.app import cache, cache_hygiene, cache_latent, cache_names
 from explorer.latent.directions import load_directions, move
 from explorer.latent.ops import apply_offsets
 from explorer.latent.naming import dim_label
@@ -14,7 +14,7 @@ from explorer.app.widgets import (anchor_picker, current_bundle, encode_uploaded
                               product_grid, session_user)
 
 b = current_bundle()
-names = cache.slider_names(b)   # saved names, else confirmed suggestions
+names = cache_names.slider_names(b)   # saved names, else confirmed suggestions
 order = cache.dimension_order(b)
 # attribute directions saved in the lab: ignorable in "Similar", sliders in "Like this but"
 directions = {d.slug: d for d in load_directions(b.path, b.key, b.latent_dim)}
@@ -110,7 +110,7 @@ with tab_photo:
     elif (got := encode_uploaded(b, up)) is not None:
         img, z = got
         with st.spinner("Comparing with the catalogue …"):
-            unlike = cache.unlike_score(b, img, z)
+            unlike = cache_hygiene.unlike_score(b, img, z)
         if unlike.flagged:
             st.warning(esc(unlike.message()), icon=":material/warning:")
         c1, c2, c3 = st.columns([1, 1, 3])
@@ -163,7 +163,7 @@ with tab_but:
 # ---------------------------------------------------------------------------- imputation
 with tab_impute:
     from explorer.store.annotations import ATTRIBUTE_KINDS, AnnotationStore  # noqa: F401
-    from explorer.latent.impute import can_hold_out, holdout_accuracy, impute_column
+    from explorer.latent.impute import can_hold_out, impute_column
 
     md = b.metadata
     skip = {"sku", "name", "file"}
@@ -182,14 +182,7 @@ with tab_impute:
                            key="imp_col",
                            format_func=lambda c: f"{c} ({int(md[c].isna().sum())} missing)")
         min_conf = st.slider("Review below confidence", 0.3, 0.95, 0.6, 0.05, key="imp_conf")
-
-        @st.cache_data(max_entries=16, show_spinner="Measuring on hidden values …")
-        def _holdout(path: str, key: str, column: str, conf: float) -> dict:
-            bb = cache.get_bundle(path)
-            return holdout_accuracy(bb.mu, bb.metadata[column], frac=0.2, k=10,
-                                    random_state=0, min_confidence=conf)
-
-        h = (_holdout(str(b.path), b.key, col, min_conf) if can_hold_out(md[col], 0.2)
+        h = (cache_latent.holdout_accuracy(b, col, min_conf) if can_hold_out(md[col], 0.2)
              else {"kind": None})
         if h["kind"] is None:
             st.info(f"Only {int(md[col].notna().sum())} products have a value for "

@@ -7,13 +7,11 @@ browser (AppTest) the same page runs on st.slider and server-side decoding.
 import numpy as np
 import streamlit as st
 
-from explorer.app import cache
+from explorer.app import cache, cache_names, cache_pictures
 from explorer.latent.directions import load_directions, slider_key
-from explorer.latent.ops import traversal
 from explorer.app.live_decoder import Control, browser_session, combine_basis, live_sliders
 from explorer.latent.naming import dim_label
 from explorer.render.pictures import sharp
-from explorer.render.sheets import row_labelled_grid, to_png_bytes
 from explorer.app.widgets import anchor_picker, current_bundle, esc, product_strip
 
 b = current_bundle()
@@ -24,8 +22,8 @@ st.caption("Take one sneaker and move one latent factor at a time. Sliders are o
 
 order = cache.dimension_order(b)
 kl = cache.kl_per_dim(b)
-names = cache.slider_names(b)          # saved names, else confirmed suggestions
-changes = cache.factor_descriptions(b)  # what visibly changes, from decoded pictures
+names = cache_names.slider_names(b)          # saved names, else confirmed suggestions
+changes = cache_names.factor_descriptions(b)  # what visibly changes, from decoded pictures
 directions = load_directions(b.path, b.key, b.latent_dim)  # saved in the disentanglement lab
 ACTIVE = 0.1  # nats: below this a dimension carries next to nothing
 active = [d for d in order if kl[d] >= ACTIVE or b.model.deterministic]
@@ -91,21 +89,9 @@ n_rows = st.slider("Factors to show", 1, b.latent_dim, min(b.latent_dim, 10), ke
 cols = st.select_slider("Columns", options=[5, 7, 9, 11], value=7, key="grid_cols")
 
 
-@st.cache_data(max_entries=32, show_spinner="Decoding the grid …")
-def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, labels: tuple):
-    bb = cache.get_bundle(path)
-    z = np.frombuffer(z_bytes, np.float32)
-    values = np.linspace(-3, 3, n_cols)
-    grid = traversal(z, list(dims), values)
-    imgs = bb.decode(grid.reshape(-1, grid.shape[-1])).reshape(len(dims), n_cols,
-                                                                *bb.images[0].shape)
-    sheet = row_labelled_grid(imgs, list(labels), [f"{v:+.1f}" for v in values], scale=1)
-    return to_png_bytes(sheet)
-
-
 grid_dims = tuple(order[:n_rows])
-png = _grid_png(str(b.path), b.key, np.asarray(anchor.z, np.float32).tobytes(), grid_dims, cols,
-                tuple(dim_label(d, names) for d in grid_dims))
+png = cache_pictures.traversal_grid_png(b, anchor.z, grid_dims, cols,
+                                        [dim_label(d, names) for d in grid_dims])
 st.image(png)   # its own size: never smeared
 st.download_button("Download traversal grid (PNG)", png, file_name="traversal.png",
                    mime="image/png")

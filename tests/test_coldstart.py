@@ -85,3 +85,43 @@ def test_the_heap_is_frozen_once_per_load_not_on_every_rerun(monkeypatch):
     monkeypatch.setenv("KICKSPACE_GC_FREEZE", "0")
     cache.freeze_heap()
     assert len(freezes) == after_first            # the switch for measuring turns it off
+
+
+def test_importing_the_app_caches_leaves_torchs_threads_alone():
+    """Importing explorer.app.cache (and the derived cache modules) changes nothing in torch:
+    the thread count is set by configure_torch_threads at the first bundle load."""
+    code = ("import torch\n"
+            "torch.set_num_threads(3)\n"
+            "import explorer.app.cache, explorer.app.cache_map, explorer.app.cache_hygiene, "
+            "explorer.app.cache_names, explorer.app.cache_latent, explorer.app.cache_pictures\n"
+            "print(torch.get_num_threads())\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "3"
+
+
+def test_the_thread_count_is_chosen_once_and_logged(monkeypatch, caplog):
+    import logging
+
+    import pytest
+    import torch
+
+    from explorer.app import cache
+    before = torch.get_num_threads()
+    monkeypatch.setattr(cache, "_THREADS", None)
+    try:
+        monkeypatch.setenv("KICKSPACE_TORCH_THREADS", "zero")
+        with pytest.raises(ValueError, match="KICKSPACE_TORCH_THREADS.*'zero'"):
+            cache.configure_torch_threads()
+        assert torch.get_num_threads() == before            # a bad value changes nothing
+        monkeypatch.setenv("KICKSPACE_TORCH_THREADS", "2")
+        with caplog.at_level(logging.INFO, logger="kickspace"):
+            assert cache.configure_torch_threads() == 2
+        assert torch.get_num_threads() == 2
+        assert any("2 intra-op thread" in r.getMessage() for r in caplog.records)
+        monkeypatch.setenv("KICKSPACE_TORCH_THREADS", "5")
+        assert cache.configure_torch_threads() == 2         # once per process
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

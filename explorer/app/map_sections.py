@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.app import cache
+from explorer.app import cache, cache_map
 
 from explorer.render import mapview
 from explorer.store.annotations import TAG_KINDS, AnnotationStoreError
@@ -224,24 +224,24 @@ def cluster_controls(b) -> tuple[np.ndarray, dict | None, str]:
                           help="on the latent means (all factors), not on the 2-D map")
         if method == "k-means":
             with st.spinner("Choosing k …"):
-                k_suggested, _ = cache.suggested_k(b)
+                k_suggested, _ = cache_map.suggested_k(b)
             k = st.slider("Number of clusters k", 2, 30, value=max(2, k_suggested), key="k")
             st.caption(f"Suggested k = {k_suggested}")
             with st.spinner(f"k-means with k = {k} …"):
-                labels, centres = cache.kmeans_clusters(b, k)
+                labels, centres = cache_map.kmeans_clusters(b, k)
             return labels, {c: centres[c] for c in range(len(centres))}, f"k-means, k = {k}"
         mcs = st.slider("Minimum cluster size", 5, max(10, min(2000, n // 4)),
                         value=max(5, min(n // 80, 500)), key="mcs",
                         help="smaller finds more, smaller clusters; products that fit no "
                              "cluster are noise")
         with st.spinner("HDBSCAN …"):
-            labels = cache.hdbscan_clusters(b, mcs)
+            labels = cache_map.hdbscan_clusters(b, mcs)
         return labels, None, f"HDBSCAN, minimum size {mcs}"
 
 
 def cluster_name_map(b, labels: np.ndarray) -> dict[int, str]:
     try:
-        return cache.cluster_names(b, labels)
+        return cache_map.cluster_names(b, labels)
     except AttributeError:                              # an older cache without names
         return {}
 

@@ -352,7 +352,7 @@ def cluster_names(metadata, labels: np.ndarray, columns: list[str] | None = None
     labels: int [N] (k-means or HDBSCAN; -1 = noise is named "noise"). A cluster with no
     value standing out is "mixed". Names are unique: a repeated name gets " (2)", " (3)" in
     label order. Names are catalogue text: escape them before Markdown/HTML (widgets.esc).
-    For the map page: ``names = cache.cluster_names(b, labels)`` caches it per bundle."""
+    For the map page: ``names = cache_map.cluster_names(b, labels)`` (explorer.app) caches it per bundle."""
     lab = np.asarray(labels)
     if len(lab) != len(metadata):
         raise ValueError(f"{len(metadata)} products but {len(lab)} cluster labels")
