@@ -11,7 +11,8 @@ import pytest
 from explorer.render import mapview
 from explorer.store.annotations import AnnotationStore, AnnotationStoreError
 from explorer.cli import main as cli_main
-from explorer.data.ingest import IngestError, IngestReport, _read_catalog_csv
+from explorer.data.ingest import IngestError, IngestReport
+from explorer.data.ingest_csv import _read_catalog_csv
 from tests.helpers import blocks_catalogue
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
