@@ -1,4 +1,5 @@
-"""Attribute directions: fitting, leakage probes, and saving next to a bundle."""
+"""Attribute directions: fitting, leakage probes (explorer.latent.leakage), and saving next to
+a bundle."""
 from __future__ import annotations
 
 import json
@@ -9,8 +10,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from explorer.latent.directions import (METHODS, Direction, delete_direction, fit_direction, leakage,
-                                 load_directions, move, save_direction, slider_key, slugify)
+from explorer.latent.directions import (METHODS, Direction, delete_direction, fit_direction,
+                                        load_directions, move, negative_mask, save_direction,
+                                        slider_key, slugify)
+from explorer.latent.leakage import leakage
 
 N, D = 1200, 6
 
@@ -204,3 +207,14 @@ def test_slugify():
     assert slugify("Sole colour: white") == "sole_colour_white"
     assert slugify("  Boot-ness!! ") == "boot_ness"
     assert slugify("★★★") == ""
+
+
+def test_negative_mask_is_the_known_other_classes_or_everything_for_a_tag():
+    md = pd.DataFrame({"kind": ["boot", "low", None, "boot", "high"]})
+    d = Direction(vector=np.array([1, 0, 0], np.float32), name="boot", method="mean-diff",
+                  accuracy=1.0, scale=1.0, positive="boot", negative="not boot",
+                  column="kind")
+    assert negative_mask(d, md).tolist() == [False, True, False, False, True]
+    tag = Direction(vector=np.array([1, 0, 0], np.float32), name="tag: x", method="logreg",
+                    accuracy=1.0, scale=1.0, positive="tagged x", negative="untagged")
+    assert negative_mask(tag, md).all()

@@ -92,7 +92,7 @@ def tag_direction(bundle: Bundle, tag: str, skus, method: str) -> Direction:
 
 @st.cache_resource(max_entries=8, show_spinner="Fitting one probe per attribute …")
 def _probes(path: str, key: str, stamp: float, columns: tuple[str, ...]):
-    from explorer.latent.directions import fit_probes
+    from explorer.latent.leakage import fit_probes
     bb = cache.get_bundle(path)
     return fit_probes(bb.mu, bb.metadata, list(columns))
 
@@ -100,7 +100,8 @@ def _probes(path: str, key: str, stamp: float, columns: tuple[str, ...]):
 @st.cache_data(max_entries=64, show_spinner=False)
 def _leakage(path: str, key: str, stamp: float, direction_json: str,
              columns: tuple[str, ...]) -> pd.DataFrame:
-    from explorer.latent.directions import Direction, leakage
+    from explorer.latent.directions import Direction
+    from explorer.latent.leakage import leakage
     bb = cache.get_bundle(path)
     d = Direction.from_dict(json.loads(direction_json))
     return leakage(d, bb.mu, bb.metadata, list(columns), include_target=True,
@@ -108,7 +109,7 @@ def _leakage(path: str, key: str, stamp: float, direction_json: str,
 
 
 def leakage(bundle: Bundle, direction: Direction, columns) -> pd.DataFrame:
-    """explorer.latent.directions.leakage of the direction on these categorical columns (one
+    """explorer.latent.leakage.leakage of the direction on these categorical columns (one
     probe per column, fitted once per bundle and column set)."""
     return _leakage(*_id(bundle), json.dumps(direction.to_dict()), tuple(columns))
 
