@@ -81,7 +81,7 @@ def mig_figure(results: list[dict]) -> go.Figure | None:
 
 
 def leakage_figure(df: pd.DataFrame) -> go.Figure:
-    """Horizontal bars of each attribute's max change (explorer.latent.directions.leakage),
+    """Horizontal bars of each attribute's max change (explorer.latent.leakage.leakage),
     the target attribute red."""
     fig = go.Figure(go.Bar(
         x=df["max_change"], y=[plain(a) for a in df["attribute"]], orientation="h",
