@@ -29,7 +29,7 @@ import numpy as np
 
 def _parse_sets(items: list[str]) -> tuple[dict, dict]:
     from explorer.models import MODEL_KINDS
-    from explorer.training.train import TrainConfig
+    from explorer.training.config import TrainConfig
 
     tfields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     mfields = {f.name: f for c, _ in MODEL_KINDS.values() for f in dataclasses.fields(c)}
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.evaluation.evaluate import _pca_codes, _psnr, pca_baseline, reconstruct_split
     from explorer.metrics import knn_accuracies, label_columns
     from explorer.data.splits import split_for
-    from explorer.training.train import TrainConfig, train
+    from explorer.training.config import TrainConfig
+    from explorer.training.loop import train
 
     torch.set_num_threads(args.threads)
     cat = Catalogue.load(args.catalogue)

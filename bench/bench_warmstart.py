@@ -29,7 +29,8 @@ from explorer.bundle.core import load_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.data.splits import split_for
 from explorer.data.synthetic import generate
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 
 
 def curve(bundle: Path) -> list[tuple[float, float]]:

@@ -13,7 +13,8 @@ mkdir -p "$OUT"
 EPOCHS=$(python3 - "$CAT" "$STEPS" <<'EOF'
 import math, sys
 from explorer.data.catalogue import Catalogue
-from explorer.training.train import TrainConfig, split_indices
+from explorer.data.splits import split_indices
+from explorer.training.config import TrainConfig
 n = len(Catalogue.load(sys.argv[1]))
 cfg = TrainConfig()
 train, _ = split_indices(n, cfg.val_fraction, cfg.seed, cfg.max_val)

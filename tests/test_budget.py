@@ -7,7 +7,9 @@ import pytest
 
 from explorer.training.budget import MAP_SHARE, finish_seconds, plan_run_budget, projection_seconds
 from explorer.bundle.core import _project_all, load_bundle
-from explorer.training.train import TrainConfig, _throughput, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
+from explorer.training.steps import throughput
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 
@@ -42,9 +44,9 @@ def test_maps_that_fit_are_kept_and_paid_for_out_of_the_training_share():
 
 def test_run_speed_is_the_mean_over_all_epochs_not_the_last():
     hist = [{"seconds": 30.0, "images_per_s": 100.0}, {"seconds": 10.0, "images_per_s": 300.0}]
-    t = _throughput(hist)
+    t = throughput(hist)
     assert t["images_per_s"] == 150.0 and t["last_epoch_images_per_s"] == 300.0
-    assert _throughput([]) == {}
+    assert throughput([]) == {}
 
 
 def test_maps_past_the_deadline_are_skipped_with_a_message_pca_always():
@@ -69,5 +71,5 @@ def test_time_limited_run_records_budget_skips_and_mean_speed(tmp_path):
     assert b.info["projections"]["methods"] == ["pca"]
     assert "tsne" in b.info["projections"]["skipped"]
     assert any("whole command" in ln and "tsne skipped" in ln for ln in logs), logs
-    assert m["images_per_s"] == _throughput(b.history)["images_per_s"]
+    assert m["images_per_s"] == throughput(b.history)["images_per_s"]
     assert b.info["train_config"]["projections"] == ["pca", "tsne"]  # as asked

@@ -12,7 +12,8 @@ from explorer.bundle.core import (BundleError, _sha256, check_catalogue_matches,
                              load_bundle, write_bundle)
 from explorer.cli import main as cli_main
 from explorer.models import build_model
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 

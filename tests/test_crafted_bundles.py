@@ -16,7 +16,8 @@ from safetensors.torch import load_file, save_file
 
 import explorer.bundle.core as bundle_mod
 from explorer.bundle.core import BundleError, _sha256, load_bundle
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 from tests.test_hostile import _png_bomb
 

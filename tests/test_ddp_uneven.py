@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from explorer.bundle.core import load_bundle
-from explorer.training.train import split_indices
+from explorer.data.splits import split_indices
 from tests.helpers import blocks_catalogue
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,9 +8,11 @@ import pytest
 
 from explorer.bundle.core import load_bundle
 from explorer.cli import main as cli_main
-from explorer.evaluation.evaluate import evaluate_bundle, evaluation_table, format_table
+from explorer.evaluation.evaluate import evaluate_bundle
+from explorer.evaluation.report import evaluation_table, format_table
 from explorer.data.splits import split_for
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 CFG = TrainConfig(epochs=1, batch_size=16, projections=("pca",), threads=1)

@@ -10,7 +10,8 @@ from explorer.cli import main as cli_main
 from explorer.evaluation.evaluate import evaluate_bundle
 from explorer.metrics import score_columns
 from explorer.data.splits import image_groups, split_for, split_indices
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL
 
 N = 160

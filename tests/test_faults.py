@@ -37,7 +37,9 @@ from explorer.bundle.core import BundleError, find_bundles, load_bundle, write_b
 from explorer.data.catalogue import Catalogue
 from explorer.latent.directions import fit_direction, load_directions, save_direction
 from explorer.latent.naming import load_names, save_names
-from explorer.training.train import TrainConfig, save_checkpoint, train
+from explorer.training.checkpoint import save_checkpoint
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 REPO = Path(__file__).resolve().parents[1]

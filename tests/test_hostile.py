@@ -29,7 +29,8 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 from streamlit.testing.v1 import AppTest
 
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from explorer.data.catalogue import Catalogue
-from explorer.data.ingest import (FMNIST_CLASSES, IngestError, IngestReport, add_arguments,
-                             ingest_fashion_mnist, ingest_folder, run)
+from explorer.cli.ingest import add_arguments, run
+from explorer.data.ingest import (FMNIST_CLASSES, IngestError, IngestReport, ingest_fashion_mnist,
+                                  ingest_folder)
 from tests.test_images import write_png_bomb
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 190, 30), "blue": (30, 30, 220),

@@ -7,7 +7,8 @@ import pytest
 from explorer.data import atomic
 from explorer.bundle.core import find_bundles, load_bundle
 from explorer.cli import main as cli_main
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 FAST = ["--epochs", "1", "--batch-size", "16", "--projections", "pca", "--threads", "1",

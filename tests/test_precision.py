@@ -9,7 +9,9 @@ from explorer.bundle.core import encode_images, encode_precision, load_bundle
 from explorer.cli import build_parser
 from explorer.training.precision import (MIN_SPEEDUP, choose_precision, choose_threads, cpu_flags,
                                 resolve_precision, time_precisions)
-from explorer.training.train import TrainConfig, config_from_args, train
+from explorer.cli.train import config_from_args
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 AVX512_NO_BF16 = {"avx2", "avx512f", "avx512bw", "avx512_vnni"}

@@ -15,7 +15,8 @@ from explorer.evaluation.evaluate import reconstruct_split
 from explorer.metrics import count_active
 from explorer.data.synthetic import generate
 from explorer.data.splits import split_for
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 
 STEPS = 1000
 BATCH = 64

@@ -13,7 +13,8 @@ from explorer.evaluation.evaluate import evaluate_bundle
 from explorer.metrics.sharpness import sharpness_ratio
 from explorer.models import MODEL_KINDS
 from explorer.data.synthetic import generate
-from explorer.training.train import TrainConfig, train
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 FAST = dict(batch_size=16, projections=("pca",), threads=1, val_fraction=0.2)

@@ -130,7 +130,8 @@ def test_saving_names_changes_only_the_dimensions_given(tmp_path):
 def twins(tmp_path_factory):
     """Two bundles with the same weights: one on 40 items, one (encoded) on another 12."""
     from explorer.cli import main as cli_main
-    from explorer.training.train import TrainConfig, train
+    from explorer.training.config import TrainConfig
+    from explorer.training.loop import train
     from tests.helpers import TINY_MODEL, blocks_catalogue
     root = tmp_path_factory.mktemp("twins")
     train(blocks_catalogue(40), TrainConfig(epochs=1, batch_size=16, projections=("pca",),

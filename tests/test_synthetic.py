@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from explorer.cli import synth as synth_cli
 from explorer.data import synthetic
 from explorer.data.catalogue import Catalogue
 from explorer.cli import main
@@ -209,7 +210,7 @@ def test_cli_needs_out_or_sheet(capsys):
 
 def test_every_flag_has_help():
     parser = argparse.ArgumentParser()
-    synthetic.add_arguments(parser)
+    synth_cli.add_arguments(parser)
     for action in parser._actions:
         assert action.help, f"{action.option_strings} has no help text"
 

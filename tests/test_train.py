@@ -15,7 +15,9 @@ from safetensors.torch import load_file
 from explorer.bundle.core import load_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.cli import main as cli_main
-from explorer.training.train import TrainConfig, TrainingError, split_indices, train
+from explorer.data.splits import split_indices
+from explorer.training.config import TrainConfig, TrainingError
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +91,7 @@ def test_time_limit_scales_the_schedules_stops_mid_epoch_and_resume_goes_on(tmp_
 def test_schedules_are_fractions_of_the_run():
     from explorer.models import build_model
     from explorer.models.base import colour_weight
-    from explorer.training.train import lr_factor, run_progress
+    from explorer.training.schedule import lr_factor, run_progress
     m = build_model("beta-vae", {**TINY_MODEL, "schedule": "fraction", "colour_boost": 21.0,
                                  "colour_boost_end": 0.5, "capacity_max": 10.0})
     # the same fraction of a short and of a long run gives the same weights

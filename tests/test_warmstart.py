@@ -8,7 +8,8 @@ from safetensors.torch import load_file
 
 from explorer.bundle.core import load_bundle
 from explorer.cli import main as cli_main
-from explorer.training.train import TrainConfig, TrainingError, train
+from explorer.training.config import TrainConfig, TrainingError
+from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
 FAST = dict(batch_size=16, projections=("pca",), threads=1, val_fraction=0.2)

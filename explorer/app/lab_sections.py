@@ -32,7 +32,7 @@ def categorical_columns(bundle: Bundle) -> list[str]:
 # ---------------------------------------------------------------------------- metrics tab
 def metrics_section(b: Bundle) -> None:
     """Evaluate the bundle (and any chosen others) on request; table, notes and MIG chart."""
-    from explorer.evaluation.evaluate import evaluation_table
+    from explorer.evaluation.report import evaluation_table
     ss = st.session_state
     st.caption("Reconstruction, KL, k-NN accuracy of metadata attributes and, when the "
                "catalogue has ground-truth factor_ columns, MIG, SAP, DCI and modularity; "

@@ -1,17 +1,11 @@
-"""`python -m explorer info PATH`: what is inside a bundle (or a catalogue folder)."""
+"""What is inside a bundle (or a catalogue folder), as text (`python -m explorer info`)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from explorer.bundle.core import BundleError, load_bundle
-from explorer.data.catalogue import Catalogue, CatalogueError
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("path", help="a bundle folder (bundle.json) or a catalogue folder")
-    parser.add_argument("--json", action="store_true", help="print bundle.json as JSON")
+from explorer.bundle.core import load_bundle
+from explorer.data.catalogue import Catalogue
 
 
 def describe_bundle(path: str | Path) -> str:
@@ -52,23 +46,3 @@ def describe_catalogue(path: str | Path) -> str:
     if c.factor_columns:
         lines.append(f"factors     {', '.join(c.factor_columns)}")
     return "\n".join(lines)
-
-
-def run(args) -> int:
-    p = Path(args.path)
-    try:
-        if (p / "bundle.json").is_file():
-            if args.json:
-                print((p / "bundle.json").read_text())
-            else:
-                print(describe_bundle(p))
-        elif (p / "catalogue.json").is_file():
-            print(describe_catalogue(p))
-        else:
-            print(f"error: {p} is neither a bundle (bundle.json) nor a catalogue "
-                  f"(catalogue.json)", file=sys.stderr)
-            return 2
-    except (BundleError, CatalogueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0

@@ -1,7 +1,7 @@
-"""`python -m explorer evaluate BUNDLE [BUNDLE ...]`: one table comparing models, with a PCA
-baseline beside each.
+"""Evaluating bundles: one result per model, with a PCA baseline beside each (the table and
+the text report: explorer.evaluation.report; the command: `python -m explorer evaluate`).
 
-For every bundle, on the bundle's own train/validation split (``explorer.training.train.split_indices``
+For every bundle, on the bundle's own train/validation split (``explorer.data.splits.split_indices``
 with the bundle's training seed, validation fraction and cap):
 
 - KL: mean total KL to the prior on the validation split, nats (blank for deterministic codes,
@@ -28,9 +28,7 @@ subsampled with the seed.
 """
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,9 +37,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explorer.bundle.core import Bundle, BundleError, check_catalogue_matches, images_to_tensor, \
-    load_bundle
-from explorer.data.catalogue import FACTOR_PREFIX, Catalogue, CatalogueError
+from explorer.bundle.core import Bundle, BundleError, images_to_tensor
+from explorer.data.catalogue import FACTOR_PREFIX
 from explorer.metrics import (count_active, dci, is_deterministic, kl_per_dim, knn_accuracies,
                               mig, modularity, sap, score_columns)
 from explorer.metrics.colour import colour_error_sums, fidelity_from_sums
@@ -297,187 +294,3 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
             "knn_split": {"stratify": stratify or col or None, "n_train": int(len(knn_tr_idx)),
                           "n_val": int(len(knn_val_idx))},
             "seconds": round(time.perf_counter() - t0, 2), "rows": [model_row, pca_row]}
-
-
-def evaluation_table(results: list[dict[str, Any]], majority: bool = False) -> pd.DataFrame:
-    """One row per model and per PCA baseline, for display: bundle, model, dims, KL, active,
-    MSE, PSNR, "kNN <column>" ..., MIG, SAP, DCI D, DCI C, DCI I, modularity (NaN = n/a).
-    majority: after each bundle's rows, a "majority class" row with the k-NN columns'
-    majority-class baseline (always guessing the commonest training value)."""
-    knn_cols: list[str] = []
-    for res in results:
-        for c in res.get("knn_columns", []):
-            if c not in knn_cols:
-                knn_cols.append(c)
-    has_factors = any(res.get("factor_columns") for res in results)
-    records = []
-    for res in results:
-        for row in res["rows"]:
-            rec: dict[str, Any] = {
-                "bundle": res["name"], "model": row["model"], "dims": row["latent_dim"],
-                "KL": row["kl"], "active": row["active_dims"], "MSE": row["mse"],
-                "PSNR": row["psnr"], "sharp": row.get("sharp"), "colour": row.get("colour")}
-            for c in knn_cols:
-                rec[f"kNN {c}"] = row["knn"].get(c)
-            if has_factors:
-                for key, label in METRIC_COLUMNS.items():
-                    rec[label] = row.get(key)
-            records.append(rec)
-        if majority and res["rows"] and res["rows"][0].get("knn_majority"):
-            base = res["rows"][0]["knn_majority"]
-            records.append({"bundle": res["name"], "model": "majority class",
-                            **{f"kNN {c}": base.get(c) for c in knn_cols}})
-    df = pd.DataFrame.from_records(records)
-    for col in df.columns:
-        if col not in ("bundle", "model"):
-            df[col] = pd.to_numeric(df[col], errors="coerce")
-    return df
-
-
-def format_table(df: pd.DataFrame) -> str:
-    """Plain-text, aligned rendering of evaluation_table's frame (blank = n/a)."""
-    def fmt(col: str, v) -> str:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return ""
-        if col in ("bundle", "model"):
-            return _plain(v)
-        if col in ("dims", "active"):
-            return str(int(v))
-        if col == "KL":
-            return f"{v:.1f}"
-        if col == "MSE":
-            return f"{v:.5f}"
-        if col == "PSNR":
-            return f"{v:.2f}"
-        return f"{v:.3f}"
-
-    cols = [_plain(c) for c in df.columns]
-    cells = [[fmt(c, v) for c, v in zip(cols, row)] for row in df.itertuples(index=False)]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
-    left = {"bundle", "model"}
-
-    def line(values: list[str]) -> str:
-        return "  ".join(v.ljust(w) if c in left else v.rjust(w)
-                         for c, v, w in zip(cols, values, widths)).rstrip()
-
-    out = [line(cols), line(["-" * w for w in widths])]
-    out += [line(r) for r in cells]
-    return "\n".join(out)
-
-
-def _plain(x) -> str:
-    """Text from a file (a column name, a bundle name) safe to print on a terminal: control
-    characters shown escaped."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(x))
-
-
-def knn_report(results: list[dict[str, Any]], k: int) -> list[str]:
-    """Plain lines under the table: how the k-NN columns were scored, which columns were
-    scored (with their classes) and which were not, and why; said once per distinct set."""
-    lines: list[str] = []
-    seen: set[str] = set()
-    for res in results:
-        cls = res.get("knn_classes", {})
-        split = res.get("knn_split") or {}
-        how = (f"split stratified by {_plain(split['stratify'])}" if split.get("stratify")
-               else "the bundle's train -> validation split")
-        dup = res.get("duplicates") or {}
-        text = [f"k-NN: top-1 accuracy of a {k}-NN vote, {how} ({split.get('n_train', '?')} -> "
-                f"{split.get('n_val', '?')} items; pixel-identical duplicates on one side"
-                + (f", {dup['val_left_out']} validation twins of training items left out"
-                   if dup.get("val_left_out") else "") + "); 'majority class' = always "
-                "guessing the commonest training value"]
-        if res.get("knn_columns"):
-            text.append("  scored: " + ", ".join(
-                f"{_plain(c)} ({cls[c]} classes in training)" if c in cls else _plain(c)
-                for c in res["knn_columns"]))
-        skipped = res.get("knn_skipped") or {}
-        if skipped:
-            text.append("  not scored (name one in --columns to score its values as classes): "
-                        + "; ".join(f"{_plain(c)}: {why}" for c, why in skipped.items()))
-        key = "\n".join(text)
-        if key in seen:
-            continue
-        seen.add(key)
-        lines += [f"{_plain(res['name'])}: {text[0]}"] + text[1:]
-    return lines
-
-
-def _json_safe(x):
-    if isinstance(x, dict):
-        return {str(k): _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(float(x)) else None
-    if isinstance(x, np.ndarray):
-        return _json_safe(x.tolist())
-    return x
-
-
-# ---------------------------------------------------------------------------- CLI
-def add_arguments(parser) -> None:
-    parser.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle folders")
-    parser.add_argument("--catalogue", default=None,
-                        help="catalogue folder to read the images from (must be the one the "
-                             "bundles were trained on); default: the bundles' own images")
-    parser.add_argument("--json", default=None, metavar="PATH", help="also write the results "
-                        "(with per-factor details) as JSON")
-    parser.add_argument("--seed", type=int, default=0, help="seed for subsampling, the PCA "
-                        "and the metrics' splits (default 0)")
-    parser.add_argument("--max-items", type=int, default=10000,
-                        help="cap on the items used by the metrics and k-NN (default 10000)")
-    parser.add_argument("--k", type=int, default=5, help="neighbours in the k-NN vote "
-                        "(default 5)")
-    parser.add_argument("--columns", default=None, metavar="A,B,C",
-                        help="the attributes the k-NN vote scores (any column; numbers as "
-                             "classes); default: every categorical column, however many "
-                             "classes, the output listing the others and why")
-    parser.add_argument("--stratify", default=None, metavar="COLUMN",
-                        help="score the k-NN vote on a split stratified by this column "
-                             "(pixel-identical duplicates still on one side); default: the "
-                             "bundle's own train/validation split")
-
-
-def run(args) -> int:
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    if args.max_items < 2 or args.k < 1:
-        print("error: --max-items must be >= 2 and --k >= 1", file=sys.stderr)
-        return 2
-    try:
-        catalogue = Catalogue.load(args.catalogue) if args.catalogue else None
-        bundles = [load_bundle(p) for p in args.bundles]
-        if catalogue is not None:
-            for b in bundles:
-                check_catalogue_matches(b.info, catalogue)
-    except (BundleError, CatalogueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    columns = None
-    if args.columns is not None:
-        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-        if not columns:
-            print("error: --columns names no column", file=sys.stderr)
-            return 2
-    results = []
-    for b in bundles:
-        try:
-            results.append(evaluate_bundle(
-                b, seed=args.seed, max_items=args.max_items, k=args.k, progress=log,
-                images=None if catalogue is None else catalogue.images, columns=columns,
-                stratify=args.stratify))
-        except (BundleError, FileNotFoundError, ValueError) as e:
-            print(f"error: {b.path}: {e}", file=sys.stderr)
-            return 2
-    print(format_table(evaluation_table(results, majority=True)))
-    for line in knn_report(results, args.k):
-        print(line)
-    if args.json:
-        from explorer.data.atomic import atomic_write_text
-        atomic_write_text(args.json, json.dumps(_json_safe({"results": results}), indent=1))
-        log(f"wrote {args.json}")
-    return 0

@@ -5,7 +5,7 @@ A model kind is one config dataclass plus one module subclassing `AutoEncoder`; 
 convolutions down to 4x4, two fully connected layers, and the mirror image for the decoder.
 
 Options (each off by default, so that a bundle's saved config rebuilds the net it was trained
-with; `explorer.training.train.RECIPE` turns on the ones the default recipe uses):
+with; `explorer.training.config.RECIPE` turns on the ones the default recipe uses):
 - linear_path: a linear encoder (pixels -> code mean) and a linear decoder (code -> pixels)
   beside the conv nets, set from the PCA basis of the training images by `init_from_pca`
   (whitened, so the codes start with unit variance), with the conv nets' last layers at zero:

@@ -1,0 +1,41 @@
+"""Adding a 2-D map to a bundle that is already written (`python -m explorer project`): the map
+goes into projections.safetensors and bundle.json's checksums and method list, each file
+replaced atomically. Needs no torch."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save
+
+from explorer.data.atomic import atomic_write_bytes, atomic_write_text
+
+
+def read_means(path: str | Path) -> np.ndarray:
+    """The bundle's latent means, mu [N, latent_dim], from embeddings.safetensors."""
+    return load_file(str(Path(path) / "embeddings.safetensors"))["mu"]
+
+
+def store_projection(path: str | Path, method: str, xy: np.ndarray, seconds: float,
+                     sample: int, seed: int) -> Path:
+    """Put xy [N, 2] into the bundle at path as its `method` map (replacing one of that name),
+    recording in bundle.json the file's size and checksum, the seconds it took and what it was
+    fitted on. Returns the projections file."""
+    path = Path(path)
+    info_path = path / "bundle.json"
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    proj_file = path / "projections.safetensors"
+    projs = dict(load_file(str(proj_file))) if proj_file.is_file() else {}
+    projs[method] = xy
+    data = save({k: np.ascontiguousarray(v, np.float32) for k, v in projs.items()})
+    atomic_write_bytes(proj_file, data)
+    info.setdefault("files", {})["projections.safetensors"] = {
+        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    meta = info.setdefault("projections", {})
+    meta["methods"] = sorted(set(meta.get("methods", [])) | {method})
+    meta.setdefault("seconds", {})[method] = round(seconds, 1)
+    meta.setdefault("fitted_on", {})[method] = {"sample": int(sample), "seed": int(seed)}
+    atomic_write_text(info_path, json.dumps(info, indent=1))
+    return proj_file

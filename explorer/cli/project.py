@@ -1,0 +1,44 @@
+"""`python -m explorer project BUNDLE --method pca|umap`: one 2-D map for every item of a big
+bundle, fitted on a sample and applied in batches (explorer.latent.projection.project_large),
+stored in the bundle (explorer.bundle.projections)."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from explorer.bundle.projections import read_means, store_projection
+from explorer.latent.projection import project_large
+
+
+def add_arguments(p) -> None:
+    p.add_argument("bundle", help="bundle folder")
+    p.add_argument("--method", choices=("pca", "umap"), default="pca")
+    p.add_argument("--sample", type=int, default=50_000, help="fit on this many items")
+    p.add_argument("--batch", type=int, default=100_000, help="transform this many at a time")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-neighbors", type=int, default=15, help="UMAP")
+    p.add_argument("--min-dist", type=float, default=0.1, help="UMAP")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args) -> int:
+    path = Path(args.bundle)
+    if not (path / "bundle.json").is_file():
+        print(f"{path}: not a bundle (no bundle.json)", file=sys.stderr)
+        return 2
+    for name, value in (("--sample", args.sample), ("--batch", args.batch)):
+        if value < 1:
+            print(f"{name} must be at least 1 (got {value})", file=sys.stderr)
+            return 2
+    mu = read_means(path)
+    t = time.perf_counter()
+    params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} \
+        if args.method == "umap" else {}
+    xy = project_large(mu, args.method, args.sample, args.batch, args.seed,
+                       progress=not args.no_progress, **params)
+    took = time.perf_counter() - t
+    proj_file = store_projection(path, args.method, xy, took, min(len(mu), args.sample),
+                                 args.seed)
+    print(f"{args.method} map of {len(mu):,} items written to {proj_file} in {took:.1f} s")
+    return 0
