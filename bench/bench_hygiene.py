@@ -38,7 +38,7 @@ def main(argv=None) -> int:
 
     from explorer.latent import clusters
 
-    from explorer.latent import hygiene
+    from explorer.latent import hygiene, unlike
     from explorer.bundle.core import load_bundle
     from explorer.latent.index import LatentIndex
 
@@ -51,9 +51,9 @@ def main(argv=None) -> int:
     dig = _timed("pixel digests", lambda: hygiene.pixel_digests(b.images))
     groups = _timed("duplicate groups", lambda: hygiene.near_duplicates(b.images, nbr, dist, dig))
     print(f"  {len(groups)} groups, {sum(len(g) for g in groups)} products")
-    sample = hygiene.reference_sample(len(b), 2000)
+    sample = unlike.reference_sample(len(b), 2000)
     with torch.inference_mode():
-        errs = _timed("reconstruction reference (2,000)", lambda: hygiene.reconstruction_errors(
+        errs = _timed("reconstruction reference (2,000)", lambda: unlike.reconstruction_errors(
             b.encode, b.decode, b.images.get(sample)))
     print(f"  reconstruction MSE percentiles 50/95/99: "
           f"{' / '.join(f'{v:.5f}' for v in np.percentile(errs, [50, 95, 99]))}")

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from explorer.latent import hygiene as h
+from explorer.latent import unlike as u
 from explorer.latent.index import LatentIndex
 
 
@@ -142,17 +143,17 @@ def test_audit_decisions_go_to_the_database_and_undo(tmp_path):
 
 
 def test_unlike_score_percentiles_and_flag():
-    ref = h.unlike_reference(np.linspace(0.001, 0.01, 100), np.linspace(1.0, 3.0, 1000))
-    ok = h.unlike_score(ref, 0.005, 1.5)
+    ref = u.unlike_reference(np.linspace(0.001, 0.01, 100), np.linspace(1.0, 3.0, 1000))
+    ok = u.unlike_score(ref, 0.005, 1.5)
     assert not ok.flagged and 40 <= ok.recon_percentile <= 50 and 20 <= ok.nn_percentile <= 30
     assert "Like the catalogue" in ok.message()
-    far = h.unlike_score(ref, 0.005, 10.0)
+    far = u.unlike_score(ref, 0.005, 10.0)
     assert far.flagged and far.nn_percentile == 100.0 and far.percentile == 100.0
     assert "nearest product" in far.message() and len(far.reasons) == 1
-    bad = h.unlike_score(ref, 0.5, 1.5)
+    bad = u.unlike_score(ref, 0.5, 1.5)
     assert bad.flagged and "reconstructs it worse" in bad.message()
     with pytest.raises(ValueError, match="finite"):
-        h.unlike_reference([np.nan], [1.0])
+        u.unlike_reference([np.nan], [1.0])
 
 
 @pytest.fixture(scope="module")
@@ -162,19 +163,19 @@ def demo_reference():
     from explorer.bundle.core import load_bundle
     b = load_bundle("checkpoints/demo", check_hashes=False)
     index = LatentIndex(b.mu)
-    sample = h.reference_sample(len(b), 3000, seed=1)
+    sample = u.reference_sample(len(b), 3000, seed=1)
     idx, dist = index.query(b.mu[sample], k=2)
     nn = np.where(idx[:, 0] == sample, dist[:, 1], dist[:, 0])
-    recon = h.reconstruction_errors(b.encode, b.decode,
-                                    b.images.get(h.reference_sample(len(b), 300, seed=0)))
-    return b, index, h.unlike_reference(recon, nn)
+    recon = u.reconstruction_errors(b.encode, b.decode,
+                                    b.images.get(u.reference_sample(len(b), 300, seed=0)))
+    return b, index, u.unlike_reference(recon, nn)
 
 
 def scores(b, index, ref, images):
     mu, _ = b.encode(images)
-    err = h.reconstruction_errors(b.encode, b.decode, images)
+    err = u.reconstruction_errors(b.encode, b.decode, images)
     _, d = index.query(mu, k=1)
-    return [h.unlike_score(ref, e, float(di)) for e, di in zip(err, d[:, 0])]
+    return [u.unlike_score(ref, e, float(di)) for e, di in zip(err, d[:, 0])]
 
 
 def test_fashion_mnist_sandals_are_unlike_the_demo_catalogue(fashion_mnist_dir, demo_reference):

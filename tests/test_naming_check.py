@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.latent.naming import (FactorName, applied_names, describe_change, dim_label,
-                             load_checked, save_checked)
+from explorer.latent.naming import (FactorName, applied_names, dim_label, load_checked,
+                                    save_checked)
+from explorer.latent.naming_check import describe_change
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +58,7 @@ def test_only_confirmed_suggestions_are_applied_and_saved_names_win(tmp_path):
 def _check(bundle_name: str, wanted) -> dict:
     from explorer.bundle.core import load_bundle
     from explorer.metrics.association import suggest_names
-    from explorer.latent.naming import checked_names
+    from explorer.latent.naming_check import checked_names
     b = load_bundle(REPO / "checkpoints" / bundle_name)
     sub = np.sort(np.random.default_rng(0).choice(len(b), size=min(4000, len(b)),
                                                   replace=False))

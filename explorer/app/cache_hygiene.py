@@ -72,8 +72,8 @@ def duplicate_groups(bundle: Bundle, max_rmse: float = 8.0, radius_factor: float
 @st.cache_resource(max_entries=4, show_spinner="Measuring how well the model reconstructs the "
                                                 "catalogue (once per bundle) …")
 def _unlike_reference(path: str, stamp: float, sample: int):
-    from explorer.latent.hygiene import (reconstruction_errors, reference_sample, stored_arrays,
-                                  unlike_reference)
+    from explorer.latent.hygiene import stored_arrays
+    from explorer.latent.unlike import reconstruction_errors, reference_sample, unlike_reference
     import torch
     b = cache.load(path, stamp)
 
@@ -88,21 +88,21 @@ def _unlike_reference(path: str, stamp: float, sample: int):
 
 
 def unlike_reference(bundle: Bundle):
-    """The catalogue's own distributions for explorer.latent.hygiene.unlike_score: reconstruction
+    """The catalogue's own distributions for explorer.latent.unlike.unlike_score: reconstruction
     errors of a 2,000-product sample and every product's nearest-other distance. Once per
     bundle (~25 s with the neighbour table), kept in the data folder."""
     return _unlike_reference(*cache.ident(bundle), RECON_SAMPLE)
 
 
 def unlike_score(bundle: Bundle, image: np.ndarray, z: np.ndarray):
-    """How unlike the catalogue one photo is: an explorer.latent.hygiene.UnlikeScore (percentiles
+    """How unlike the catalogue one photo is: an explorer.latent.unlike.UnlikeScore (percentiles
     of its reconstruction error and nearest-product distance, `flagged` above the 99th,
     `message()` to show). image: uint8 [S, S, 3] as encode_upload returns it; z: its latent
     mean [D]. For the map: draw the photo's star in a warning colour when flagged."""
     import torch
 
-    from explorer.latent.hygiene import reconstruction_errors
-    from explorer.latent.hygiene import unlike_score as score
+    from explorer.latent.unlike import reconstruction_errors
+    from explorer.latent.unlike import unlike_score as score
     ref = unlike_reference(bundle)
     with torch.inference_mode():
         err = reconstruction_errors(bundle.encode, bundle.decode, np.asarray(image)[None])[0]

@@ -22,7 +22,8 @@ NAME_SAMPLE = 4000   # items the metadata suggestions are computed on
 
 def _check_names(path: str, stamp: float) -> None:
     from explorer.metrics.association import suggest_names
-    from explorer.latent.naming import checked_names, save_checked
+    from explorer.latent.naming import save_checked
+    from explorer.latent.naming_check import checked_names
     b = cache.load(path, stamp)
     rng = np.random.default_rng(0)
     sub = np.sort(rng.choice(len(b), size=min(NAME_SAMPLE, len(b)), replace=False))

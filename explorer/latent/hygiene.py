@@ -1,14 +1,12 @@
 """Catalogue hygiene: near-duplicate photos, labels that disagree with their visual
-neighbours, and how unlike the catalogue an uploaded photo is.
+neighbours (and, in explorer.latent.unlike, how unlike the catalogue an uploaded photo is).
 
 Plain arrays in and out; the neighbours come from the project's one k-NN index
-(explorer.latent.index.LatentIndex), computed once per catalogue and shared by all three::
+(explorer.latent.index.LatentIndex), computed once per catalogue and shared by every check::
 
     nbr, dist = neighbour_table(index, k=10)          # int64 [N, k], float32 [N, k], self left out
     groups = near_duplicates(images, mu, nbr, dist)   # [DuplicateGroup], largest first
     audit = label_audit(metadata["silhouette"], nbr)  # DataFrame, most confident first
-    ref = unlike_reference(recon_errors, dist[:, 0])  # the catalogue's own distributions
-    score = unlike_score(ref, recon_error, nn_distance)   # percentiles, flagged above 99
 
 `images` is anything indexable like a uint8 [N, S, S, 3] array: an array, or a bundle's
 ImageStore (read a shard at a time, in order, so all N never sit in memory at once).
@@ -26,23 +24,16 @@ Label audit. A product whose label disagrees with the majority of its k visual n
 (e.g. "boot" with ten low-court neighbours), ranked by the majority's share (its
 confidence) then by how many neighbours carry the product's own label (fewest first).
 
-Unlike this catalogue. Two scores of one photo, each as a percentile of the catalogue's own
-distribution: its reconstruction error (mean squared error over pixels in 0..1, the photo
-against the model's decoding of its latent mean), and its latent distance to the nearest
-catalogue product (against every product's distance to its nearest other product). Above
-the 99th percentile of either, the photo is flagged. The catalogue's reconstruction errors
-are measured on the bundle's stored (possibly lossy WebP) images, which can only raise
-them a little: the flag errs towards silence.
+How unlike the catalogue an uploaded photo is: explorer.latent.unlike.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-FLAG_PERCENTILE = 99.0
 DEFAULT_MAX_RMSE = 8.0
 DEFAULT_RADIUS_FACTOR = 0.4
 AUDIT_SOURCE_FIX = "label audit: fixed"       # annotations "source" of an audit's decision
@@ -312,99 +303,6 @@ def audited(store, column: str) -> dict[str, Any]:
         return {}
     done = att[att["source"].isin([AUDIT_SOURCE_FIX, AUDIT_SOURCE_KEEP])]
     return dict(zip(done["sku"], done["value"]))
-
-
-# ---------------------------------------------------------------------------- unlike this catalogue
-@dataclass(frozen=True)
-class UnlikeReference:
-    """The catalogue's own distributions (sorted ascending), the yardstick of unlike_score."""
-
-    recon_errors: np.ndarray     # float64 [R]: a sample of products' reconstruction MSE
-    nn_distances: np.ndarray     # float64 [N]: every product's distance to its nearest other
-
-
-@dataclass(frozen=True)
-class UnlikeScore:
-    """How unlike the catalogue one photo is."""
-
-    recon_error: float           # MSE over pixels in 0..1
-    recon_percentile: float      # 0..100: share of catalogue products with a lower error
-    nn_distance: float           # latent distance to the nearest catalogue product
-    nn_percentile: float         # 0..100, against products' nearest-other distances
-    flagged: bool                # either percentile above FLAG_PERCENTILE
-    reasons: list[str] = field(default_factory=list)
-
-    @property
-    def percentile(self) -> float:
-        """The larger of the two percentiles (one number for a colour scale)."""
-        return max(self.recon_percentile, self.nn_percentile)
-
-    def message(self) -> str:
-        """One sentence for the user: why the photo looks unlike the catalogue, or that it
-        does not."""
-        if not self.flagged:
-            return (f"Like the catalogue: reconstruction error at the "
-                    f"{self.recon_percentile:.0f}th percentile, nearest product at the "
-                    f"{self.nn_percentile:.0f}th.")
-        return ("This photo is unlike this catalogue: " + "; ".join(self.reasons)
-                + ". Its matches below are the least unlike products, not look-alikes.")
-
-
-def reconstruction_errors(encode: Callable, decode: Callable, images: np.ndarray,
-                          batch: int = 256) -> np.ndarray:
-    """Mean squared error over pixels (0..1) between each image [B, S, S, 3] uint8 and the
-    decoding of its latent mean: encode(images) -> (mu, logvar), decode(mu) -> uint8 images
-    (a Bundle's encode and decode). float64 [B]."""
-    imgs = np.asarray(images)
-    out = np.empty(len(imgs), np.float64)
-    for s in range(0, len(imgs), batch):
-        x = imgs[s:s + batch]
-        mu, _ = encode(x)
-        rec = decode(mu)
-        d = (np.asarray(x, np.float32) - np.asarray(rec, np.float32)) / 255.0
-        out[s:s + len(x)] = (d * d).reshape(len(x), -1).mean(1)
-    return out
-
-
-def reference_sample(n: int, size: int = 2000, seed: int = 0) -> np.ndarray:
-    """Sorted indices of the products whose reconstruction error makes the reference."""
-    if n <= size:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-
-
-def unlike_reference(recon_errors: np.ndarray, nn_distances: np.ndarray) -> UnlikeReference:
-    """The reference from a sample of catalogue reconstruction errors and every product's
-    nearest-other distance (neighbour_table(...)[1][:, 0])."""
-    r = np.sort(np.asarray(recon_errors, np.float64).reshape(-1))
-    d = np.sort(np.asarray(nn_distances, np.float64).reshape(-1))
-    if not len(r) or not len(d) or not (np.isfinite(r).all() and np.isfinite(d).all()):
-        raise ValueError("the reference needs finite reconstruction errors and distances")
-    return UnlikeReference(recon_errors=r, nn_distances=d)
-
-
-def percentile_of(sorted_ref: np.ndarray, x) -> np.ndarray:
-    """100 x the share of sorted_ref strictly below x (0 = below everything)."""
-    ref = np.asarray(sorted_ref)
-    return 100.0 * np.searchsorted(ref, np.asarray(x, np.float64), side="left") / len(ref)
-
-
-def unlike_score(ref: UnlikeReference, recon_error: float, nn_distance: float,
-                 threshold: float = FLAG_PERCENTILE) -> UnlikeScore:
-    """Score one photo from its reconstruction error and its distance to the nearest
-    catalogue product; flagged above `threshold` (99) on either."""
-    rp = float(percentile_of(ref.recon_errors, recon_error))
-    dp = float(percentile_of(ref.nn_distances, nn_distance))
-    reasons = []
-    if rp > threshold:
-        reasons.append(f"the model reconstructs it worse than {rp:.1f}% of catalogue "
-                       f"products (error {recon_error:.4f})")
-    if dp > threshold:
-        reasons.append(f"it is farther from its nearest product than {dp:.1f}% of catalogue "
-                       f"products are from theirs (distance {nn_distance:.2f})")
-    return UnlikeScore(recon_error=float(recon_error), recon_percentile=rp,
-                       nn_distance=float(nn_distance), nn_percentile=dp,
-                       flagged=bool(reasons), reasons=reasons)
 
 
 # ---------------------------------------------------------------------------- stored results
