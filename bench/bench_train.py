@@ -58,7 +58,8 @@ def _bf16_error() -> None:
 
     import numpy as np
 
-    from explorer.bundle.core import encode_images, load_bundle
+    from explorer.bundle.core import load_bundle
+    from explorer.bundle.encode import encode_images
     demo = Path("checkpoints/demo")
     if not (demo / "bundle.json").is_file():
         return

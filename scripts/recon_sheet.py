@@ -20,7 +20,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.bundle.core import images_to_tensor, load_bundle  # noqa: E402
+from explorer.bundle.core import load_bundle  # noqa: E402
+from explorer.bundle.encode import images_to_tensor  # noqa: E402
 from explorer.evaluation.evaluate import pca_baseline  # noqa: E402
 from explorer.render.sheets import row_labelled_grid  # noqa: E402
 from explorer.data.splits import split_for  # noqa: E402

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from explorer.training.budget import MAP_SHARE, finish_seconds, plan_run_budget, projection_seconds
-from explorer.bundle.core import _project_all, load_bundle
+from explorer.bundle.core import load_bundle
+from explorer.bundle.write import _project_all
 from explorer.training.config import TrainConfig
 from explorer.training.loop import train
 from explorer.training.steps import throughput

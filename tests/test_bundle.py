@@ -8,8 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from explorer.bundle.core import (BundleError, _sha256, check_catalogue_matches, find_bundles,
-                             load_bundle, write_bundle)
+from explorer.bundle.checks import sha256_file
+from explorer.bundle.core import BundleError, check_catalogue_matches, find_bundles, load_bundle
+from explorer.bundle.write import write_bundle
 from explorer.cli import main as cli_main
 from explorer.models import build_model
 from explorer.training.config import TrainConfig
@@ -37,7 +38,7 @@ def _rehash(bundle: Path, name: str) -> None:
     """Make bundle.json agree with a replaced file, so that only its content is judged."""
     info = json.loads((bundle / "bundle.json").read_text())
     fp = bundle / name
-    info["files"][name] = {"bytes": fp.stat().st_size, "sha256": _sha256(fp)}
+    info["files"][name] = {"bytes": fp.stat().st_size, "sha256": sha256_file(fp)}
     (bundle / "bundle.json").write_text(json.dumps(info))
 
 
@@ -70,7 +71,7 @@ def test_train_writes_the_decoder_as_onnx_listed_and_checksummed(trained):
     from explorer.bundle.onnx import onnx_weights_sha, run_onnx
     b = load_bundle(trained[0] / "b")
     fp = trained[0] / "b" / "decoder.onnx"
-    assert b.info["files"]["decoder.onnx"]["sha256"] == _sha256(fp)
+    assert b.info["files"]["decoder.onnx"]["sha256"] == sha256_file(fp)
     assert onnx_weights_sha(fp) == b.info["files"]["model.safetensors"]["sha256"]
     assert np.abs(run_onnx(fp, b.mu[:8]).astype(int) - b.decode(b.mu[:8]).astype(int)).max() <= 1
 
@@ -84,7 +85,7 @@ def test_embeddings_match_a_fresh_encoding(trained):
 
 
 def test_bf16_encoding_stays_close_to_fp32(trained):
-    from explorer.bundle.core import encode_images
+    from explorer.bundle.encode import encode_images
     root, cat = trained
     b = load_bundle(root / "b")
     mu, logvar = encode_images(b.model, cat.images[:40], precision="bf16")
@@ -176,7 +177,7 @@ def test_a_failed_write_leaves_the_previous_bundle_intact(trained, tmp_path, mon
     bundle = _copy(trained, tmp_path)
     before = (bundle / "bundle.json").read_text()
     b = load_bundle(bundle)
-    import explorer.bundle.core as bundle_mod
+    import explorer.bundle.write as bundle_mod
 
     def disk_full(*a, **k):
         raise OSError(28, "No space left on device")

@@ -15,7 +15,8 @@ from safetensors.numpy import save_file as np_save_file
 from safetensors.torch import load_file, save_file
 
 import explorer.bundle.core as bundle_mod
-from explorer.bundle.core import BundleError, _sha256, load_bundle
+from explorer.bundle.checks import sha256_file
+from explorer.bundle.core import BundleError, load_bundle
 from explorer.training.config import TrainConfig
 from explorer.training.loop import train
 from tests.helpers import TINY_MODEL, blocks_catalogue
@@ -50,7 +51,7 @@ def _save_info(b: Path, info: dict) -> None:
 def _rehash(b: Path, *names: str) -> None:
     info = _info(b)
     for name in names:
-        info["files"][name] = {"bytes": (b / name).stat().st_size, "sha256": _sha256(b / name)}
+        info["files"][name] = {"bytes": (b / name).stat().st_size, "sha256": sha256_file(b / name)}
     _save_info(b, info)
 
 

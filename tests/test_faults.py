@@ -33,7 +33,8 @@ from safetensors.torch import load_file
 from streamlit.testing.v1 import AppTest
 
 from explorer.store.annotations import AnnotationStore
-from explorer.bundle.core import BundleError, find_bundles, load_bundle, write_bundle
+from explorer.bundle.core import BundleError, find_bundles, load_bundle
+from explorer.bundle.write import write_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.latent.directions import fit_direction, load_directions, save_direction
 from explorer.latent.naming import load_names, save_names
@@ -136,7 +137,8 @@ def test_training_sigkilled_mid_epoch_resumes_from_an_intact_checkpoint(tmp_path
 
 WRITER = textwrap.dedent("""
     import sys
-    from explorer.bundle.core import load_bundle, write_bundle
+    from explorer.bundle.core import load_bundle
+    from explorer.bundle.write import write_bundle
     from explorer.data.catalogue import Catalogue
     src, cat_dir, out = sys.argv[1:4]
     b, cat = load_bundle(src), Catalogue.load(cat_dir)

@@ -136,7 +136,7 @@ def test_find_similar_opens_when_an_attribute_has_exactly_two_known_values(tmp_p
 
     from streamlit.testing.v1 import AppTest
 
-    from explorer.bundle.core import _sha256
+    from explorer.bundle.checks import sha256_file
     from explorer.data.catalogue import metadata_to_csv_bytes, read_metadata_csv
     from tests.helpers import copy_demo_bundle
     bundle = copy_demo_bundle(tmp_path / "bundle")
@@ -147,7 +147,7 @@ def test_find_similar_opens_when_an_attribute_has_exactly_two_known_values(tmp_p
     (bundle / "metadata.csv.gz").write_bytes(gzip.compress(metadata_to_csv_bytes(md), mtime=0))
     info = json.loads((bundle / "bundle.json").read_text())
     fp = bundle / "metadata.csv.gz"
-    info["files"]["metadata.csv.gz"] = {"bytes": fp.stat().st_size, "sha256": _sha256(fp)}
+    info["files"]["metadata.csv.gz"] = {"bytes": fp.stat().st_size, "sha256": sha256_file(fp)}
     (bundle / "bundle.json").write_text(json.dumps(info))
     monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)

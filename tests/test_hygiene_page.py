@@ -22,7 +22,8 @@ WRONG = {20: None, 21: None, 22: None}        # items whose silhouette is replac
 def planted_bundle(out: Path, n: int = 600) -> Path:
     """A bundle of n procedural sneakers encoded by the demo model, with planted copies and
     mislabels (WRONG is filled with the wrong label each item got)."""
-    from explorer.bundle.core import load_bundle, load_model, write_bundle
+    from explorer.bundle.core import load_bundle, load_model
+    from explorer.bundle.write import write_bundle
     from explorer.data.catalogue import Catalogue
     from explorer.data.synthetic import generate
 
@@ -166,7 +167,8 @@ def test_find_similar_does_not_warn_about_a_catalogue_like_photo(bundle):
 @pytest.mark.parametrize("section", ["duplicates", "audit", "clusters"])
 def test_a_catalogue_of_eight_products(tmp_path_factory, section):
     """Fewer products than the 10 neighbours the checks ask for: every section still runs."""
-    from explorer.bundle.core import load_bundle, load_model, write_bundle
+    from explorer.bundle.core import load_bundle, load_model
+    from explorer.bundle.write import write_bundle
     from explorer.data.synthetic import generate
     out = tmp_path_factory.getbasetemp() / "eight"
     if not (out / "bundle.json").is_file():

@@ -92,7 +92,7 @@ def test_a_linear_path_model_decodes_in_onnx_like_torch(tmp_path):
     gives a different, washed-out picture)."""
     import torch
 
-    from explorer.bundle.core import tensor_to_images
+    from explorer.bundle.encode import tensor_to_images
     from explorer.models import build_model
 
     torch.manual_seed(0)

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from explorer.bundle.core import encode_images, encode_precision, load_bundle
+from explorer.bundle.core import load_bundle
+from explorer.bundle.encode import encode_images, encode_precision
 from explorer.cli import build_parser
 from explorer.training.precision import (MIN_SPEEDUP, choose_precision, choose_threads, cpu_flags,
                                 resolve_precision, time_precisions)

@@ -1,7 +1,7 @@
 """The decoder as an ONNX file, for decoding in the browser (onnxruntime-web).
 
 Every bundle carries ``decoder.onnx`` (written by ``train`` and ``encode`` through
-`explorer.bundle.core.write_bundle`, listed and checksummed in bundle.json's ``files``). The graph
+`explorer.bundle.write.write_bundle`, listed and checksummed in bundle.json's ``files``). The graph
 maps ``z`` float32 [B, latent_dim] to ``rgba`` uint8 [B, S, S, 4]: sigmoid, x255, rounded half
 to even, alpha 255 -- the same pixels as `Bundle.decode` (which rounds the same way), laid out
 as a canvas ImageData wants them, so the browser paints the output without touching it.

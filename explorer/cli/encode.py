@@ -1,5 +1,5 @@
 """`python -m explorer encode BUNDLE CATALOGUE --out NEW`: a new bundle holding BUNDLE's model
-and CATALOGUE's items encoded by it (explorer.bundle.core.write_bundle), e.g. after the catalogue
+and CATALOGUE's items encoded by it (explorer.bundle.write.write_bundle), e.g. after the catalogue
 grew, without training again."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 import torch
 
-from explorer.bundle.core import BundleError, check_out_target, load_bundle, write_bundle
+from explorer.bundle.core import BundleError, load_bundle
+from explorer.bundle.write import check_out_target, write_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.training.precision import PRECISIONS
 

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explorer.bundle.core import Bundle, BundleError, images_to_tensor
+from explorer.bundle.core import Bundle, BundleError
+from explorer.bundle.encode import images_to_tensor
 from explorer.data.catalogue import FACTOR_PREFIX
 from explorer.metrics import (count_active, dci, is_deterministic, kl_per_dim, knn_accuracies,
                               mig, modularity, sap, score_columns)

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from explorer.bundle.core import BundleError, check_out_target, tensor_to_images, write_bundle
+from explorer.bundle.core import BundleError
+from explorer.bundle.encode import tensor_to_images
+from explorer.bundle.write import check_out_target, write_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.data.splits import split_for
 from explorer.models import build_model

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from explorer.bundle.core import BundleError, _sha256, load_model, read_bundle_info
+from explorer.bundle.checks import sha256_file
+from explorer.bundle.core import BundleError, load_model, read_bundle_info
 from explorer.data.catalogue import Catalogue
 from explorer.models import MODEL_KINDS, AutoEncoder, make_config, shape_model
 from explorer.training.config import RECIPE, TrainConfig, TrainingError
@@ -78,7 +79,7 @@ def load_warm_weights(model: AutoEncoder, mcfg, src: str, info: dict[str, Any]) 
     want = info["files"].get("model.safetensors", {}).get("sha256")
     if not fp.is_file():
         raise TrainingError(f"--init-from {src}: no model.safetensors")
-    if want and _sha256(fp) != want:
+    if want and sha256_file(fp) != want:
         raise TrainingError(f"--init-from {src}: model.safetensors does not match its "
                             f"checksum in bundle.json (changed or corrupted)")
     try:
