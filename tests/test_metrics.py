@@ -258,3 +258,172 @@ def test_colour_fidelity_known_answers():
     assert np.isnan(colour_fidelity(grey, grey))
     with pytest.raises(ValueError, match="shapes differ"):
         colour_fidelity(img, img[:4])
+
+
+# ---------------------------------------------------------------------------- matrix-level
+# disentanglement_lib's known answers, on the matrices each metric is computed from:
+# a diagonal code (one dimension per factor), a diagonal code with an empty dimension, the
+# zero matrix, redundant codes (every factor in two dimensions), missed factors (more factors
+# than dimensions), and one dimension carrying two factors.
+DIAG = np.diag(5.0 * np.ones(5))
+CASES = {
+    "diagonal": DIAG,
+    "empty_code": np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]),
+    "zero": np.zeros((10, 10)),
+    "redundant": np.vstack([DIAG, DIAG]),
+    "missed_factors": DIAG[:2, :],
+    "one_code_two_factors": np.hstack([DIAG, DIAG]),
+}
+LOG2_10 = np.log(2) / np.log(10)
+
+
+@pytest.mark.parametrize("case,want", [
+    ("diagonal", 1.0), ("empty_code", 2 / 3), ("zero", 0.0), ("redundant", 1.0),
+    ("missed_factors", 1.0), ("one_code_two_factors", 1 - 1 / 9)])
+def test_modularity_known_answers(case, want):
+    from explorer.metrics.modularity import modularity_from_mi
+    score, per = modularity_from_mi(CASES[case])
+    assert score == pytest.approx(want, abs=1e-12)
+    assert len(per) == CASES[case].shape[0]
+
+
+@pytest.mark.parametrize("case,want_d,want_c", [
+    ("diagonal", 1.0, 1.0), ("empty_code", 1.0, 1.0), ("zero", 0.0, 0.0),
+    ("redundant", 1.0, 1 - LOG2_10), ("missed_factors", 1.0, 1.0),
+    ("one_code_two_factors", 1 - LOG2_10, 1.0)])
+def test_dci_known_answers(case, want_d, want_c):
+    from explorer.metrics.dci import scores_from_importance
+    d, c, _, _ = scores_from_importance(CASES[case])
+    assert d == pytest.approx(want_d, abs=1e-9)
+    assert c == pytest.approx(want_c, abs=1e-9)
+
+
+@pytest.mark.parametrize("case,want", [
+    ("diagonal", 1.0), ("empty_code", 1.0), ("redundant", 0.0), ("one_code_two_factors", 1.0)])
+def test_mig_known_answers(case, want):
+    # information matrices whose factor entropies are the diagonal's values
+    from explorer.metrics.mig import mig_from_mi
+    m = CASES[case]
+    score, per = mig_from_mi(m, m.max(0))
+    assert score == pytest.approx(want, abs=1e-12)
+    assert len(per) == m.shape[1]
+
+
+def test_mig_known_value_and_factors_without_entropy():
+    from explorer.metrics.mig import mig_from_mi
+    m = np.array([[0.5, 0.1, 0.0], [0.2, 0.6, 0.0]])
+    score, per = mig_from_mi(m, np.array([1.0, 1.2, 0.0]))
+    # (0.5 - 0.2) / 1 = 0.3, (0.6 - 0.1) / 1.2 = 0.41667; the third factor has no entropy
+    assert per[:2] == pytest.approx([0.3, 0.5 / 1.2]) and np.isnan(per[2])
+    assert score == pytest.approx((0.3 + 0.5 / 1.2) / 2)
+    one_dim, _ = mig_from_mi(m[:1], np.array([1.0, 1.0, 1.0]))   # second best taken as 0
+    assert one_dim == pytest.approx((0.5 + 0.1 + 0.0) / 3)
+    assert mig_from_mi(np.zeros((3, 2)), np.zeros(2))[0] == 0.0
+
+
+def test_sap_known_answers_from_score_matrices():
+    from explorer.metrics.sap import sap_from_scores
+    assert sap_from_scores(np.eye(4))[0] == 1.0
+    assert sap_from_scores(np.vstack([np.eye(3), np.eye(3)]))[0] == 0.0   # redundant
+    assert sap_from_scores(np.zeros((4, 2)))[0] == 0.0
+    score, gaps = sap_from_scores(np.array([[0.9, 0.2], [0.4, 0.7], [0.1, 0.65]]))
+    assert gaps == pytest.approx([0.5, 0.05]) and score == pytest.approx(0.275)
+    assert sap_from_scores(np.array([[0.8, 0.3]]))[0] == pytest.approx(0.55)   # one dim
+
+
+def test_information_helpers_known_answers():
+    # disentanglement_lib's utils known answers (with 0-based labels)
+    from explorer.metrics.utils import discretize_uniform, entropies, mutual_info_matrix
+    target = np.array([[0.1, 0.6], [0.2, 0.5], [0.3, 0.4], [0.4, 0.3], [0.5, 0.2], [0.6, 0.1]])
+    binned = discretize_uniform(target, num_bins=3)
+    assert binned.T.tolist() == [[0, 0, 1, 1, 2, 2], [2, 2, 1, 1, 0, 0]]
+    assert entropies(binned) == pytest.approx([np.log(3), np.log(3)])
+    xs = np.array([[0, 1, 0, 1], [0, 0, 1, 1]]).T
+    ys = np.array([[0, 1, 0, 1], [1, 1, 0, 0]]).T
+    assert mutual_info_matrix(xs, ys) == pytest.approx(np.array([[np.log(2), 0.0],
+                                                                 [0.0, np.log(2)]]))
+
+
+# ---------------------------------------------------------------------------- on codes
+@pytest.fixture(scope="module")
+def grid_factors() -> np.ndarray:
+    """[3000, 3] factors with 10 equally likely levels each (disentanglement_lib's identity
+    observations data), so that a code can be the factors themselves."""
+    return np.random.default_rng(0).integers(0, 10, (3000, 3)).astype(float)
+
+
+def test_duplicated_latent_space_known_answers(grid_factors):
+    # every factor in two identical dimensions: MIG and SAP see no gap, modularity and DCI
+    # disentanglement stay high, DCI completeness halves its entropy: 1 - log 2 / log 6
+    f = grid_factors
+    twice = np.hstack([f, f])
+    assert mig(twice, f)["mig"] == pytest.approx(0.0, abs=1e-12)
+    assert sap(twice, f, random_state=0)["sap"] == pytest.approx(0.0, abs=1e-12)
+    assert modularity(twice, f)["modularity"] > 0.9
+    d = dci(twice, f, random_state=0)
+    assert d["disentanglement"] > 0.9
+    assert d["completeness"] == pytest.approx(1 - np.log(2) / np.log(6), abs=0.1)
+
+
+def test_identity_and_per_item_permuted_codes(grid_factors):
+    f = grid_factors
+    # not exactly 1: the plug-in information between two independent 10-level columns is
+    # about (10 - 1)^2 / (2 N) = 0.013 nats, not 0 (that is also the random code's floor)
+    assert mig(f, f)["mig"] == pytest.approx(1.0, abs=0.01)
+    assert modularity(f, f)["modularity"] == pytest.approx(1.0, abs=0.01)
+    # the reference's "bad" code: each item's factor values in a random order, so every
+    # dimension carries a little of every factor
+    rng = np.random.default_rng(1)
+    shuffled = np.array([rng.permutation(row) for row in f])
+    assert modularity(shuffled, f)["modularity"] < 0.2
+    d = dci(shuffled, f, random_state=0)
+    assert d["disentanglement"] < 0.2 and d["completeness"] < 0.2
+    assert mig(shuffled, f)["mig"] < 0.05
+
+
+def test_continuous_sap_known_answers():
+    # disentanglement_lib's SAP tests with continuous factors (R^2 scores): identity ~1,
+    # a zero code 0, a duplicated code 0
+    rng = np.random.default_rng(0)
+    f = rng.random((3000, 3))
+    assert sap(f, f, random_state=0)["sap"] == pytest.approx(1.0, abs=0.01)
+    assert sap(np.zeros_like(f), f, random_state=0)["sap"] == 0.0
+    assert sap(np.hstack([f, f]), f, random_state=0)["sap"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sap_uses_a_linear_svm_on_each_dimension():
+    """Two balanced binary factors, each in its own dimension: the SVM reads its own factor
+    (accuracy ~1) and guesses the other (~0.5), so SAP ~0.5. A factor whose class is a middle
+    interval of the dimension is the reference's blind spot: one linear function per class
+    cannot carve it out, where a histogram classifier would score ~1."""
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 2, (2000, 2)).astype(float)
+    codes = f + 0.05 * rng.normal(size=f.shape)
+    res = sap(codes, f, random_state=0)
+    assert np.array(res["scores"]) == pytest.approx(np.array([[1.0, 0.5], [0.5, 1.0]]),
+                                                    abs=0.05)
+    assert res["sap"] == pytest.approx(0.5, abs=0.05)
+    z = rng.uniform(-1, 1, (2000, 1))
+    middle = (np.abs(z) < 0.5).astype(float)
+    assert sap(z, middle, random_state=0)["scores"][0][0] < 0.8
+
+
+def test_scores_ignore_the_order_bias_and_scale_of_dimensions(codes, factors):
+    c = codes["rotated"]
+    perm = [2, 0, 3, 1]
+    moved = c[:, perm] * 2.0 + 3.0
+    assert mig(moved, factors)["mig"] == pytest.approx(mig(c, factors)["mig"], abs=1e-9)
+    assert modularity(moved, factors)["modularity"] == pytest.approx(
+        modularity(c, factors)["modularity"], abs=1e-9)
+    # SAP's SVMs see raw values (C = 0.01), so only the order is checked there
+    a = np.array(sap(c, factors, random_state=0)["scores"])
+    b = np.array(sap(c[:, perm], factors, random_state=0)["scores"])
+    assert b == pytest.approx(a[perm])
+
+
+def test_explicitness_known_answers():
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 2, (600, 1)).astype(float)
+    assert explicitness(f + 0.01 * rng.normal(size=f.shape), f,
+                        random_state=0)["explicitness"] == pytest.approx(1.0)
+    assert explicitness(np.zeros((600, 2)), f, random_state=0)["explicitness"] == 0.5

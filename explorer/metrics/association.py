@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.metrics.information import VARIANCE_THRESHOLD
-from explorer.metrics.mig import discretize_column, entropies, mutual_info_matrix
+from explorer.metrics.utils import discretize_column, entropies, mutual_info_matrix
 
 SKIP_COLUMNS = ("sku", "name", "file")
 FACTOR_PREFIX = "factor_"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explorer.metrics.mig import (NUM_BINS, as_generator, check_inputs, discretize_factors,
+from explorer.metrics.utils import (NUM_BINS, as_generator, check_inputs, discretize_factors,
                                   train_test_split)
 
 

@@ -1,4 +1,4 @@
-"""Modularity and explicitness (Ridgeway & Mozer 2018).
+"""Modularity and explicitness (Ridgeway & Mozer 2018), as disentanglement_lib computes them.
 
 Modularity asks whether each code dimension depends on at most one factor. With m_ik the
 mutual information between dimension i and factor k (histogram estimate as in MIG),
@@ -6,9 +6,11 @@ theta_i = max_k m_ik and t_i the "ideal" row that keeps only that maximum::
 
     delta_i = sum_k (m_ik - t_ik)^2 / (theta_i^2 (K - 1))        modularity_i = 1 - delta_i
 
-and the score is the mean over dimensions. A dimension that carries no information about any
-factor (theta_i ~ 0, e.g. a constant one) has no defined modularity: it is NaN in
-``per_dim`` and left out of the mean (all of them: the score is 0).
+and the score is the mean over all D dimensions. A dimension that carries no information about
+any factor (theta_i = 0: a constant or collapsed one) scores 0 and counts in the mean, as in
+disentanglement_lib (its known answer for two diagonal codes and one empty code is 2/3): a
+code with unused dimensions is less modular than one without. With a single factor every
+informative dimension scores 1.
 
 Explicitness asks whether the factors can be read off the code with a simple (linear) model:
 for each factor, a multinomial logistic regression on all dimensions, and the mean one-vs-rest
@@ -18,34 +20,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from explorer.metrics.mig import (NUM_BINS, as_generator, check_inputs, discretize_factors,
-                                  discretize_uniform, mutual_info_matrix, train_test_split)
+from explorer.metrics.utils import (NUM_BINS, as_generator, check_inputs, discretize_factors,
+                                    discretize_uniform, mutual_info_matrix, train_test_split)
+
+EMPTY = 1e-9   # a dimension whose best information is below this many nats carries none
 
 
 def modularity(codes: np.ndarray, factors: np.ndarray, num_bins: int = NUM_BINS) -> dict:
     """Modularity of codes [N, D] (latent means) for factors [N, K].
 
-    Deterministic. Returns {"modularity": float, "per_dim": [D floats, NaN for dimensions
-    without information]}. With a single factor every informative dimension is modular (1).
+    Deterministic. Returns {"modularity": float, "per_dim": [D floats, 0 for dimensions
+    without information]}.
     """
     c, f = check_inputs(codes, factors)
     m = mutual_info_matrix(discretize_uniform(c, num_bins), discretize_factors(f, num_bins))
+    score, per = modularity_from_mi(m)
+    return {"modularity": score, "per_dim": [float(x) for x in per]}
+
+
+def modularity_from_mi(mi: np.ndarray) -> tuple[float, np.ndarray]:
+    """(modularity, per-dimension modularity [D]) from the information matrix [D, K]."""
+    m = np.asarray(mi, dtype=np.float64)
     d, k = m.shape
-    per = np.full(d, np.nan)
+    per = np.zeros(d)
+    if d == 0:
+        return 0.0, per
     theta = m.max(1) if k else np.zeros(d)
-    for i in range(d):
-        if theta[i] <= 1e-9:
-            continue
-        if k == 1:
-            per[i] = 1.0
-            continue
-        template = np.zeros(k)
-        template[m[i].argmax()] = theta[i]
-        delta = float(((m[i] - template) ** 2).sum() / (theta[i] ** 2 * (k - 1)))
-        per[i] = 1.0 - delta
-    ok = ~np.isnan(per)
-    return {"modularity": float(per[ok].mean()) if ok.any() else 0.0,
-            "per_dim": [float(x) for x in per]}
+    informative = theta > EMPTY
+    if k == 1:
+        per[informative] = 1.0
+    elif k > 1:
+        rest = (m[informative] ** 2).sum(1) - theta[informative] ** 2   # the off-max entries
+        per[informative] = 1.0 - rest / (theta[informative] ** 2 * (k - 1))
+    return float(per.mean()), per
 
 
 def explicitness(codes: np.ndarray, factors: np.ndarray, random_state,
