@@ -6,12 +6,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from explorer.render.mapview import (MISSING, OTHER, area_selection, categorical_colouring,
-                              cluster_colouring, colour_options, column_colouring,
-                              density_grid, filter_mask, filterable_columns, grid_image,
-                              hover_texts, image_figure, in_polygon, page_of, plan_points,
-                              representative_subset, scatter_figure, scatter_image,
-                              selected_points, snap_to_grid, to_jpeg)
+from explorer.render.map_images import (grid_image, image_figure, representative_subset,
+                                        scatter_image, snap_to_grid, to_jpeg)
+from explorer.render.map_selection import area_selection, in_polygon, page_of, selected_points
+from explorer.render.mapview import (MISSING, OTHER, categorical_colouring, cluster_colouring,
+                                     colour_options, column_colouring, density_grid,
+                                     filter_mask, filterable_columns, hover_texts, plan_points,
+                                     scatter_figure)
 
 
 def catalogue(n: int = 200, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:

@@ -17,7 +17,7 @@ import streamlit as st
 
 from explorer.app import cache, cache_map
 
-from explorer.render import mapview
+from explorer.render import map_selection, mapview
 from explorer.store.annotations import TAG_KINDS, AnnotationStoreError
 from explorer.latent.clusters import NOISE, central_items, cluster_sizes
 from explorer.render.sheets import image_grid, to_png_bytes
@@ -107,7 +107,7 @@ def selection_panel(b, store, read_only: bool = False) -> None:
         ss["sel_page"] = 1
     page = st.number_input(f"Page (of {n_pages:,}, {PER_PAGE} per page)", 1, n_pages,
                            key="sel_page") if n_pages > 1 else 1
-    items, _ = mapview.page_of(idx, page, PER_PAGE)
+    items, _ = map_selection.page_of(idx, page, PER_PAGE)
     product_grid(b, items, cols=6, width=96)
 
 

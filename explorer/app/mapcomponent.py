@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from explorer.render import mapview
+from explorer.render import map_selection, mapview
 
 FRONTEND = Path(__file__).with_name("map_frontend")
 N_BINS = 32                          # numeric colourings: this many colour bins + "missing"
@@ -233,9 +233,9 @@ def event_selection(event: MapEvent, xy: np.ndarray, visible: np.ndarray) -> np.
     if event.kind in ("box", "lasso"):
         x, y = np.asarray(event.x), np.asarray(event.y)
         if event.kind == "box":
-            return mapview.area_selection(xy, vis, boxes=[{"x": [x.min(), x.max()],
+            return map_selection.area_selection(xy, vis, boxes=[{"x": [x.min(), x.max()],
                                                            "y": [y.min(), y.max()]}])
-        return mapview.area_selection(xy, vis, lassos=[{"x": x.tolist(), "y": y.tolist()}])
+        return map_selection.area_selection(xy, vis, lassos=[{"x": x.tolist(), "y": y.tolist()}])
     return np.zeros(0, np.int64)
 
 
