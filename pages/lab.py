@@ -11,7 +11,7 @@ from explorer.app.widgets import anchor_picker, current_bundle, esc, session_use
 from explorer.latent.directions import (METHODS, class_label, load_directions, negative_mask,
                                         slider_key)
 from explorer.latent.naming import dim_label, load_names, save_names
-from explorer.metrics.association import FACTOR_PREFIX
+from explorer.data.schema import FACTOR_PREFIX
 from explorer.metrics.information import KL_THRESHOLD, VARIANCE_THRESHOLD, variance_of_means
 from explorer.render import lab_figures
 from explorer.render.pictures import sharp

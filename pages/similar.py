@@ -163,19 +163,18 @@ with tab_but:
 # ---------------------------------------------------------------------------- imputation
 with tab_impute:
     from explorer.store.annotations import ATTRIBUTE_KINDS, AnnotationStore  # noqa: F401
+    from explorer.data.schema import imputable_columns
     from explorer.latent.impute import can_hold_out, impute_column
 
     md = b.metadata
-    skip = {"sku", "name", "file"}
-    candidates = [c for c in md.columns if c not in skip and not c.startswith("factor_")
-                  and 1 < md[c].nunique(dropna=True) <= 50]
+    candidates = imputable_columns(md)   # the map's filter columns: one rule for both
     with_missing = [c for c in candidates if md[c].isna().any()]
     st.caption("A missing value is predicted by a vote of the nearest products in latent space, "
                "with a confidence; low-confidence predictions go to a review queue. Accepted "
                "values are stored in the annotations database beside the tags — the catalogue "
                "itself is never rewritten.")
     if not candidates:
-        st.info("This catalogue has no categorical attribute to impute.")
+        st.info("This catalogue has no attribute to impute.")
     else:
         col = st.selectbox("Attribute", with_missing + [c for c in candidates
                                                         if c not in with_missing],
@@ -194,6 +193,11 @@ with tab_impute:
             m2.metric("Confident share", f"{h['coverage']:.1%}")
             if np.isfinite(h.get("accuracy_confident", np.nan)):
                 m3.metric("Accuracy when confident", f"{h['accuracy_confident']:.1%}")
+        else:
+            m1, m2 = st.columns(2)
+            m1.metric("Mean error on hidden values", f"{h['mae']:.3g}",
+                      f"{h['mae'] - h['baseline_mae']:+.3g} vs the median", delta_color="inverse")
+            m2.metric("Confident share", f"{h['coverage']:.1%}")
         if not md[col].isna().any():
             st.info(f"Every product has a value for {esc(col)}; the figures above hide 20% of "
                     f"them to show how well missing values would be filled in.")

@@ -59,12 +59,13 @@ def bundle(tmp_path_factory):
 def test_default_columns_include_high_cardinality_and_say_why_others_are_skipped():
     md = real_like_catalogue().metadata
     cols, skipped = score_columns(md)
-    assert cols == ["article_type", "brand"]
+    # year: 8 whole numbers, a category for k-NN as for the map's filter and imputation
+    assert cols == ["article_type", "brand", "year"]
     assert md["brand"].nunique() > 50  # the old cap dropped it silently
     assert skipped["sku"] == "an identifier"
     assert skipped["product_display_name"].startswith("unique per item")
     assert skipped["master_category"].startswith("constant")
-    assert skipped["price"].startswith("numeric") and skipped["year"].startswith("numeric")
+    assert skipped["price"].startswith("numeric") and "year" not in skipped
     assert "continuous factor" in skipped["factor_height"]
     # asked-for columns are scored whatever their type, and only they
     assert score_columns(md, ["year", "brand"]) == (["year", "brand"], {})
@@ -106,12 +107,12 @@ def test_training_groups_duplicates_and_evaluate_uses_that_split(bundle):
     res = evaluate_bundle(b)
     assert res["n_val"] == len(va) and res["duplicates"]["val_left_out"] == 0
     assert res["duplicates"]["items_with_an_earlier_twin"] == 15
-    assert res["knn_columns"] == ["article_type", "brand"]
+    assert res["knn_columns"] == ["article_type", "brand", "year"]
     assert res["knn_classes"]["brand"] > 40  # classes seen in training
     model, pca = res["rows"]
     for row in (model, pca):
-        assert set(row["knn"]) == {"article_type", "brand"}
-        assert set(row["knn_majority"]) == {"article_type", "brand"}
+        assert set(row["knn"]) == {"article_type", "brand", "year"}
+        assert set(row["knn_majority"]) == {"article_type", "brand", "year"}
 
 
 def test_a_legacy_bundle_leaves_out_validation_twins(bundle, tmp_path):

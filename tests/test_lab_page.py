@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.bundle.core import load_bundle
 from explorer.latent.directions import load_directions
-from explorer.metrics.association import FACTOR_PREFIX
+from explorer.data.schema import FACTOR_PREFIX
 from explorer.latent.naming import load_names
 from tests.helpers import copy_demo_bundle
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from explorer.app import cache, cache_latent
 from explorer.app.widgets import esc, session_user
-from explorer.metrics.association import FACTOR_PREFIX, column_kinds
+from explorer.data import schema
 from explorer.render.lab_figures import leakage_figure, mig_figure
 
 if TYPE_CHECKING:
@@ -23,10 +23,7 @@ if TYPE_CHECKING:
 
 def categorical_columns(bundle: Bundle) -> list[str]:
     """Categorical metadata columns, without factor_X when a plain X column says the same."""
-    kinds = column_kinds(bundle.metadata)
-    present = set(map(str, bundle.metadata.columns))
-    return [c for c, k in kinds.items() if k == "categorical"
-            and not (c.startswith(FACTOR_PREFIX) and c[len(FACTOR_PREFIX):] in present)]
+    return schema.categorical_columns(bundle.metadata)
 
 
 # ---------------------------------------------------------------------------- metrics tab

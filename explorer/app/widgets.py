@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.app import cache
+from explorer.data.schema import card_detail_columns
 from explorer.render.pictures import sharp
 
 if TYPE_CHECKING:   # torch and pandas load with the bundle, after the page's first paint
@@ -23,7 +24,6 @@ if TYPE_CHECKING:   # torch and pandas load with the bundle, after the page's fi
     from explorer.bundle.core import Bundle
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~&:\"'=])")
-_CARD_SKIP = {"sku", "name", "brand", "price", "file"}
 
 
 # where a Markdown renderer with GFM turns bare text into a link: "scheme://", "www." and the
@@ -171,8 +171,7 @@ def product_card(bundle: Bundle, i: int, distance: float | None = None, *, width
     if distance is not None:
         st.caption(f"distance {distance:.2f}")
     if details:
-        extra = {c: row[c] for c in md.columns
-                 if c not in _CARD_SKIP and not c.startswith("factor_") and pd.notna(row[c])}
+        extra = {c: row[c] for c in card_detail_columns(md.columns) if pd.notna(row[c])}
         if extra:
             with st.expander("details"):
                 for c, v in extra.items():

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from explorer.data.atomic import atomic_write_bytes, atomic_write_text
+from explorer.data.schema import FACTOR_PREFIX, factor_columns  # noqa: F401  (re-exported)
 
 FORMAT_VERSION = 1
-FACTOR_PREFIX = "factor_"  # ground-truth factor columns of the procedural catalogue
 
 
 class CatalogueError(ValueError):
@@ -86,7 +86,7 @@ class Catalogue:
     @property
     def factor_columns(self) -> list[str]:
         """Ground-truth factor columns (procedural catalogue), e.g. factor_silhouette."""
-        return [c for c in self.metadata.columns if c.startswith(FACTOR_PREFIX)]
+        return factor_columns(self.metadata)
 
     def subset(self, indices: np.ndarray, name: str | None = None) -> "Catalogue":
         idx = np.asarray(indices)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from explorer.data.catalogue import FACTOR_PREFIX
+from explorer.data.schema import FACTOR_PREFIX
 
 
 # ============================================================================ factors

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from explorer.data.catalogue import FACTOR_PREFIX
+from explorer.data.schema import FACTOR_PREFIX
 from explorer.data.synthetic_factors import COLOUR_PARTS, LOGOS, MATERIALS, hsl_to_rgb
 from explorer.data.synthetic_geometry import (_LUG_U, _LUG_V, _MUDGUARD_U, _SOLE_U,
                                               SUPERSAMPLE, _offset, _quad_bezier, _resample,

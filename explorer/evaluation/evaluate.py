@@ -39,7 +39,7 @@ import torch
 
 from explorer.bundle.core import Bundle, BundleError
 from explorer.bundle.encode import images_to_tensor
-from explorer.data.catalogue import FACTOR_PREFIX
+from explorer.data.schema import ground_truth_factors as factor_columns
 from explorer.metrics import (count_active, dci, is_deterministic, kl_per_dim, knn_accuracies,
                               mig, modularity, sap, score_columns)
 from explorer.metrics.colour import colour_error_sums, fidelity_from_sums
@@ -134,15 +134,6 @@ def pca_baseline(images: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray,
 def _pca_codes(pca, images: np.ndarray, idx: np.ndarray, chunk: int = 2048) -> np.ndarray:
     out = [pca.transform(_pixels(images, idx[s:s + chunk])) for s in range(0, len(idx), chunk)]
     return np.concatenate(out) if out else np.zeros((0, pca.n_components_))
-
-
-def factor_columns(metadata: pd.DataFrame) -> list[str]:
-    """Numeric ``factor_*`` columns without missing values that vary (the ground-truth factors
-    of variation; a factor held at one value, as in the study catalogue, carries nothing to
-    disentangle and would only add zeros to every average)."""
-    return [c for c in metadata.columns if str(c).startswith(FACTOR_PREFIX)
-            and pd.api.types.is_numeric_dtype(metadata[c]) and metadata[c].notna().all()
-            and metadata[c].nunique() > 1]
 
 
 def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: list[str],

@@ -229,9 +229,9 @@ def cluster_sizes(labels: np.ndarray) -> dict[int, int]:
 # ---------------------------------------------------------------------------- names, summaries
 def describing_columns(metadata) -> list[str]:
     """The metadata columns that names and summaries draw on: the map's categorical filter
-    columns (2..60 values; identifiers, names and factor_* left out)."""
-    from explorer.render.mapview import filterable_columns
-    return filterable_columns(metadata)[0]
+    columns (`explorer.data.schema.filter_columns`)."""
+    from explorer.data.schema import filter_columns
+    return filter_columns(metadata)[0]
 
 
 def _codes(metadata, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -394,14 +394,15 @@ def selection_summary(metadata, x: np.ndarray, selected, columns: list[str] | No
     central holds the members nearest (Euclidean, latent space) the selection's mean,
     nearest first. An empty selection gives size 0 and empty tables."""
     import pandas as pd
-    from explorer.render.mapview import MISSING, filterable_columns
+    from explorer.data.schema import filter_columns
+    from explorer.render.mapview import MISSING
 
     a = _as_2d(x)
     if len(a) != len(metadata):
         raise ValueError(f"{len(metadata)} products but {len(a)} latent vectors")
     mask = _as_mask(selected, len(a))
     members = np.flatnonzero(mask)
-    cats, nums = filterable_columns(metadata)
+    cats, nums = filter_columns(metadata)
     cols = cats if columns is None else list(columns)
     counts = {}
     for c in cols:

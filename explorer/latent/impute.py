@@ -15,9 +15,10 @@ numeric columns
 
 Rows with confidence below ``min_confidence`` are flagged ``needs_review``.
 
-A column is numeric when its dtype is numeric (not bool) and it has more than
-``MAX_CATEGORIES`` distinct values; anything else (strings, bools, small integer codes such
-as ``factor_silhouette``) is categorical. Pass ``kind=`` to decide yourself.
+A column is numeric when `explorer.data.schema` calls it numeric (numbers that are not
+whole or have more than ``schema.MAX_INT_CATEGORIES`` distinct values); anything else (strings,
+bools, small integer codes such as ``factor_silhouette``) is categorical. Which columns the app
+offers is ``schema.imputable_columns``. Pass ``kind=`` to decide yourself.
 
 ``holdout_accuracy`` measures this on known values: it hides a random fraction, imputes them
 from the rest and compares with the majority-class baseline (numeric: the median).
@@ -29,20 +30,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from explorer.data import schema
 from explorer.latent.index import LatentIndex
 
 Kind = Literal["auto", "categorical", "numeric"]
 
-MAX_CATEGORIES = 20
 _EPS = 1e-9
 
 
 def column_kind(values: pd.Series) -> str:
     """"numeric" or "categorical" for a column (see the module docstring)."""
-    if (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-            and values.nunique(dropna=True) > MAX_CATEGORIES):
-        return "numeric"
-    return "categorical"
+    return schema.impute_kind(values)
 
 
 def _neighbour_weights(codes_known: np.ndarray, codes_query: np.ndarray,

@@ -117,7 +117,7 @@ def describe_change(traversals: np.ndarray) -> str:
 def _parse_suggestion(text: str, columns) -> tuple[str, str, str] | None:
     """"col: low vs high" -> (column, "categorical", ""), "col ↑" -> (column, "numeric", "↑");
     the column as in the metadata (factor_ prefix restored when needed); None otherwise."""
-    from explorer.metrics.association import FACTOR_PREFIX
+    from explorer.data.schema import FACTOR_PREFIX
     cols = set(map(str, columns))
 
     def column(name):

@@ -3,11 +3,11 @@
 For real catalogues there are no ground-truth factors, only metadata (brand, silhouette, price,
 ...). Each (dimension, attribute) pair gets an association score in [0, 1]:
 
-- categorical attributes (non-numeric, boolean, or integer-valued with at most 20 distinct
-  values): normalised mutual information I(z_d; a) / H(a) -- the fraction of the attribute's
-  entropy that the dimension explains -- with the dimension cut into quantile bins
-  (min(20, max(2, sqrt(N) / 2)) of them, fewer for small catalogues to limit the estimator's
-  upward bias);
+- categorical attributes (as `explorer.data.schema` decides: text and booleans with few
+  values, whole numbers with at most 20 distinct values): normalised mutual information
+  I(z_d; a) / H(a) -- the fraction of the attribute's entropy that the dimension explains --
+  with the dimension cut into quantile bins (min(20, max(2, sqrt(N) / 2)) of them, fewer for
+  small catalogues to limit the estimator's upward bias);
 - numeric attributes: |Spearman rank correlation|.
 
 `suggest_names` turns the best attribute of each dimension into a short label such as
@@ -21,46 +21,18 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from explorer.data import schema
+from explorer.data.schema import FACTOR_PREFIX  # noqa: F401  (re-exported for old imports)
 from explorer.metrics.information import VARIANCE_THRESHOLD
 from explorer.metrics.utils import discretize_column, entropies, mutual_info_matrix
 
-SKIP_COLUMNS = ("sku", "name", "file")
-FACTOR_PREFIX = "factor_"
-MAX_INT_CATEGORIES = 20   # integer columns with at most this many values are categorical
-MAX_CATEGORIES = 100      # text columns with more distinct values are left out
 
-
-def column_kinds(metadata: pd.DataFrame, columns: Iterable[str] | None = None,
-                 max_categories: int = MAX_CATEGORIES) -> dict[str, str]:
-    """{column: "categorical" | "numeric"} for the columns worth scoring.
-
-    Left out: sku/name/file, columns with fewer than two distinct values, text columns whose
-    values are all distinct (identifiers, free text) or that have more than max_categories
-    values. Explicitly named columns skip only the sku/name/file rule."""
-    skip = {s.lower() for s in SKIP_COLUMNS}
-    cols = list(metadata.columns) if columns is None else list(columns)
-    kinds: dict[str, str] = {}
-    for col in cols:
-        if col not in metadata.columns:
-            raise KeyError(f"no column {col!r} in the metadata")
-        if columns is None and str(col).lower() in skip:
-            continue
-        s = metadata[col].dropna()
-        n_unique = s.nunique()
-        if n_unique < 2:
-            continue
-        if pd.api.types.is_bool_dtype(s):
-            kinds[col] = "categorical"
-        elif pd.api.types.is_numeric_dtype(s):
-            vals = s.to_numpy(dtype=np.float64)
-            integer = bool(np.all(np.mod(vals, 1) == 0))
-            kinds[col] = ("categorical" if integer and n_unique <= MAX_INT_CATEGORIES
-                          else "numeric")
-        else:
-            if n_unique == len(s) or n_unique > max_categories:
-                continue
-            kinds[col] = "categorical"
-    return kinds
+def column_kinds(metadata: pd.DataFrame, columns: Iterable[str] | None = None
+                 ) -> dict[str, str]:
+    """{column: "categorical" | "numeric"} for the columns worth scoring: the kinds
+    `explorer.data.schema` gives (identifiers, constant, empty and free-text columns left
+    out). Explicitly named columns skip only the identifier rule."""
+    return schema.kinds(metadata, columns)
 
 
 def _code_bins(n: int) -> int:
@@ -148,8 +120,7 @@ def _label(value) -> str:
     return str(value)
 
 
-def _display(col: str) -> str:
-    return col[len(FACTOR_PREFIX):] if col.startswith(FACTOR_PREFIX) else col
+_display = schema.display_name
 
 
 def suggest_names(codes: np.ndarray, metadata: pd.DataFrame,
@@ -172,9 +143,8 @@ def suggest_names(codes: np.ndarray, metadata: pd.DataFrame,
     """
     c = _check(codes, metadata)
     kinds = column_kinds(metadata, columns)
-    names_present = set(map(str, metadata.columns))
     kinds = {col: k for col, k in kinds.items()
-             if not (str(col).startswith(FACTOR_PREFIX) and _display(str(col)) in names_present)}
+             if not schema.shadowed_factor(col, metadata.columns)}
     scores = _signed_scores(c, metadata, kinds)
     variance = c.var(0) if len(c) else np.zeros(c.shape[1])
     out = []

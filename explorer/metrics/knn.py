@@ -13,8 +13,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-SKIP_COLUMNS = ("sku", "name", "file")
-FACTOR_PREFIX = "factor_"
+from explorer.data import schema
 
 
 def _labels(values) -> np.ndarray:
@@ -93,22 +92,19 @@ def majority_baseline(train_labels, test_labels) -> float:
     return float(np.mean(y_te == values[counts.argmax()]))
 
 
-ID_NAMES = frozenset({"sku", "id", "name", "file", "filename", "path", "image", "image_path",
-                      "url", "link", "product_id", "item_id", "index"})
-NEAR_UNIQUE = 0.9  # a column with this share of distinct values per item names items
-
-
 def score_columns(metadata: pd.DataFrame, columns: Iterable[str] | None = None,
                   min_classes: int = 2, max_classes: int | None = None
                   ) -> tuple[list[str], dict[str, str]]:
     """The attribute columns a k-NN vote can score, and why each other column is not scored.
 
     columns: the caller's choice, scored whatever their type (numbers as classes); a name
-    that is not a column raises KeyError naming the columns there are. Default: every
-    categorical column (text, boolean, integer-coded ``factor_*``) with min_classes.. classes
-    (max_classes: None = no cap, so a 135-brand column is scored). Returns (columns to score,
-    {skipped column: reason}), the reasons being: an identifier, unique per item, constant,
-    empty, numeric, a continuous factor, more than max_classes classes.
+    that is not a column raises KeyError naming the columns there are. Default: every column
+    `explorer.data.schema` calls categorical (text, boolean, whole numbers with few values,
+    ``factor_*`` codes), the map's filters and imputation use the same rule, with
+    min_classes.. classes (max_classes: None = no cap beyond the schema's). Returns (columns
+    to score, {skipped column: reason}), the reasons being the schema's: an identifier,
+    unique per item, free text, constant, empty, numeric, a continuous factor; or fewer
+    than min_classes / more than max_classes classes.
     """
     if columns is not None:
         cols = [str(c) for c in columns]
@@ -121,22 +117,13 @@ def score_columns(metadata: pd.DataFrame, columns: Iterable[str] | None = None,
     skipped: dict[str, str] = {}
     for col in metadata.columns:
         name = str(col)
-        low = name.lower()
-        s = metadata[col].dropna()
-        n, k = len(s), int(s.nunique())
-        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-        if low in ID_NAMES or low.endswith("_id"):
-            skipped[name] = "an identifier"
-        elif n == 0:
-            skipped[name] = "empty"
-        elif k < min_classes:
-            skipped[name] = "constant (one value)" if k == 1 else f"fewer than {min_classes} values"
-        elif numeric and not name.startswith(FACTOR_PREFIX):
-            skipped[name] = "numeric (a quantity, not a category)"
-        elif numeric and not np.all(np.equal(np.mod(s.to_numpy(dtype=np.float64), 1), 0)):
-            skipped[name] = "a continuous factor (see MIG, SAP, DCI)"
-        elif n >= 20 and k >= NEAR_UNIQUE * n:
-            skipped[name] = f"unique per item ({k:,} values for {n:,} items)"
+        kind, why = schema.classify(metadata[col], name)
+        if kind != schema.CATEGORICAL:
+            skipped[name] = why
+            continue
+        k = int(metadata[col].nunique())
+        if k < min_classes:
+            skipped[name] = f"fewer than {min_classes} values"
         elif max_classes is not None and k > max_classes:
             skipped[name] = f"{k:,} classes, over the cap of {max_classes}"
         else:
@@ -145,7 +132,7 @@ def score_columns(metadata: pd.DataFrame, columns: Iterable[str] | None = None,
 
 
 def label_columns(metadata: pd.DataFrame, min_classes: int = 2, max_classes: int | None = None,
-                  skip: Iterable[str] = SKIP_COLUMNS) -> list[str]:
+                  skip: Iterable[str] = ()) -> list[str]:
     """The columns score_columns scores by default, less those named in skip."""
     skip_l = {s.lower() for s in skip}
     cols, _ = score_columns(metadata, min_classes=min_classes, max_classes=max_classes)

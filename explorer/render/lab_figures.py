@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.metrics.association import FACTOR_PREFIX
+from explorer.data.schema import FACTOR_PREFIX
 from explorer.metrics.information import KL_THRESHOLD, VARIANCE_THRESHOLD
 
 ON, OFF, LINE = "#1f6feb", "#b8c2cc", "#d1242f"

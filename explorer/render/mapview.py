@@ -23,11 +23,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from explorer.data import schema
 from explorer.render.map_selection import _as_indices
 
 MAX_POINTS = 50_000
 DENSITY_ABOVE = 300_000
-MAX_CATEGORIES = 20
+MAX_CATEGORIES = schema.PALETTE_CATEGORIES   # values with their own colour, the rest "(other)"
 OTHER = "(other)"
 MISSING = "(missing)"
 
@@ -101,27 +102,10 @@ def density_grid(xy: np.ndarray, bins: int = 200,
 
 
 # ---------------------------------------------------------------------------- filters
-def filterable_columns(metadata: pd.DataFrame,
-                       max_categories: int = 60) -> tuple[list[str], list[str]]:
-    """(categorical columns with 2..max_categories values, numeric columns with a range),
-    leaving out identifiers (sku, name, file)."""
-    cats, nums = [], []
-    for c in metadata.columns:
-        if c in ("sku", "name", "file") or c.startswith("factor_"):
-            continue
-        s = metadata[c]
-        if pd.api.types.is_bool_dtype(s):
-            cats.append(c)
-        elif pd.api.types.is_numeric_dtype(s):
-            v = s.dropna()
-            if len(v) and v.min() < v.max():
-                if s.nunique() <= 12 and pd.api.types.is_integer_dtype(s):
-                    cats.append(c)
-                else:
-                    nums.append(c)
-        elif 2 <= s.nunique(dropna=True) <= max_categories:
-            cats.append(c)
-    return cats, nums
+def filterable_columns(metadata: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(categorical columns, numeric columns) the map filters on: `schema.filter_columns`
+    (identifiers, factors, constant and free-text columns left out)."""
+    return schema.filter_columns(metadata)
 
 
 def numeric_range(values: pd.Series) -> tuple[int | float, int | float, int | float | None]:
@@ -199,12 +183,12 @@ def categorical_colouring(values: Iterable[Any], title: str = "",
 
 def column_colouring(metadata: pd.DataFrame, column: str | None,
                      max_categories: int = MAX_CATEGORIES) -> Colouring:
-    """Colour by a metadata column: numeric with many values -> colour scale, else discrete."""
+    """Colour by a metadata column: numeric (as the schema says) -> colour scale, else
+    discrete (numbers in order)."""
     if column is None:
         return Colouring("none")
     s = metadata[column]
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and \
-            s.nunique() > 12:
+    if schema.kind_of(s) == schema.NUMERIC:
         return Colouring("numeric", column,
                          values=pd.to_numeric(s, errors="coerce").to_numpy(np.float64))
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
@@ -227,18 +211,9 @@ def cluster_colouring(labels: np.ndarray, title: str = "cluster") -> Colouring:
 
 
 def colour_options(metadata: pd.DataFrame) -> list[str]:
-    """Metadata columns worth colouring by: anything but identifiers and free text."""
-    out = []
-    for c in metadata.columns:
-        if c in ("sku", "name", "file"):
-            continue
-        s = metadata[c]
-        if pd.api.types.is_numeric_dtype(s):
-            if s.nunique() > 1:
-                out.append(c)
-        elif 1 < s.nunique() <= max(60, len(s) // 50):
-            out.append(c)
-    return out
+    """Metadata columns worth colouring by: `schema.colour_columns` (categorical or numeric,
+    factors included; identifiers and free text left out)."""
+    return schema.colour_columns(metadata)
 
 
 def colour_choices(columns: list[str]) -> dict[str, tuple[str, str | None]]:
