@@ -79,7 +79,7 @@ if b.projections:
     method_2d = st.radio("Map", list(b.projections), horizontal=True, key="interp_map")
     xy = b.projections[method_2d]
     sample = np.random.default_rng(0).choice(len(b), size=min(len(b), 15000), replace=False)
-    pxy = place_by_neighbours(path, b.mu, xy, k=10)
+    pxy = place_by_neighbours(path, cache.get_index(b), xy, k=10)
     fig = go.Figure()
     fig.add_scattergl(x=xy[sample, 0], y=xy[sample, 1], mode="markers", name="catalogue",
                       marker=dict(size=3, color="#c8c8c8"), hoverinfo="skip")

@@ -48,7 +48,7 @@ def _show_map(points: np.ndarray, labels: list[str], key: str,
         return
     method = next((m for m in ("umap", "tsne", "pca") if m in b.projections))
     xy = b.projections[method]
-    pxy = place_by_neighbours(points, b.mu, xy, k=10)
+    pxy = place_by_neighbours(points, cache.get_index(b), xy, k=10)
     sample = np.random.default_rng(0).choice(len(b), size=min(len(b), 15000), replace=False)
     fig = go.Figure()
     fig.add_scattergl(x=xy[sample, 0], y=xy[sample, 1], mode="markers", name="catalogue",

@@ -153,7 +153,8 @@ def hdbscan(x: np.ndarray, min_cluster_size: int = 50, min_samples: int | None =
     cheap stand-in for HDBSCAN's approximate prediction. Clusters are renumbered largest
     first; min_cluster_size is scaled down to the subsample."""
     from sklearn.cluster import HDBSCAN
-    from sklearn.neighbors import NearestNeighbors
+
+    from explorer.latent.index import LatentIndex
 
     a = _as_2d(x)
     n = len(a)
@@ -169,8 +170,7 @@ def hdbscan(x: np.ndarray, min_cluster_size: int = 50, min_samples: int | None =
         if len(idx) == n:
             labels = sub_labels
         else:
-            nn = NearestNeighbors(n_neighbors=1).fit(a[idx])
-            nearest = nn.kneighbors(a, return_distance=False)[:, 0]
+            nearest = LatentIndex(a[idx], method="exact").query(a, k=1)[0][:, 0]
             labels = sub_labels[nearest]
             labels[idx] = sub_labels
     return relabel_by_size(labels)
@@ -202,7 +202,10 @@ def central_items(x: np.ndarray, labels: np.ndarray, per_cluster: int = 8,
                   centres: dict[int, np.ndarray] | np.ndarray | None = None
                   ) -> dict[int, np.ndarray]:
     """{label: indices of the cluster's `per_cluster` members nearest its centre, nearest
-    first}. Centres default to the members' mean; noise (-1) is left out."""
+    first, ties by index; `LatentIndex` finds them}. Centres default to the members' mean;
+    noise (-1) is left out."""
+    from explorer.latent.index import LatentIndex
+
     a = _as_2d(x)
     lab = np.asarray(labels)
     if len(lab) != len(a):
@@ -214,9 +217,9 @@ def central_items(x: np.ndarray, labels: np.ndarray, per_cluster: int = 8,
     out: dict[int, np.ndarray] = {}
     for c in sorted(int(v) for v in np.unique(lab) if v != NOISE):
         members = np.flatnonzero(lab == c)
-        d = ((a[members] - np.asarray(centres[c], np.float32)) ** 2).sum(1)
-        take = np.argsort(d, kind="stable")[:per_cluster]
-        out[c] = members[take]
+        near = LatentIndex(a[members], method="exact").query(
+            np.asarray(centres[c], np.float32), k=max(1, per_cluster))[0][0]
+        out[c] = members[near[:per_cluster]]
     return out
 
 
@@ -429,8 +432,10 @@ def selection_summary(metadata, x: np.ndarray, selected, columns: list[str] | No
                                               "catalogue_median"])
     distinct = distinctive_values(metadata, mask, cols)
     if len(members):
-        d = ((a[members] - a[members].mean(0)) ** 2).sum(1)
-        central = members[np.argsort(d, kind="stable")[:n_central]].astype(np.int64)
+        from explorer.latent.index import LatentIndex
+        near = LatentIndex(a[members], method="exact").query(a[members].mean(0),
+                                                             k=max(1, n_central))[0][0]
+        central = members[near[:n_central]].astype(np.int64)
     else:
         central = np.zeros(0, np.int64)
     return SelectionSummary(size=len(members), name=name_from(distinct, metadata) if len(members) else "",

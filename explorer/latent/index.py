@@ -91,6 +91,7 @@ APPROX_THRESHOLD = 200_000
 # Queries scored together in one BLAS product are capped at this many scores (float32, 64 MB).
 _MAX_SCORES = 1 << 24
 _EPS32 = float(np.finfo(np.float32).eps)
+_SPARE = 8   # a batch query keeps this many candidates beyond k per row
 
 
 def hnswlib_available() -> bool:
@@ -260,12 +261,55 @@ class LatentIndex:
             scores += self._sqnorms
             if len(excl):
                 scores[:, excl] = np.inf
-            for j, row in enumerate(scores):
-                # float32 error of ||x||^2 - 2 x.q is a few ulps of ||x||^2 + ||q||^2
-                tol = 64 * _EPS32 * (float(block[j] @ block[j]) + self._max_sqnorm)
-                cand = _candidates(row, k, tol)
+            # float32 error of ||x||^2 - 2 x.q is a few ulps of ||x||^2 + ||q||^2
+            tols = 64 * _EPS32 * (np.einsum("ij,ij->i", block, block).astype(np.float64)
+                                  + self._max_sqnorm)
+            todo = range(len(block))
+            if len(block) > 1:   # a batch (metrics, imputation, clustering): vectorised
+                todo = self._batch_exact(block, scores, tols, k, out_i[s:s + step],
+                                         out_d[s:s + step])
+            for j in todo:
+                cand = _candidates(scores[j], k, float(tols[j]))
                 out_i[s + j], out_d[s + j] = self._rerank(block[j], cand, k)
         return out_i, out_d
+
+    def _batch_exact(self, block: np.ndarray, scores: np.ndarray, tols: np.ndarray, k: int,
+                     out_i: np.ndarray, out_d: np.ndarray) -> np.ndarray:
+        """The k nearest for a block of queries at once (metrics, imputation, clustering),
+        as the single-row way finds them. k = 1: the argmin, when nothing else scores within
+        tol of it. Otherwise each row's k + _SPARE lowest scores are re-scored in float64; a
+        row is answered when every item left out scores above its k-th score + tol (so the
+        candidates hold all that _candidates would keep). Returns the rows not answered (ties
+        at the margin), for the single-row way."""
+        b, n = scores.shape
+        if k == 1:   # the nearest only (clustering labels every item): one argmin per row
+            j = scores.argmin(1)
+            m = scores[np.arange(b), j].astype(np.float64)
+            ok = np.isfinite(m) & ((scores <= (m + tols)[:, None]).sum(1) == 1)
+            rows = np.flatnonzero(ok)
+            diff = self._data[j[rows]].astype(np.float64) - block[rows].astype(np.float64)
+            out_i[rows, 0] = j[rows]
+            out_d[rows, 0] = np.sqrt(np.einsum("ij,ij->i", diff, diff)).astype(np.float32)
+            return np.flatnonzero(~ok)
+        kk = min(n, k + _SPARE)
+        part = np.argpartition(scores, kk - 1, axis=1)[:, :kk] if kk < n else \
+            np.broadcast_to(np.arange(n), scores.shape)
+        ps = np.take_along_axis(scores, part, 1)
+        kth = np.partition(ps, k - 1, axis=1)[:, k - 1].astype(np.float64)
+        # every item left out scores >= the row's largest candidate score
+        ok = np.isfinite(kth) & ((kk == n) | (ps.max(1) > kth + tols))
+        rows = np.flatnonzero(ok)
+        chunk = max(1, (1 << 22) // (kk * self._data.shape[1]))   # float64 [B, kk, D] <= 32 MB
+        for a in range(0, len(rows), chunk):
+            r = rows[a:a + chunk]
+            cand = part[r]
+            diff = self._data[cand].astype(np.float64) - block[r, None, :].astype(np.float64)
+            d2 = np.einsum("bij,bij->bi", diff, diff)
+            d2[~np.isfinite(ps[r])] = np.inf      # excluded items
+            order = np.lexsort((cand, d2), axis=-1)[:, :k]
+            out_i[r] = np.take_along_axis(cand, order, 1)
+            out_d[r] = np.sqrt(np.take_along_axis(d2, order, 1)).astype(np.float32)
+        return np.flatnonzero(~ok)
 
     def _query_hnsw(self, qm: np.ndarray, k: int, excl: np.ndarray):
         kk = k + len(excl)

@@ -55,19 +55,20 @@ def project(method: str, x: np.ndarray, seed: int = 0, **params: Any) -> np.ndar
     return PROJECTORS[method](x, seed=seed, **params)
 
 
-def place_by_neighbours(query: np.ndarray, x: np.ndarray, xy: np.ndarray, k: int = 10) -> np.ndarray:
+def place_by_neighbours(query: np.ndarray, x, xy: np.ndarray, k: int = 10) -> np.ndarray:
     """Place new points on an existing map without refitting it.
 
-    query [Q, D], x [N, D] the catalogue's latent means, xy [N, 2] their map positions ->
-    [Q, 2]: the inverse-distance weighted mean of the k nearest catalogue items' positions.
+    query [Q, D]; x: the catalogue's latent means [N, D] or a `LatentIndex` over them (the
+    app's cached one: every feature finds neighbours with it); xy [N, 2] their map
+    positions -> [Q, 2]: the inverse-distance weighted mean of the k nearest catalogue items'
+    positions.
     """
+    from explorer.latent.index import LatentIndex
+
+    index = x if isinstance(x, LatentIndex) else LatentIndex(x, method="exact")
     q = np.atleast_2d(np.asarray(query, np.float32))
-    d2 = ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1) if len(x) <= 20_000 else None
-    if d2 is None:
-        d2 = (q ** 2).sum(1)[:, None] - 2 * q @ x.T + (x ** 2).sum(1)[None, :]
-    k = min(k, len(x))
-    idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
-    w = 1.0 / (np.sqrt(np.maximum(np.take_along_axis(d2, idx, 1), 0)) + 1e-6)
+    idx, dist = index.query(q, k=min(k, len(index)))
+    w = 1.0 / (dist.astype(np.float64) + 1e-6)
     w /= w.sum(1, keepdims=True)
     return (w[:, :, None] * xy[idx]).sum(1).astype(np.float32)
 

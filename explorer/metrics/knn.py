@@ -38,8 +38,9 @@ def _present(a: np.ndarray) -> np.ndarray:
 
 def neighbours(train_codes: np.ndarray, test_codes: np.ndarray, k: int = 5) -> np.ndarray:
     """Indices [M, k'] of each test item's k' = min(k, N) nearest training items, nearest
-    first (Euclidean)."""
-    from sklearn.neighbors import NearestNeighbors
+    first (Euclidean; ties by index): the app's exact `LatentIndex`, so evaluation, search
+    and imputation find the same neighbours."""
+    from explorer.latent.index import LatentIndex
 
     tr = np.asarray(train_codes, dtype=np.float64)
     te = np.asarray(test_codes, dtype=np.float64)
@@ -50,7 +51,7 @@ def neighbours(train_codes: np.ndarray, test_codes: np.ndarray, k: int = 5) -> n
     k = max(1, min(int(k), len(tr)))
     if len(te) == 0:
         return np.zeros((0, k), np.int64)
-    return NearestNeighbors(n_neighbors=k).fit(tr).kneighbors(te, return_distance=False)
+    return LatentIndex(tr, method="exact").query(te, k=k)[0]
 
 
 def _vote(nbr_labels: np.ndarray, n_classes: int) -> np.ndarray:
