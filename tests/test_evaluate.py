@@ -43,7 +43,7 @@ def test_evaluate_bundle_uses_the_bundles_split(result):
     assert model["model"] == "beta-vae" and pca["model"] == "PCA" and pca["baseline"]
     assert model["latent_dim"] == pca["latent_dim"] == 4
     assert model["kl"] is not None and model["kl"] >= 0 and pca["kl"] is None
-    assert 0 <= model["active_dims"] <= 4
+    assert isinstance(model["active_dims"], int)   # its value: the known-answer test below
     for row in (model, pca):
         assert 0 < row["mse"] < 1 and math.isfinite(row["psnr"])
         assert row["psnr"] == pytest.approx(10 * math.log10(1 / row["mse"]))
@@ -53,6 +53,37 @@ def test_evaluate_bundle_uses_the_bundles_split(result):
         assert 0.0 <= row["knn"]["colour"] <= 1.0
     # a 4-component PCA of flat colour blocks reconstructs well
     assert pca["psnr"] > 12
+
+
+def _set_encoder(model, mu_bias, logvar_bias=(), keep_linear=()):
+    """Make the encoder's output known: the conv path gives mu = mu_bias and logvar =
+    logvar_bias (0 where not given) for every image; the (PCA-initialised) linear path is kept
+    only for the dimensions named."""
+    import torch
+    with torch.no_grad():
+        last = model.encoder.fc[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+        last.bias[:len(mu_bias)] = torch.tensor(mu_bias)
+        d = model.cfg.latent_dim
+        if logvar_bias:
+            last.bias[d:d + len(logvar_bias)] = torch.tensor(logvar_bias)
+        for d in range(model.cfg.latent_dim):
+            if d not in keep_linear:
+                model.lin_enc.weight[d].zero_()
+                model.lin_enc.bias[d] = 0.0
+
+
+def test_active_dims_and_kl_known_answer(trained):
+    # mu = (3, 3, 0, 0), logvar = (0, 0, 0, -1/2) for every item: KL per dimension
+    # (mu^2 + e^logvar - 1 - logvar) / 2 = 9/2, 9/2, 0 and (e^-0.5 - 1/2) / 2 = 0.0533 nats,
+    # so two dimensions pass the 0.1-nat threshold (a constant logvar for all dimensions
+    # would read as a deterministic code: hence the -1/2)
+    bundle = load_bundle(trained / "b")
+    _set_encoder(bundle.model, [3.0, 3.0, 0.0, 0.0], [0.0, 0.0, 0.0, -0.5])
+    model = evaluate_bundle(bundle, seed=0)["rows"][0]
+    assert model["active_dims"] == 2
+    assert model["kl"] == pytest.approx(9.0 + 0.5 * (math.exp(-0.5) - 0.5), abs=1e-4)
 
 
 def test_evaluation_table_has_model_and_pca_rows(result):
@@ -112,6 +143,12 @@ def test_deterministic_model_has_no_kl_and_counts_active_dims_by_variance(traine
     model = res["rows"][0]
     assert model["model"] == "wae-mmd" and model["kl"] is None
     assert isinstance(model["active_dims"], int) and 0 <= model["active_dims"] <= 4
+    # known answer: codes constant in dimensions 2 and 3 (variance 0), whitened PCA codes
+    # (variance ~1) in 0 and 1: the variance rule counts 2
+    bundle = load_bundle(trained / "wae")
+    _set_encoder(bundle.model, [0.0] * 4, keep_linear=(0, 1))
+    again = evaluate_bundle(bundle, seed=0, max_items=50)["rows"][0]
+    assert again["active_dims"] == 2 and again["kl"] is None
     assert math.isfinite(model["psnr"]) and math.isfinite(res["rows"][1]["psnr"])
 
 
