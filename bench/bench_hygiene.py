@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     import torch
     from PIL import Image
 
-    from explorer.latent import clusters
+    from explorer.latent import cluster_summary, clusters
 
     from explorer.latent import hygiene, unlike
     from explorer.bundle.core import load_bundle
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     print(f"  nearest different product: latent {dist[:len(imgs), 0].min():.2f}+ "
           f"(median {np.median(dist[:len(imgs), 0]):.2f}); pixel RMSE {other.min():.1f}+")
 
-    for col in clusters.describing_columns(b.metadata):
+    for col in cluster_summary.describing_columns(b.metadata):
         if b.metadata[col].nunique() <= 12:
             print(f"  label audit {col:<12} {len(hygiene.label_audit(b.metadata[col], nbr)):>5} "
                   f"products at 70 %")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer.app import cache, cache_map, cache_hygiene
 
-from explorer.latent import clusters
+from explorer.latent import cluster_summary, clusters
 
 from explorer.latent import hygiene
 from explorer.store.annotations import AnnotationStoreError
@@ -119,7 +119,7 @@ if section == "duplicates":
 
 # ---------------------------------------------------------------------------- label audit
 elif section == "audit":
-    columns = clusters.describing_columns(md)
+    columns = cluster_summary.describing_columns(md)
     if not columns:
         st.info("This catalogue has no categorical column to audit.")
     else:
@@ -197,7 +197,7 @@ else:
                  hide_index=True, width="stretch")
     pick = st.selectbox("Summary of", list(names), key="hy_cluster",
                         format_func=lambda c: f"cluster {c}: {names[c]} ({sizes[c]:,})")
-    summary = clusters.selection_summary(md, b.mu, labels == pick)
+    summary = cluster_summary.selection_summary(md, b.mu, labels == pick)
     st.markdown(f"**{summary.size:,} products · {esc(summary.name)}** — the most central:")
     thumbs(summary.central, [item_label(b, i) for i in summary.central], cols=8)
     shown = [c for c in summary.counts if len(summary.counts[c])][:9]

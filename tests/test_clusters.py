@@ -6,9 +6,9 @@ import pytest
 
 import pandas as pd
 
-from explorer.latent.clusters import (NOISE, central_items, cluster_names, cluster_sizes,
-                               distinctive_values, hdbscan, kmeans, relabel_by_size,
-                               selection_summary, silhouette_scores, subsample, suggest_k)
+from explorer.latent.cluster_summary import cluster_names, distinctive_values, selection_summary
+from explorer.latent.clusters import (NOISE, central_items, cluster_sizes, hdbscan, kmeans,
+                                      relabel_by_size, silhouette_scores, subsample, suggest_k)
 
 
 def blobs(k: int = 4, per: int = 150, dim: int = 8, spread: float = 0.3, seed: int = 0):

@@ -4,7 +4,8 @@ force in float64, ties by index)."""
 import numpy as np
 import pytest
 
-from explorer.latent.clusters import central_items, hdbscan, selection_summary, subsample
+from explorer.latent.cluster_summary import selection_summary
+from explorer.latent.clusters import central_items, hdbscan, subsample
 from explorer.latent.index import LatentIndex
 from explorer.latent.projection import place_by_neighbours
 from explorer.metrics.knn import neighbours

@@ -71,7 +71,7 @@ def suggested_k(bundle: Bundle, seed: int = 0) -> tuple[int, dict[int, float]]:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _cluster_names(path: str, stamp: float, labels: np.ndarray) -> dict[int, str]:
-    from explorer.latent.clusters import cluster_names
+    from explorer.latent.cluster_summary import cluster_names
     return cluster_names(cache.load(path, stamp).metadata, labels)
 
 

@@ -113,7 +113,7 @@ def selection_panel(b, store, read_only: bool = False) -> None:
 
 def _summary(b, idx: list[int]) -> None:
     try:
-        from explorer.latent.clusters import selection_summary
+        from explorer.latent.cluster_summary import selection_summary
     except ImportError:                                 # before clusters.py has it
         return
     if len(idx) < 2:
