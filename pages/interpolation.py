@@ -8,7 +8,8 @@ from explorer.latent.ops import change_points, interpolate
 from explorer.app.live_decoder import PATH_CONTROL, browser_session, live_path, point_on_path
 from explorer.render.pictures import gif_bytes, sharp
 from explorer.latent.projection import place_by_neighbours
-from explorer.render.sheets import row_labelled_grid, to_png_bytes
+from explorer.render.pictures import png_bytes
+from explorer.render.sheets import row_labelled_grid
 from explorer.app.widgets import anchor_picker, current_bundle, esc, item_label, product_strip
 
 b = current_bundle()
@@ -71,7 +72,7 @@ with st.expander("Closest products, step by step", expanded=steps <= 8):
 d1, d2 = st.columns(2)
 d1.download_button("Download animated GIF", gif_bytes(decoded), file_name="interpolation.gif",
                    mime="image/gif")
-d2.download_button("Download strip (PNG)", to_png_bytes(strip), file_name="interpolation.png",
+d2.download_button("Download strip (PNG)", png_bytes(strip), file_name="interpolation.png",
                    mime="image/png")
 
 if b.projections:

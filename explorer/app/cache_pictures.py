@@ -30,9 +30,10 @@ def featured(bundle: Bundle) -> list[int]:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _strip(path: str, key: str, items: tuple) -> bytes:
-    from explorer.render.sheets import image_grid, to_png_bytes
+    from explorer.render.pictures import png_bytes
+    from explorer.render.sheets import image_grid
     bb = cache.get_bundle(path)
-    return to_png_bytes(image_grid(bb.images.get(list(items)), cols=len(items),
+    return png_bytes(image_grid(bb.images.get(list(items)), cols=len(items),
                                    labels=[str(j + 1) for j in range(len(items))]))
 
 
@@ -44,14 +45,14 @@ def numbered_strip(bundle: Bundle, items) -> bytes:
 @st.cache_data(max_entries=8, show_spinner="Drawing the tools …")
 def _tools(path: str, key: str, items: tuple, labels: tuple) -> dict[str, bytes]:
     from explorer.render.landing import tool_pictures
-    from explorer.render.sheets import to_png_bytes
+    from explorer.render.pictures import png_bytes
     bb = cache.get_bundle(path)
     order_ = cache.dimension_order(bb)
     idx, _ = cache.get_index(bb).query(bb.mu[items[1]], k=5)
     xy = next((bb.projections[m] for m in ("umap", "tsne", "pca") if m in bb.projections), None)
     pics = tool_pictures(bb.decode, bb.images, bb.mu, order_, list(items), idx[0], xy,
                          list(labels))
-    return {k: to_png_bytes(v) for k, v in pics.items()}
+    return {k: png_bytes(v) for k, v in pics.items()}
 
 
 def tool_pictures(bundle: Bundle, items, labels) -> dict[str, bytes]:
@@ -63,7 +64,8 @@ def tool_pictures(bundle: Bundle, items, labels) -> dict[str, bytes]:
 @st.cache_data(max_entries=32, show_spinner="Decoding the grid …")
 def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, labels: tuple):
     from explorer.latent.ops import traversal
-    from explorer.render.sheets import row_labelled_grid, to_png_bytes
+    from explorer.render.pictures import png_bytes
+    from explorer.render.sheets import row_labelled_grid
     bb = cache.get_bundle(path)
     z = np.frombuffer(z_bytes, np.float32)
     values = np.linspace(-3, 3, n_cols)
@@ -71,7 +73,7 @@ def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, lab
     imgs = bb.decode(grid.reshape(-1, grid.shape[-1])).reshape(len(dims), n_cols,
                                                                 *bb.images[0].shape)
     sheet = row_labelled_grid(imgs, list(labels), [f"{v:+.1f}" for v in values], scale=1)
-    return to_png_bytes(sheet)
+    return png_bytes(sheet)
 
 
 def traversal_grid_png(bundle: Bundle, z: np.ndarray, dims, n_cols: int, labels) -> bytes:

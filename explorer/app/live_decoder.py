@@ -39,9 +39,7 @@ declares it for installed copies). Decoders are served from a folder holding onl
 """
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,10 +203,8 @@ def browser_session() -> bool:
 
 
 def png_data_url(img: np.ndarray) -> str:
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    from explorer.render.pictures import data_url
+    return data_url(img, "PNG", compress_level=1)
 
 
 def _floats(a) -> list[float]:

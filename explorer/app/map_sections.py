@@ -20,7 +20,8 @@ from explorer.app import cache, cache_map
 from explorer.render import map_selection, mapview
 from explorer.store.annotations import TAG_KINDS, AnnotationStoreError
 from explorer.latent.clusters import NOISE, central_items, cluster_sizes
-from explorer.render.sheets import image_grid, to_png_bytes
+from explorer.render.pictures import png_bytes
+from explorer.render.sheets import image_grid
 from explorer.app.widgets import esc, product_grid, session_user
 
 PER_PAGE = 30
@@ -210,7 +211,7 @@ def _cluster_strips(path: str, key: str, desc: str, labels_: np.ndarray,
                             centres=None if centres_ is None else dict(centres_))
     wanted = np.unique(np.concatenate(list(central.values()))) if central else np.zeros(0, int)
     imgs = dict(zip(wanted.tolist(), bb.images.get(wanted)))
-    return {c: to_png_bytes(image_grid(np.stack([imgs[int(i)] for i in idx]), cols=8, pad=2))
+    return {c: png_bytes(image_grid(np.stack([imgs[int(i)] for i in idx]), cols=8, pad=2))
             for c, idx in central.items()}
 
 

@@ -239,12 +239,9 @@ class _estimate_bar:
 
 
 def gallery_to_webp(gallery: np.ndarray) -> bytes:
-    """uint8 [epochs, G, S, S, 3] -> one lossless WebP, one row per epoch."""
-    import io
-
-    from PIL import Image
-    e, g, s = gallery.shape[:3]
-    atlas = np.ascontiguousarray(gallery.transpose(0, 2, 1, 3, 4).reshape(e * s, g * s, 3))
-    buf = io.BytesIO()
-    Image.fromarray(atlas).save(buf, format="WEBP", lossless=True, method=4)
-    return buf.getvalue()
+    """uint8 [epochs, G, S, S, 3] -> one lossless WebP, one row per epoch (no padding)."""
+    from explorer.render.pictures import image_bytes
+    from explorer.render.sheets import image_grid
+    e, g = gallery.shape[:2]
+    atlas = image_grid(np.asarray(gallery).reshape(e * g, *gallery.shape[2:]), cols=g, pad=0)
+    return image_bytes(atlas, "WEBP", lossless=True, method=4)

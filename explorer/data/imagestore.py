@@ -6,7 +6,6 @@ lazily, one at a time, when an item of theirs is first shown, and kept in a smal
 """
 from __future__ import annotations
 
-import io
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -15,6 +14,8 @@ import numpy as np
 from PIL import Image
 
 from explorer.data.atomic import atomic_write_bytes
+from explorer.render.pictures import image_bytes
+from explorer.render.sheets import tile_grid
 
 PER_SHARD = 1024
 COLS = 32
@@ -43,17 +44,12 @@ def write_images(images: np.ndarray, out_dir: str | Path, quality: int | None = 
     for start in shards:
         block = np.asarray(images[start:start + PER_SHARD])
         rows = -(-len(block) // COLS)
-        atlas = np.full((rows * s, COLS * s, 3), 255, np.uint8)
-        for j, im in enumerate(block):
-            r, c = divmod(j, COLS)
-            atlas[r * s:(r + 1) * s, c * s:(c + 1) * s] = im
-        buf = io.BytesIO()
-        if quality is None:
-            Image.fromarray(atlas).save(buf, format="WEBP", lossless=True, quality=60, method=2)
-        else:
-            Image.fromarray(atlas).save(buf, format="WEBP", quality=int(quality), method=4)
+        atlas, _ = tile_grid((Image.fromarray(np.ascontiguousarray(im)) for im in block), COLS,
+                             rows, (s, s), pad=0)
+        options = (dict(lossless=True, quality=60, method=2) if quality is None
+                   else dict(quality=int(quality), method=4))
         name = shard_name(start // PER_SHARD)
-        atomic_write_bytes(out / name, buf.getvalue())
+        atomic_write_bytes(out / name, image_bytes(atlas, "WEBP", **options))
         names.append(name)
     return names
 

@@ -117,14 +117,10 @@ def _thumbs(images: np.ndarray, thumb: int) -> list:
 def grid_image(images: np.ndarray, cells: np.ndarray, rows: int, cols: int, thumb: int = 48,
                pad: int = 1, bg: tuple[int, int, int] = (255, 255, 255)):
     """Thumbnails of images [K, S, S, 3] in their grid cells (from snap_to_grid) -> PIL image
-    of cols * (thumb + pad) x rows * (thumb + pad) pixels."""
-    from PIL import Image
-    step = thumb + pad
-    sheet = Image.new("RGB", (cols * step + pad, rows * step + pad), bg)
-    for t, cell in zip(_thumbs(images, thumb), np.asarray(cells, np.int64)):
-        r, c = divmod(int(cell), cols)
-        sheet.paste(t, (pad + c * step, pad + r * step))
-    return sheet
+    of cols * (thumb + pad) x rows * (thumb + pad) pixels (`sheets.tile_grid`)."""
+    from explorer.render.sheets import tile_grid
+    return tile_grid(_thumbs(images, thumb), cols, rows, (thumb, thumb),
+                     cells=np.asarray(cells, np.int64), pad=pad, bg=bg)[0]
 
 
 def scatter_image(images: np.ndarray, xy: np.ndarray, size: int = 2000, thumb: int = 40,
@@ -149,11 +145,9 @@ def scatter_image(images: np.ndarray, xy: np.ndarray, size: int = 2000, thumb: i
 
 
 def to_jpeg(img, quality: int = 88) -> bytes:
-    """JPEG bytes of a PIL image."""
-    import io
-    buf = io.BytesIO()
-    img.convert("RGB").save(buf, format="JPEG", quality=quality)
-    return buf.getvalue()
+    """JPEG bytes of a PIL image (`pictures.image_bytes`)."""
+    from explorer.render.pictures import image_bytes
+    return image_bytes(img.convert("RGB"), "JPEG", quality=quality)
 
 
 def image_figure(img, height: int | None = None, size: tuple[int, int] | None = None,

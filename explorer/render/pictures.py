@@ -1,4 +1,6 @@
-"""Pictures made for people to download: equations, animated GIFs, upscaled images.
+"""Pictures made for people to download: equations, animated GIFs, upscaled images; and the
+one place pictures become bytes (``image_bytes``: PNG, JPEG, WebP, GIF; ``png_bytes``,
+``data_url``), for downloads, st.image, components and bundle files alike.
 
 Every generated picture draws its text with one bundled font (DejaVu Sans, vendored in
 explorer/render/fonts/ under its Bitstream Vera licence), so ×, −, ↑ and ↓ never turn into
@@ -7,6 +9,7 @@ two with nearest-neighbour (``pixel_scale``), never smoothed: a 64 px decode sta
 """
 from __future__ import annotations
 
+import base64
 import io
 from functools import lru_cache
 from pathlib import Path
@@ -83,13 +86,26 @@ def gif_bytes(frames: np.ndarray, size: int = 192, ms_per_frame: int = 120,
     seq = [upscale(f, size) for f in frames]   # nearest, power of two: 64 px -> 128 px
     if bounce and len(seq) > 2:
         seq = seq + seq[-2:0:-1]
+    return image_bytes(seq[0], "GIF", save_all=True, append_images=seq[1:], loop=0,
+                       duration=ms_per_frame, disposal=2)
+
+
+# ---------------------------------------------------------------------------- bytes
+def image_bytes(img: Image.Image | np.ndarray, fmt: str = "PNG", **options) -> bytes:
+    """The one encoder: a PIL image or a uint8 array [H, W(, 3 | 4)] as bytes in format fmt
+    ("PNG", "JPEG", "WEBP", "GIF"), with PIL's save options (quality=, lossless=, ...)."""
+    pic = img if isinstance(img, Image.Image) else Image.fromarray(np.ascontiguousarray(img))
     buf = io.BytesIO()
-    seq[0].save(buf, format="GIF", save_all=True, append_images=seq[1:], loop=0,
-                duration=ms_per_frame, disposal=2)
+    pic.save(buf, format=fmt, **options)
     return buf.getvalue()
 
 
-def png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+def png_bytes(img: Image.Image | np.ndarray, **options) -> bytes:
+    """PNG bytes of a PIL image or uint8 array (st.image, downloads, files)."""
+    return image_bytes(img, "PNG", **options)
+
+
+def data_url(img: Image.Image | np.ndarray, fmt: str = "PNG", **options) -> str:
+    """A data: URL of the picture (for components that take an image as a string)."""
+    data = image_bytes(img, fmt, **options)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(data).decode("ascii")

@@ -1,23 +1,26 @@
 """Contact sheets: lay product images out on a grid, optionally with small text labels.
 
-Used for catalogue previews, fixed-latent galleries and factor traversals::
+Used for catalogue previews, fixed-latent galleries, factor traversals, the image map and the
+bundle's gallery file; every grid is built by ``tile_grid``::
 
     image_grid(images, cols=8)                         # [N, H, W, 3] -> PIL image
     row_labelled_grid(rows, ["z0", "z1"], ["-2", "0", "+2"])   # [R, C, H, W, 3]
-    to_png_bytes(img)
+    tile_grid(tiles, cols, rows, cells=...)            # PIL tiles at chosen cells
+    png_bytes(img)                                     # explorer.render.pictures' encoder
 
 Images may be uint8 in [0, 255] or floats in [0, 1] (decoder output); grey images
 ([N, H, W] or [N, H, W, 1]) are shown as grey RGB.
 """
 from __future__ import annotations
 
-import io
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from explorer.render.pictures import font
+from explorer.render.pictures import font, png_bytes
+
+to_png_bytes = png_bytes   # the one encoder, under the name callers knew
 
 TEXT_COLOUR = (40, 40, 40)
 
@@ -68,6 +71,29 @@ def _tile(image: np.ndarray, scale: int) -> Image.Image:
     return tile
 
 
+def tile_grid(tiles: Iterable[Image.Image], cols: int, rows: int, tile_size: tuple[int, int],
+              cells: Iterable[int] | None = None, pad: int = 2,
+              bg: tuple[int, int, int] = (255, 255, 255), gap_below: int = 0,
+              margin: tuple[int, int] = (0, 0)) -> tuple[Image.Image, list[tuple[int, int]]]:
+    """The one grid builder: tiles of tile_size (w, h) pasted into the cells (row-major
+    numbers, default 0, 1, 2, ...) of a rows x cols grid, pad pixels around and between them,
+    gap_below pixels under each row of tiles (room for labels), and margin (left, top) kept
+    free (row and column labels). Returns the sheet and each tile's top-left corner."""
+    w, h = tile_size
+    ox, oy = margin
+    sheet = Image.new("RGB", (ox + pad + cols * (w + pad),
+                              oy + pad + rows * (h + gap_below + pad)), bg)
+    corners = []
+    cell_iter = iter(cells) if cells is not None else None
+    for i, tile in enumerate(tiles):
+        cell = i if cell_iter is None else int(next(cell_iter))
+        r, c = divmod(cell, cols)
+        xy = (ox + pad + c * (w + pad), oy + pad + r * (h + gap_below + pad))
+        sheet.paste(tile, xy)
+        corners.append(xy)
+    return sheet, corners
+
+
 def image_grid(images: np.ndarray, cols: int, pad: int = 2,
                bg: tuple[int, int, int] = (255, 255, 255),
                labels: Sequence[str] | None = None, scale: int = 1) -> Image.Image:
@@ -85,14 +111,12 @@ def image_grid(images: np.ndarray, cols: int, pad: int = 2,
     rows = max(1, -(-n // cols))
     cols_used = min(cols, n) if n else 1
     label_h = _line_height() if labels is not None else 0
-    sheet = Image.new("RGB", (pad + cols_used * (w + pad), pad + rows * (h + label_h + pad)), bg)
-    draw = ImageDraw.Draw(sheet) if labels is not None else None
-    for i in range(n):
-        r, c = divmod(i, cols)
-        x, y = pad + c * (w + pad), pad + r * (h + label_h + pad)
-        sheet.paste(_tile(arr[i], scale), (x, y))
-        if draw is not None:
-            text = _fit(str(labels[i]), w)
+    sheet, corners = tile_grid((_tile(a, scale) for a in arr), cols_used, rows, (w, h), pad=pad,
+                               bg=bg, gap_below=label_h)
+    if labels is not None:
+        draw = ImageDraw.Draw(sheet)
+        for (x, y), label in zip(corners, labels):
+            text = _fit(str(label), w)
             draw.text((x + (w - _text_width(text)) // 2, y + h), text, fill=TEXT_COLOUR,
                       font=_font())
     return sheet
@@ -115,9 +139,8 @@ def row_labelled_grid(rows: np.ndarray, row_labels: Sequence[str],
     h, w = arr.shape[2] * scale, arr.shape[3] * scale
     label_w = max([_text_width(str(t)) for t in row_labels] + [0]) + 2 * pad
     head_h = _line_height() + pad if col_labels is not None else 0
-    width = label_w + pad + n_cols * (w + pad)
-    height = head_h + pad + n_rows * (h + pad)
-    sheet = Image.new("RGB", (width, height), bg)
+    sheet, _ = tile_grid((_tile(arr[r, c], scale) for r in range(n_rows) for c in range(n_cols)),
+                         n_cols, n_rows, (w, h), pad=pad, bg=bg, margin=(label_w, head_h))
     draw = ImageDraw.Draw(sheet)
     text_h = _line_height()
     x0 = label_w + pad
@@ -131,13 +154,4 @@ def row_labelled_grid(rows: np.ndarray, row_labels: Sequence[str],
         y = head_h + pad + r * (h + pad)
         draw.text((pad, y + (h - text_h) // 2), str(row_labels[r]), fill=TEXT_COLOUR,
                   font=_font())
-        for c in range(n_cols):
-            sheet.paste(_tile(arr[r, c], scale), (x0 + c * (w + pad), y))
     return sheet
-
-
-def to_png_bytes(img: Image.Image) -> bytes:
-    """PNG-encoded bytes of a PIL image (for st.image, downloads and files)."""
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
