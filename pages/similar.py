@@ -8,6 +8,7 @@ from explorer.app import cache, cache_hygiene, cache_latent, cache_names
 from explorer.latent.directions import load_directions, move
 from explorer.latent.ops import apply_offsets
 from explorer.latent.naming import dim_label
+from explorer.metrics.information import active_dims
 from explorer.render.pictures import sharp
 from explorer.latent.projection import place_by_neighbours
 from explorer.app.widgets import (anchor_picker, current_bundle, encode_uploaded, esc, item_label,
@@ -138,7 +139,7 @@ with tab_but:
     with left:
         base = anchor_picker(b, "lb", default_index=0, title="Start from")
         kl = cache.kl_per_dim(b)
-        shown = [d for d in order if kl[d] >= 0.1 or b.model.deterministic][:8]
+        shown = active_dims(kl, order, b.model.deterministic)[:8]
         offsets = {d: st.slider(esc(dim_label(d, names)), -3.0, 3.0, 0.0, 0.1, key=f"lb_d{d}")
                    for d in shown}
         saved = list(directions.values())

@@ -11,6 +11,7 @@ from explorer.app import cache, cache_names, cache_pictures
 from explorer.latent.directions import load_directions, slider_key
 from explorer.app.live_decoder import Control, browser_session, combine_basis, live_sliders
 from explorer.latent.naming import dim_label
+from explorer.metrics.information import active_dims
 from explorer.render.pictures import sharp
 from explorer.app.widgets import anchor_picker, current_bundle, esc, product_strip
 
@@ -25,8 +26,7 @@ kl = cache.kl_per_dim(b)
 names = cache_names.slider_names(b)          # saved names, else confirmed suggestions
 changes = cache_names.factor_descriptions(b)  # what visibly changes, from decoded pictures
 directions = load_directions(b.path, b.key, b.latent_dim)  # saved in the disentanglement lab
-ACTIVE = 0.1  # nats: below this a dimension carries next to nothing
-active = [d for d in order if kl[d] >= ACTIVE or b.model.deterministic]
+active = active_dims(kl, order, b.model.deterministic)   # mean KL over KL_THRESHOLD nats
 dims = active + [d for d in order if d not in active]
 CONTROLS = [Control(dim_label(d, names), param=f"d{d}",
                     help=("" if d in active else "near-inactive: ")

@@ -85,13 +85,13 @@ def traversal_grid_png(bundle: Bundle, z: np.ndarray, dims, n_cols: int, labels)
 # ---------------------------------------------------------------------------- model card
 @st.cache_data(show_spinner=False, max_entries=8)
 def _recon_sheet(path: str, key: str, n: int = 10):
-    from explorer.data.splits import split_indices
+    from explorer.data.splits import split_for
     from explorer.render.pictures import pixel_scale
     from explorer.render.sheets import row_labelled_grid
     bb = cache.get_bundle(path)
     tc = bb.info["train_config"]
-    _, val_idx = split_indices(len(bb), tc.get("val_fraction", 0.1), tc.get("seed", 0),
-                               tc.get("max_val", 5000))
+    # the split the model was trained with (duplicates grouped, stratified), as evaluate has it
+    _, val_idx = split_for(tc, len(bb), bb.images, bb.metadata)
     pool = val_idx if len(val_idx) >= n else np.arange(len(bb))
     idx = np.random.default_rng(0).choice(pool, size=min(n, len(pool)), replace=False)
     orig = bb.images.get(idx)

@@ -90,13 +90,19 @@ def split_indices(n: int, val_fraction: float, seed: int, max_val: int = 5000,
 
 
 def split_for(train_config: dict[str, Any], n: int, images: np.ndarray | None = None,
-              metadata: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray]:
+              metadata: pd.DataFrame | None = None, groups: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """The split a model was trained with, from its training config (a bundle's
     train_config): duplicates grouped if `group_duplicates` (absent in older bundles: not),
-    stratified by `stratify` if set. images / metadata are needed only for those."""
+    stratified by `stratify` if set. images / metadata are needed only for those (images:
+    any sequence of [S, S, 3] arrays, e.g. a bundle's ImageStore, read one at a time; or
+    groups, image_groups(images) already computed). Training, evaluation and the model
+    card all recover the split here."""
     tc = train_config
-    groups = strata = None
-    if tc.get("group_duplicates"):
+    strata = None
+    if not tc.get("group_duplicates"):
+        groups = None
+    elif groups is None:
         if images is None:
             raise ValueError("this split groups duplicate images: the images are needed")
         groups = image_groups(images)

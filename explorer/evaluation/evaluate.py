@@ -43,7 +43,7 @@ from explorer.metrics import (count_active, dci, is_deterministic, kl_per_dim, k
                               mig, modularity, sap, score_columns)
 from explorer.metrics.colour import colour_error_sums, fidelity_from_sums
 from explorer.metrics.sharpness import gradient_energy, ratio_from_sums
-from explorer.data.splits import image_groups, split_indices
+from explorer.data.splits import image_groups, split_for, split_indices
 
 PCA_FIT_BYTES = 1 << 30  # the float32 pixel matrix the PCA is fitted on stays under 1 GiB
 METRIC_COLUMNS = {"mig": "MIG", "sap": "SAP", "dci_d": "DCI D", "dci_c": "DCI C",
@@ -210,9 +210,10 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
     vf, tseed, max_val = (float(tc.get("val_fraction", 0.1)), int(tc.get("seed", 0)),
                           int(tc.get("max_val", 5000)))
     col = tc.get("stratify") or ""
-    train_idx, val_idx = split_indices(
-        n, vf, tseed, max_val, groups if tc.get("group_duplicates") else None,
-        metadata[col].to_numpy() if col in metadata.columns else None)
+    try:
+        train_idx, val_idx = split_for(tc, n, metadata=metadata, groups=groups)
+    except KeyError as e:
+        raise BundleError(f"{bundle.path}: {e.args[0]}") from e
     # a bundle trained before duplicates were grouped: its validation items with a
     # pixel-identical twin in training are left out (the model and the k-NN vote saw the twin)
     twin = np.isin(groups[val_idx], groups[train_idx])

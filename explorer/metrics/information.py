@@ -58,6 +58,15 @@ def active_units(mu: np.ndarray, logvar: np.ndarray, threshold: float = KL_THRES
     return int((kl_per_dim(mu, logvar) > threshold).sum())
 
 
+def active_dims(kl: np.ndarray, order=None, deterministic: bool = False) -> list[int]:
+    """The dimensions (in `order`, default 0..D-1) whose mean KL kl [D] exceeds KL_THRESHOLD,
+    the rule active_units counts by; every dimension for deterministic codes (their KL means
+    nothing). The factor sliders and the lab's edit sliders show these first."""
+    k = np.asarray(kl, np.float64)
+    dims = range(len(k)) if order is None else order
+    return [int(d) for d in dims if deterministic or k[d] > KL_THRESHOLD]
+
+
 def active_units_variance(mu: np.ndarray, threshold: float = VARIANCE_THRESHOLD) -> int:
     """Number of dimensions whose posterior mean varies over items by more than threshold
     (Burda et al. 2016); meaningful for deterministic codes too."""
