@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer.app import cache_pictures
 from explorer.app.widgets import crisp_image, current_bundle, esc
+from explorer.data.schema import is_factor
 
 b = current_bundle()
 info = b.info
@@ -41,7 +42,7 @@ with right:
                 f"{esc(', '.join(f'{k}={v}' for k, v in src.items() if k != 'kind'))}  \n"
                 f"fingerprint {esc(cat['fingerprint'])}")
     st.markdown("metadata: " + ", ".join(esc(c) for c in cat.get("columns", [])
-                                         if not c.startswith("factor_")))
+                                         if not is_factor(c)))
     if cat.get("factor_columns"):
         st.caption(f"{len(cat['factor_columns'])} ground-truth factor columns "
                    f"(used by the disentanglement lab)")

@@ -142,19 +142,20 @@ class PixelReader:
     linear reader would follow any pixel change."""
 
     def __init__(self, recon_images: np.ndarray, metadata, seed: int = 0, k: int = K_READER):
-        from sklearn.neighbors import NearestNeighbors
+        from explorer.latent.index import LatentIndex
         self.metadata = metadata.reset_index(drop=True)
         n = len(recon_images)
         perm = np.random.default_rng(seed).permutation(n)
         self.train, self.test = perm[:int(0.75 * n)], perm[int(0.75 * n):]
         feats = pixel_features(recon_images)
-        self.nn = NearestNeighbors(n_neighbors=min(k, len(self.train))).fit(feats[self.train])
-        self.test_nbrs = self.nn.kneighbors(feats[self.test], return_distance=False)
+        self.k = min(k, len(self.train))
+        self.nn = LatentIndex(feats[self.train], method="exact")   # the app's one k-NN
+        self.test_nbrs = self.nn.query(feats[self.test], k=self.k)[0]
         self.reliability: dict[str, float] = {}
 
     def neighbours(self, images: np.ndarray) -> np.ndarray:
         """[M, S, S, 3] -> [M, k] rows of self.train."""
-        return self.nn.kneighbors(pixel_features(images), return_distance=False)
+        return self.nn.query(pixel_features(images), k=self.k)[0]
 
     def _values(self, col: str, kind: str):
         s = self.metadata[col]
