@@ -15,7 +15,6 @@ import numpy as np
 import streamlit as st
 
 from explorer.app import cache
-from explorer.data.schema import card_detail_columns
 from explorer.render.pictures import sharp
 
 if TYPE_CHECKING:   # torch and pandas load with the bundle, after the page's first paint
@@ -171,6 +170,7 @@ def product_card(bundle: Bundle, i: int, distance: float | None = None, *, width
     if distance is not None:
         st.caption(f"distance {distance:.2f}")
     if details:
+        from explorer.data.schema import card_detail_columns   # pandas: not before first paint
         extra = {c: row[c] for c in card_detail_columns(md.columns) if pd.notna(row[c])}
         if extra:
             with st.expander("details"):
