@@ -44,6 +44,7 @@ def default_run(catalogue, tmp_path_factory):
     return _short_run(catalogue, tmp_path_factory.mktemp("recipe") / "default")
 
 
+@pytest.mark.slow
 def test_a_short_default_run_keeps_active_dimensions(default_run):
     # a collapsed latent space (the β=4 summed-MSE run: KL 0) has none
     print(f"short default run: {default_run['active']} active dims, "
@@ -52,6 +53,7 @@ def test_a_short_default_run_keeps_active_dimensions(default_run):
     assert default_run["psnr"] > 17.0, default_run["psnr"]
 
 
+@pytest.mark.slow
 def test_the_colour_curriculum_keeps_hue(default_run, catalogue, tmp_path_factory):
     grey = _short_run(catalogue, tmp_path_factory.mktemp("recipe") / "no-curriculum",
                       colour_boost=1.0)
