@@ -78,13 +78,6 @@ def information_section() -> None:
 
 
 # ---------------------------------------------------------------------------- 2. naming
-def _use_suggestions(suggested: list[str], saved: dict[int, str]) -> None:
-    """Fill the editor with the suggestions; dimensions without one keep their name."""
-    ss["lab_names_draft"] = {**saved, **{d: s for d, s in enumerate(suggested)
-                                         if s not in ("inactive", "no clear attribute")}}
-    ss.pop("names_editor", None)
-
-
 def _discard_edits() -> None:
     ss.pop("lab_names_draft", None)
     ss.pop("names_editor", None)
@@ -131,7 +124,8 @@ def naming_section() -> None:
         "dim": order,
         ("variance" if deterministic else "KL"): [float(score[d]) for d in order],
         "best attribute": best,
-        "suggested": [suggested[d] for d in order],
+        "suggested": [(checked[d].suggestion or "–") if d in checked else suggested[d]
+                      for d in order],
         # the suggestion is applied to the sliders only when the decoded pictures confirm it
         "pictures": [("✓ " if checked[d].confirmed else "✗ ") + checked[d].evidence
                      if d in checked else "" for d in order],
@@ -146,8 +140,9 @@ def naming_section() -> None:
             "variance": st.column_config.NumberColumn(format="%.3f", width="small"),
             "name": st.column_config.TextColumn("name", max_chars=80, width="medium")})
     c1, c2, c3 = st.columns(3)
-    c1.button("Use suggestions", on_click=_use_suggestions, args=(suggested, names),
-              width="stretch", help="fill the name column with the suggested names")
+    c1.button("Use suggestions", on_click=lab_sections.use_suggestions, args=(names, checked),
+              width="stretch", help="fill the name column with the suggestions that the "
+                                    "decoded pictures confirmed (✓)")
     c2.button("Discard edits", on_click=_discard_edits, width="stretch")
     if c3.button("Save names", type="primary", width="stretch"):
         new = {int(r.dim): (r.name.strip() if isinstance(r.name, str) else "")
@@ -162,6 +157,8 @@ def naming_section() -> None:
             ss["lab_flash"] = f"Saved {len(changed)} changed names to {where}."
             _discard_edits()
             st.rerun()
+    if "lab_names_note" in ss:
+        st.info(esc(ss.pop("lab_names_note")), icon=":material/rule:")
     if draft is not None:
         st.caption(":material/edit: unsaved suggestions: press **Save names** to keep them.")
 

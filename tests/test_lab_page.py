@@ -85,15 +85,27 @@ def test_naming_editor_saves_names_and_they_are_reloaded(bundle_copy, info):
     assert at.data_editor(key="names_editor").value["name"].iloc[0] == "chunkiness"
     assert f"dim {first_dim} · chunkiness" in _chart_text(at)
 
-    # "use suggestions" fills the editor (not yet saved)
-    suggested = at.data_editor(key="names_editor").value["suggested"].tolist()
+    # "use suggestions" fills in only the suggestions the decoded pictures confirmed (as on
+    # the sliders); the demo's check confirms some and refuses others (e.g. "silhouette: ...",
+    # which only changes colour); refused ones keep their name and are counted in a note
+    from explorer.latent.naming import load_checked
+    checked = load_checked(bundle_copy, info["key"])
+    ok = {d for d, f in checked.items() if f.confirmed and f.suggestion}
+    refused = {d for d, f in checked.items() if f.suggestion and not f.confirmed}
+    assert ok and refused, "the demo's check should confirm some suggestions and refuse some"
     next(b for b in at.button if b.label == "Use suggestions").click()
     at.run()
     assert not at.exception
-    names = at.data_editor(key="names_editor").value["name"].tolist()
-    for i, (s, n) in enumerate(zip(suggested, names)):
-        keep = "chunkiness" if i == 0 else ""   # a dimension without a suggestion keeps its name
-        assert n == (keep if s in ("inactive", "no clear attribute") else s)
+    table = at.data_editor(key="names_editor").value
+    for d, s, n in zip(table["dim"], table["suggested"], table["name"]):
+        d = int(d)
+        assert s == (checked[d].suggestion or "–")   # the suggestion that was checked
+        keep = "chunkiness" if d == first_dim else ""
+        assert n == (checked[d].suggestion if d in ok else keep), (d, s, n)
+    assert not any(n.startswith("silhouette") for n in table["name"])
+    note = " ".join(i.value for i in at.info)
+    assert f"Filled in {len(ok)} suggestion" in note, note
+    assert f"Skipped {len(refused)} that the pictures did not confirm" in note, note
     assert load_names(bundle_copy, info["key"]) == {first_dim: "chunkiness"}
 
     # the factor sliders are labelled with the saved name

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.latent.naming import (FactorName, applied_names, dim_label, load_checked,
-                                    save_checked)
+from explorer.latent.naming import (FactorName, applied_names, confirmed_suggestions,
+                                    dim_label, load_checked, save_checked)
 from explorer.latent.naming_check import describe_change
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,6 +53,17 @@ def test_only_confirmed_suggestions_are_applied_and_saved_names_win(tmp_path):
     assert back[0].confirmed and not back[1].confirmed
     assert back[1].description == "colour of the whole shoe"
     assert load_checked(tmp_path, "other weights") is None
+
+
+def test_use_suggestions_fills_in_only_confirmed_ones():
+    checked = {0: FactorName(0, "", "suggested", "upper_hue ↑", True, "", "colour of the upper"),
+               1: FactorName(1, "", "none", "silhouette: boot vs runner", False, "",
+                             "colour of the whole shoe"),
+               2: FactorName(2, "", "none", "", False, "no suggestion", "little visible change")}
+    draft, skipped = confirmed_suggestions({1: "my name", 2: "kept"}, checked)
+    assert draft == {0: "upper_hue ↑", 1: "my name", 2: "kept"}
+    assert list(skipped) == [1] and "silhouette" in skipped[1] and "whole shoe" in skipped[1]
+    assert confirmed_suggestions({3: "x"}, None) == ({3: "x"}, {})   # check still running
 
 
 def _check(bundle_name: str, wanted) -> dict:

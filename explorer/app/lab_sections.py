@@ -161,3 +161,26 @@ def leakage_panel(df) -> None:
             "probe_accuracy": st.column_config.NumberColumn("probe acc.", format="%.2f"),
             "majority": st.column_config.NumberColumn(format="%.2f"),
             "toward": st.column_config.TextColumn("toward", help="class gaining most at +3")})
+
+
+# ---------------------------------------------------------------------------- names tab
+def use_suggestions(saved: dict[int, str], checked) -> None:
+    """The "Use suggestions" button: fill the names editor with the suggestions that the
+    decoded pictures confirmed (explorer.latent.naming.confirmed_suggestions, the rule the
+    sliders follow) and say how many were skipped and why."""
+    from explorer.latent.naming import confirmed_suggestions
+    ss = st.session_state
+    if not checked:
+        ss["lab_names_note"] = ("The suggestions are still being checked against decoded "
+                                "pictures: nothing filled in yet; try again in a minute.")
+        return
+    draft, skipped = confirmed_suggestions(saved, checked)
+    ss["lab_names_draft"] = draft
+    ss.pop("names_editor", None)
+    n = sum(1 for f in checked.values() if f.confirmed and f.suggestion)
+    note = f"Filled in {n} suggestion{'s' * (n != 1)} confirmed by the decoded pictures."
+    if skipped:
+        note += (f" Skipped {len(skipped)} that the pictures did not confirm (moving the "
+                 "factor changes something else), so they stay as they were: "
+                 + "; ".join(f"dim {d}: {why}" for d, why in skipped.items()) + ".")
+    ss["lab_names_note"] = note

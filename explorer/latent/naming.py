@@ -120,3 +120,19 @@ def applied_names(saved: dict[int, str], checked: dict[int, FactorName] | None) 
            if f.confirmed and f.suggestion}
     out.update(saved)
     return out
+
+
+def confirmed_suggestions(draft: dict[int, str], checked: dict[int, FactorName] | None
+                          ) -> tuple[dict[int, str], dict[int, str]]:
+    """The lab's "Use suggestions": (new draft, {dim: why skipped}). Only suggestions that
+    decoding the factor's traversal confirmed are filled in, the rule the sliders follow
+    (applied_names); every other dimension keeps its draft name. Without a check (still
+    running), nothing is filled in."""
+    out, skipped = dict(draft), {}
+    for d, f in sorted((checked or {}).items()):
+        if f.confirmed and f.suggestion:
+            out[d] = f.suggestion
+        elif f.suggestion:
+            skipped[d] = f"the pictures did not confirm {f.suggestion!r}; " \
+                         f"what changes: {f.description}"
+    return out, skipped
