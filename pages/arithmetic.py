@@ -6,7 +6,7 @@ from explorer.app import cache
 from explorer.latent.ops import analogy, combine
 from explorer.app.live_decoder import Control, browser_session, live_sliders
 from explorer.render.pictures import equation_picture, png_bytes, sharp
-from explorer.app.widgets import anchor_picker, current_bundle, product_strip
+from explorer.app.widgets import anchor_picker, crisp_image, current_bundle, product_strip
 
 b = current_bundle()
 st.title(":material/add_circle: Sneaker arithmetic")
@@ -21,7 +21,7 @@ anchors = []
 for j, (col, key) in enumerate(zip(cols, "abc"[:n])):
     with col:
         anc = anchor_picker(b, key, default_index=(j * len(b)) // n, title=key.upper())
-        st.image(sharp(anc.image, 96))
+        crisp_image(sharp(anc.image, 128), alt=f"anchor {key.upper()}")   # x2^k, nearest
         anchors.append(anc)
 
 WEIGHTS = [Control("weight of A", param="wa", min=-1.0, max=2.0, step=0.05, default=0.5),

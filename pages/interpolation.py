@@ -10,7 +10,8 @@ from explorer.render.pictures import gif_bytes, sharp
 from explorer.latent.projection import place_by_neighbours
 from explorer.render.pictures import png_bytes
 from explorer.render.sheets import row_labelled_grid
-from explorer.app.widgets import anchor_picker, current_bundle, esc, item_label, product_strip
+from explorer.app.widgets import (anchor_picker, crisp_image, current_bundle, esc, item_label,
+                                  product_strip)
 
 b = current_bundle()
 st.title(":material/swap_horiz: Interpolation")
@@ -20,10 +21,10 @@ st.caption("Two anchor sneakers and the path between them in latent space, decod
 ca, cb = st.columns(2)
 with ca:
     a = anchor_picker(b, "a", default_index=0, title="Start")
-    st.image(sharp(a.image, 96))
+    crisp_image(sharp(a.image, 128), alt="start anchor")   # x2^k, nearest neighbour
 with cb:
     bb = anchor_picker(b, "b", default_index=min(len(b) - 1, len(b) // 2), title="End")
-    st.image(sharp(bb.image, 96))
+    crisp_image(sharp(bb.image, 128), alt="end anchor")
 
 c1, c2 = st.columns(2)
 steps = c1.slider("Steps", 2, 24, 8, key="steps", bind="query-params")

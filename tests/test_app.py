@@ -151,6 +151,39 @@ def test_interpolation_strip_and_downloads():
     assert not at.exception
 
 
+@pytest.mark.parametrize("page, alts", [("pages/interpolation.py", ["start anchor", "end anchor"]),
+                                        ("pages/arithmetic.py", ["anchor A", "anchor B"])])
+def test_anchor_pictures_are_enlarged_by_whole_pixels(page, alts, monkeypatch):
+    """The anchors are shown x2^k by nearest neighbour (64 px -> 128 px), not at native size."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    sent: dict[str, bytes] = {}
+    original = MediaFileManager.add
+
+    def recording_add(self, data, mimetype, coordinates, *args, **kwargs):
+        url = original(self, data, mimetype, coordinates, *args, **kwargs)
+        sent[url] = data
+        return url
+
+    monkeypatch.setattr(MediaFileManager, "add", recording_add)
+    at = _open(page)
+    from explorer.app import cache
+    from explorer.bundle.core import load_bundle
+    b = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False)
+    s = b.image_size
+    want = s * (2 if s <= 64 else 1)
+    for alt in alts:
+        img = next(i for i in at.image if any(p.alt == alt for p in i.proto.imgs))
+        with Image.open(io.BytesIO(sent[img.value[0]])) as im:
+            assert im.size == (want, want), (alt, im.size)
+            px = np.asarray(im.convert("RGB"))
+        if want == 2 * s:     # every source pixel is a 2 x 2 block: nearest neighbour
+            assert np.array_equal(px[0::2, 0::2], px[1::2, 1::2]), alt
+
+
 def test_arithmetic_both_operations():
     at = _open("pages/arithmetic.py")
     assert any(d.label.startswith("Download the equation") for d in at.get("download_button"))
