@@ -21,8 +21,8 @@ when it has at most ``num_bins`` distinct values (integer codes, labels) and con
 otherwise; and the SVMs train on at most ``max_train`` items of the training split (the
 reference samples 10,000 training and 5,000 test points). A constant dimension scores what a
 classifier without input scores (or R^2 = 0), so an all-constant code has every gap 0.
-Cost: one SVM per (dimension, discrete factor) pair, about 10 ms each for 3,500 training
-items and 20 classes on one core.
+Cost: one SVM per (dimension, discrete factor) pair: 3.2 s of CPU for 10,000 items, 16
+dimensions and 12 discrete factors of 2-20 classes (192 SVMs on 5,000 training items each).
 """
 from __future__ import annotations
 
