@@ -89,6 +89,7 @@ def _tmp_leftovers(folder: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------- (a) training
+@pytest.mark.slow
 def test_training_sigkilled_mid_epoch_resumes_from_an_intact_checkpoint(tmp_path):
     blocks_catalogue(768).save(tmp_path / "cat")
     out = tmp_path / "run"
@@ -241,6 +242,7 @@ def _wait_idle(page, timeout: float = 90) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_app_and_tag_writer_sigkilled_keep_every_committed_tag(small_bundle, tmp_path,
                                                                chromium_path, monkeypatch):
