@@ -65,15 +65,20 @@ def _help(dim: int) -> str:
 
 @st.fragment
 def hero_live() -> None:
-    """In a browser: the picture is decoded there while the sliders move (live_decoder)."""
+    """In a browser: the picture is decoded there while the sliders move (live_decoder).
+    The picture and its sliders come first, the choices under them: on a phone (390x844)
+    the sneaker and its control are both above the fold."""
+    hero_box = st.container()
     pick, other, dim = _hero_choices(wide=True)
     za, zb = b.mu[featured[pick]], b.mu[featured[other]]
     basis = np.stack([np.eye(b.latent_dim, dtype=np.float32)[dim], zb - za])
     controls = [Control(f"Move {dim_label(dim, names)}", help=_help(dim)),
                 Control(f"Blend into sneaker {other + 1}", min=0.0, max=1.0, step=0.05,
                         help="walk the straight path between the two")]
-    live_sliders(b, key=f"hero_live_{pick}_{dim}", base=za, basis=basis, controls=controls,
-                 values=[0.0, 0.0], display=256, caption=item_label(b, featured[pick]))
+    with hero_box:
+        live_sliders(b, key=f"hero_live_{pick}_{dim}", base=za, basis=basis,
+                     controls=controls, values=[0.0, 0.0], display=256,
+                     caption=item_label(b, featured[pick]))
 
 
 @st.fragment

@@ -2,7 +2,8 @@
 
 The sliders page decodes with onnxruntime-web while a slider is dragged: the pixels match the
 server's decode, nothing reaches the server until release, the URL is replaced in place (Back
-returns to the page as it was left), a phone keeps the picture in view, and without
+returns to the page as it was left), a phone keeps the picture in view (the home page's hero
+and its first control above the fold too), and without
 WebAssembly the server's picture is shown instead.
 """
 from __future__ import annotations
@@ -185,6 +186,21 @@ def test_a_phone_keeps_the_picture_in_view_while_sliding(server, browser, shots)
         assert slider["y"] >= canvas[1] - 1, "the slider hides under the picture"
         assert slider["y"] + slider["height"] <= 844
     page.screenshot(path=str(shots / "sliders_phone.png"))
+    page.close()
+
+
+def test_the_home_hero_and_its_control_are_above_the_fold_on_a_phone(server, browser, shots):
+    page = _open_live(browser, server, "", viewport={"width": 390, "height": 844},
+                      device_scale_factor=2, is_mobile=True, has_touch=True)
+    assert page.evaluate("window.scrollY") == 0
+    canvas = page.evaluate(f"() => {{ const r = {ROOT}.querySelector('canvas')"
+                           f".getBoundingClientRect(); return [r.top, r.bottom, r.width] }}")
+    first = page.locator("input.ks-range").first.bounding_box()
+    page.screenshot(path=str(shots / "home_phone.png"))
+    assert canvas[2] >= 128 and 0 <= canvas[0] and canvas[1] <= 844, \
+        f"the hero sneaker is not in view without scrolling: {canvas}"
+    assert canvas[1] <= first["y"] and first["y"] + first["height"] <= 844, \
+        f"the hero's first control is below the fold: {first}"
     page.close()
 
 
