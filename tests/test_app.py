@@ -125,7 +125,7 @@ def test_a_bad_upload_shows_an_error_not_a_traceback(name, data, message):
     assert any(message in e for e in errors), errors
 
 
-def test_a_good_upload_becomes_the_anchor():
+def test_a_good_upload_becomes_the_anchor(sent_media):
     at = _open("pages/sliders.py")
     before = _image_urls(at, "decoded")
     at.radio(key="a__src").set_value("Upload a photo")
@@ -134,7 +134,9 @@ def test_a_good_upload_becomes_the_anchor():
     at.run()
     assert not at.exception
     assert not at.error
-    assert _image_urls(at, "as the model sees it")
+    seen = _image_urls(at, "as the model sees it")
+    s = _demo_image_size()       # x2 by nearest neighbour, like the other pictures
+    assert _pixels_sent(sent_media, seen[0]).shape[:2] == ((2 * s, 2 * s) if s <= 64 else (s, s))
     assert _image_urls(at, "decoded") != before
 
 
@@ -151,14 +153,9 @@ def test_interpolation_strip_and_downloads():
     assert not at.exception
 
 
-@pytest.mark.parametrize("page, alts", [("pages/interpolation.py", ["start anchor", "end anchor"]),
-                                        ("pages/arithmetic.py", ["anchor A", "anchor B"])])
-def test_anchor_pictures_are_enlarged_by_whole_pixels(page, alts, monkeypatch):
-    """The anchors are shown x2^k by nearest neighbour (64 px -> 128 px), not at native size."""
-    import io
-
-    import numpy as np
-    from PIL import Image
+@pytest.fixture
+def sent_media(monkeypatch) -> dict[str, bytes]:
+    """{url: bytes} of every media file (picture) the app sends."""
     from streamlit.runtime.media_file_manager import MediaFileManager
     sent: dict[str, bytes] = {}
     original = MediaFileManager.add
@@ -169,17 +166,36 @@ def test_anchor_pictures_are_enlarged_by_whole_pixels(page, alts, monkeypatch):
         return url
 
     monkeypatch.setattr(MediaFileManager, "add", recording_add)
-    at = _open(page)
+    return sent
+
+
+def _pixels_sent(sent: dict[str, bytes], url: str):
+    import io
+
+    import numpy as np
+    from PIL import Image
+    with Image.open(io.BytesIO(sent[url])) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _demo_image_size() -> int:
     from explorer.app import cache
-    from explorer.bundle.core import load_bundle
-    b = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False)
-    s = b.image_size
+    from explorer.bundle.meta import read_summary
+    return int(read_summary(cache.DEFAULT_BUNDLE)["image_size"])
+
+
+@pytest.mark.parametrize("page, alts", [("pages/interpolation.py", ["start anchor", "end anchor"]),
+                                        ("pages/arithmetic.py", ["anchor A", "anchor B"])])
+def test_anchor_pictures_are_enlarged_by_whole_pixels(page, alts, sent_media):
+    """The anchors are shown x2^k by nearest neighbour (64 px -> 128 px), not at native size."""
+    import numpy as np
+    at = _open(page)
+    s = _demo_image_size()
     want = s * (2 if s <= 64 else 1)
     for alt in alts:
         img = next(i for i in at.image if any(p.alt == alt for p in i.proto.imgs))
-        with Image.open(io.BytesIO(sent[img.value[0]])) as im:
-            assert im.size == (want, want), (alt, im.size)
-            px = np.asarray(im.convert("RGB"))
+        px = _pixels_sent(sent_media, img.value[0])
+        assert px.shape[:2] == (want, want), (alt, px.shape)
         if want == 2 * s:     # every source pixel is a 2 x 2 block: nearest neighbour
             assert np.array_equal(px[0::2, 0::2], px[1::2, 1::2]), alt
 

@@ -249,7 +249,7 @@ def anchor_picker(bundle: Bundle, key: str, default_index: int = 0, title: str =
         got = encode_uploaded(bundle, up) if up is not None else None
         if got is not None:
             img, z = got
-            crisp_image(sharp(img, 96), caption="as the model sees it")
+            crisp_image(sharp(img, 128), caption="as the model sees it")   # x2^k, nearest
             return Anchor(z=z, image=img, label=f"upload: {up.name}")
         st.info("Using the catalogue item below until a photo is uploaded.")
 
