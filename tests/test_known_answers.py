@@ -101,18 +101,15 @@ def _gaussian_case(d: int, rho: float, n: int = 2000, prior_share: float = 0.75,
 @pytest.mark.parametrize("d,rho", [(2, 0.0), (2, 0.8), (3, 0.6)])
 @pytest.mark.parametrize("dataset_size", [2000, 20000])
 def test_tcvae_decomposition_matches_the_exact_gaussian_values(d, rho, dataset_size):
-    """Minibatch-weighted sampling (Chen et al. 2018, as in their code) normalises every
-    log-density by log(B N): against a consistent estimate (normaliser log B) the joint and the
-    d marginals each lose log N, so its TC is the true one plus (d - 1) log N, its MI the true
-    one plus log N and its dimension-wise KL the true one minus d log N (the three still sum to
-    the KL, and the constants carry no gradient). Those offsets are taken off here; what is
-    left is checked against the exact values of a Gaussian aggregate posterior."""
+    """The minibatch estimate of the aggregate posterior, normalised by log B (Chen et al.'s
+    code uses log(B N): its TC would read (d - 1) log N high, its MI log N high and its
+    dimension-wise KL d log N low), checked against the exact values of a Gaussian aggregate
+    posterior, at two dataset sizes (which must not move the estimate)."""
     mu, logvar, exact = _gaussian_case(d, rho)
     p = _tcvae_parts(mu, logvar, dataset_size)
-    log_n = math.log(dataset_size)
-    assert p["tc"] - (d - 1) * log_n == pytest.approx(exact["tc"], abs=0.05)
-    assert p["mi"] - log_n == pytest.approx(exact["mi"], abs=0.08)
-    assert p["dim_kl"] + d * log_n == pytest.approx(exact["dim_kl"], abs=0.02)
+    assert p["tc"] == pytest.approx(exact["tc"], abs=0.05)
+    assert p["mi"] == pytest.approx(exact["mi"], abs=0.08)
+    assert p["dim_kl"] == pytest.approx(exact["dim_kl"], abs=0.02)
     # and the three terms add up to the KL to the prior (its closed form, averaged)
     kl = float(gaussian_kl(mu, logvar).sum(1).mean())
     assert p["mi"] + p["tc"] + p["dim_kl"] == pytest.approx(kl, abs=0.1)

@@ -1,6 +1,10 @@
 """β-TCVAE (Chen et al. 2018): the KL split into index-code MI, total correlation and
 dimension-wise KL, with the total correlation weighted by β. The aggregate posterior q(z) is
-estimated by minibatch-weighted sampling over a dataset of `dataset_size` items.
+estimated from the minibatch: q(z) = 1/N Σ_n q(z|x_n) ≈ 1/B Σ_j q(z|x_j), so every log-density
+is normalised by log B. Chen et al.'s code normalises by log(B N), which adds constants to the
+logged terms (TC + (D-1) log N, MI + log N, dimension-wise KL - D log N; tests/test_known_answers
+measures them); constants carry no gradient, so training is the same either way, but with log B
+the logged MI, TC and dimension-wise KL are estimates of the true values.
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ class BetaTCVAE(AutoEncoder):
         log_qz_x = _log_normal(z, mu, logvar).sum(1)                              # [B]
         log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)  # [B]
         mat = _log_normal(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))   # [B, B, D]
-        log_norm = math.log(b * n)
+        log_norm = math.log(b)   # not log(b * n): see the module docstring
         log_qz = torch.logsumexp(mat.sum(2), dim=1) - log_norm                    # [B]
         log_prod_qz = (torch.logsumexp(mat, dim=1) - log_norm).sum(1)             # [B]
         mi = (log_qz_x - log_qz).mean()
