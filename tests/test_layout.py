@@ -93,3 +93,56 @@ def test_every_listed_exception_still_needs_to_be_one():
         limit = MAX_PAGE_LINES if p.parent == PAGES else MAX_MODULE_LINES
         assert len(p.read_text(encoding="utf-8").splitlines()) > limit, \
             f"{rel} is within the limit now: drop it from OVERSIZE"
+
+
+def imported_modules(source: str) -> set[str]:
+    """Full dotted names of the absolute imports a module makes anywhere."""
+    mods = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            mods.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            mods.add(node.module)
+            mods.update(f"{node.module}.{a.name}" for a in node.names)
+    return mods
+
+
+# The data flow's layers: a package may import only those listed for it (and itself). render is
+# the one picture/byte toolbox every layer may use; app and cli sit on top.
+ALLOWED = {
+    "data": {"render"},
+    "models": set(),
+    "metrics": {"data", "latent"},
+    "training": {"data", "models", "bundle", "render", "metrics"},
+    "bundle": {"data", "models", "training", "render", "latent"},
+    "latent": {"data", "models", "bundle", "metrics", "store", "render"},
+    "store": {"data", "latent", "bundle"},
+    "evaluation": {"data", "models", "training", "bundle", "latent", "metrics"},
+    "render": {"data", "latent", "bundle", "metrics"},
+    "cli": {"data", "models", "training", "bundle", "latent", "metrics", "evaluation", "store",
+            "render"},
+}
+
+
+def layer_offences(package: str, mods: set[str]) -> list[str]:
+    used = {m.split(".")[1] for m in mods if m.startswith("explorer.") and m.count(".") >= 1}
+    return sorted(u for u in used - {package} - ALLOWED[package]
+                  if (PACKAGE / u).is_dir())
+
+
+def test_the_layer_check_can_fail():
+    mods = imported_modules("def f():\n    from explorer.app import cache\n")
+    assert layer_offences("latent", mods) == ["app"]
+    assert layer_offences("data", {"explorer.cli.train"}) == ["cli"]
+    assert layer_offences("data", {"explorer.data.schema", "explorer.render.pictures"}) == []
+
+
+def test_each_layer_imports_only_the_layers_it_builds_on():
+    """No domain package imports explorer.app (Streamlit) or explorer.cli."""
+    offenders = {}
+    for pkg in ALLOWED:
+        for p in _sources(PACKAGE / pkg):
+            bad = layer_offences(pkg, imported_modules(p.read_text(encoding="utf-8")))
+            if bad:
+                offenders[str(p.relative_to(REPO))] = bad
+    assert offenders == {}

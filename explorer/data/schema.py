@@ -53,6 +53,7 @@ MAX_CATEGORIES = 200       # text with more distinct values is free text, not a 
 MAX_INT_CATEGORIES = 20    # whole numbers with at most this many distinct values are categories
 NEAR_UNIQUE = 0.9          # text with this share of distinct values per item names items ...
 NEAR_UNIQUE_MIN_ITEMS = 20  # ... once a column has this many values
+MISSING = "(missing)"       # how a missing value reads wherever values are counted or shown
 PALETTE_CATEGORIES = 20    # display: values the map colours on their own, the rest "(other)"
 
 IDENTIFIER, EMPTY, CONSTANT = "identifier", "empty", "constant"

@@ -182,8 +182,7 @@ def selection_summary(metadata, x: np.ndarray, selected, columns: list[str] | No
     central holds the members nearest (Euclidean, latent space) the selection's mean,
     nearest first. An empty selection gives size 0 and empty tables."""
     import pandas as pd
-    from explorer.data.schema import filter_columns
-    from explorer.render.mapview import MISSING
+    from explorer.data.schema import MISSING, filter_columns
 
     a = _as_2d(x)
     if len(a) != len(metadata):

@@ -30,7 +30,7 @@ MAX_POINTS = 50_000
 DENSITY_ABOVE = 300_000
 MAX_CATEGORIES = schema.PALETTE_CATEGORIES   # values with their own colour, the rest "(other)"
 OTHER = "(other)"
-MISSING = "(missing)"
+MISSING = schema.MISSING
 
 # A colour-blind-friendly qualitative palette (Okabe-Ito first, then Tableau 10's extras).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
