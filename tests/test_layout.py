@@ -146,3 +146,16 @@ def test_each_layer_imports_only_the_layers_it_builds_on():
             if bad:
                 offenders[str(p.relative_to(REPO))] = bad
     assert offenders == {}
+
+
+def test_the_package_data_ships_every_asset():
+    """pyproject.toml's package-data globs cover every non-Python file in explorer/ (the map's
+    frontend, the live decoder's JavaScript and WASM, the font), so an installed package works."""
+    import tomllib
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = cfg["tool"]["setuptools"]["package-data"]["explorer"]
+    shipped = {p for g in globs for p in PACKAGE.glob(g) if p.is_file()}
+    assets = {p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
+              and "__pycache__" not in p.parts}
+    assert assets, "no assets found: the check would pass vacuously"
+    assert sorted(str(p.relative_to(PACKAGE)) for p in assets - shipped) == []
