@@ -22,13 +22,18 @@ def map_frame(page, timeout: float = 120.0):
     return frame
 
 
-def _fire(frame, kind: str, x: float, y: float, buttons: int, target: str) -> None:
-    frame.evaluate("""([kind, x, y, buttons, target]) => {
+def _fire(frame, kind: str, x: float, y: float, buttons: int,
+          target: str) -> tuple[float, float]:
+    """Dispatch one mouse event at (x, y) frame px from the canvas's corner; returns where
+    the canvas saw it (a MouseEvent's clientX / clientY are whole pixels)."""
+    return tuple(frame.evaluate("""([kind, x, y, buttons, target]) => {
         const c = document.getElementById('gl'), r = c.getBoundingClientRect();
         const init = {clientX: r.left + x, clientY: r.top + y, buttons, button: 0,
                       bubbles: true, cancelable: true, view: window};
-        (target === 'canvas' ? c : window).dispatchEvent(new MouseEvent(kind, init));
-    }""", [kind, x, y, buttons, target])
+        const e = new MouseEvent(kind, init);
+        (target === 'canvas' ? c : window).dispatchEvent(e);
+        return [e.clientX - r.left, e.clientY - r.top];
+    }""", [kind, x, y, buttons, target]))
 
 
 def size(frame) -> tuple[float, float]:
@@ -54,6 +59,32 @@ def drag(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 12,
         _fire(frame, "mousemove", x, y, 1, "window")
     time.sleep(pause)
     _fire(frame, "mouseup", path[-1][0], path[-1][1], 0, "window")
+
+
+def lasso(frame, vertices, step: float = 8.0, pause: float = 0.03) -> list[tuple[float, float]]:
+    """Draw a lasso through `vertices` [(x, y), ...] (frame px; the Lasso tool must be on):
+    press at the first, move along each edge in steps of about `step` px (more than the
+    lasso's 3 px minimum), back to the first, release. Returns the polygon the canvas saw:
+    the vertices where the events landed (whole client pixels)."""
+    pts = [tuple(map(float, v)) for v in vertices]
+    seen = [_fire(frame, "mousemove", *pts[0], 0, "canvas")]
+    _fire(frame, "mousedown", *pts[0], 1, "canvas")
+    for j, ((ax, ay), (bx, by)) in enumerate(zip(pts, pts[1:] + pts[:1])):
+        k = max(1, int(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5 // step))
+        for i in range(1, k + 1):
+            corner = i == k
+            # the lasso keeps at most one move per 10 ms (throttled, and a slow frame
+            # delays its timers): linger at each corner so that no corner is dropped
+            time.sleep(pause * (5 if corner else 1))
+            got = _fire(frame, "mousemove", ax + (bx - ax) * i / k, ay + (by - ay) * i / k,
+                        1, "window")
+            if corner:
+                time.sleep(pause * 5)
+                if j < len(pts) - 1:
+                    seen.append(got)
+    time.sleep(pause)
+    _fire(frame, "mouseup", *pts[0], 0, "window")
+    return seen
 
 
 def click(frame, x: float, y: float) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.app import cache, cache_map, map_sections, mapcomponent
+from explorer.app import cache, cache_map, map_layers, map_sections, mapcomponent
 
 from explorer.render import mapview
 from explorer.store.annotations import UNTAGGED, AnnotationStoreError
@@ -63,6 +63,7 @@ with st.sidebar:
                                 bind="query-params",
                                 format_func=lambda c: "nothing" if c == "none" else c)
     colour_by, colour_column = colour_choices[colour_label]
+    layers = map_layers.sidebar(b)        # contours, an uploaded photo, an interpolation path
 
 shown = method if (method in b.projections or method == "pca") else "pca"
 if shown != method:
@@ -225,7 +226,7 @@ else:
         packed, colours, n_total=N, selected=selected, matches=matches[:20_000],
         shards=shard_urls, thumbs={"size": b.images.size, "cols": COLS, "per_shard": PER_SHARD},
         view=view0 if view0 and len(view0) == 3 else None, view_key=ss["map_view0"],
-        height=560, key="map")
+        overlays=map_layers.overlays(b, xy, shown, visible, layers), height=560, key="map")
     event, view, wanted = mapcomponent.parse_value(value)
     n_shards = -(-N // PER_SHARD)
     wanted = [k for k in wanted if 0 <= k < n_shards]
@@ -249,7 +250,7 @@ else:
             map_sections.pick(label, picked, d)
         _sync_url()
         st.rerun()
-    note = plan.describe()
+    note = "; ".join(filter(None, [plan.describe(), map_layers.caption(layers)]))
     st.caption(f"{LABEL[shown]} map: {note}. Double-click the map to clear the selection.")
 
 _sync_url()

@@ -3,7 +3,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.app import cache
+from explorer.app import cache, map_layers
 from explorer.latent.ops import change_points, interpolate
 from explorer.app.live_decoder import PATH_CONTROL, browser_session, live_path, point_on_path
 from explorer.render.pictures import gif_bytes, sharp
@@ -53,6 +53,7 @@ def walk() -> None:
 
 walk()
 path = interpolate(a.z, bb.z, steps, method)
+map_layers.remember_path(b, path, a.label, bb.label)    # the Catalogue map draws it too
 decoded = b.decode(path)
 idx, dist = cache.get_index(b).query(path, k=1)
 nearest = [int(i) for i in idx[:, 0]]

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.app import cache, cache_hygiene, cache_latent, cache_names
+from explorer.app import cache, cache_hygiene, cache_latent, cache_names, map_layers
 from explorer.latent.directions import load_directions, move
 from explorer.latent.ops import apply_offsets
 from explorer.latent.naming import dim_label
@@ -112,6 +112,7 @@ with tab_photo:
         img, z = got
         with st.spinner("Comparing with the catalogue …"):
             unlike = cache_hygiene.unlike_score(b, img, z)
+        map_layers.remember_photo(b, z, up.name, unlike, source="similar")  # starred on the map
         if unlike.flagged:
             st.warning(esc(unlike.message()), icon=":material/warning:")
         c1, c2, c3 = st.columns([1, 1, 3])

@@ -8,6 +8,7 @@ Screenshots go to $KICKSPACE_SCREENSHOTS (default: pytest's tmp folder).
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from urllib.parse import parse_qs, urlparse
@@ -160,4 +161,113 @@ def test_phone_layout_keeps_the_legend_off_the_map(map_server, browser, shots): 
         return [m.screenOf(lo)[0], m.screenOf(hi)[0], m.plot.get('cameraDistance')]; }""")
     assert 0 <= xs[0] and xs[1] <= wrap["width"], xs
     page.screenshot(path=str(shots / "catalogue_map_phone.png"), full_page=True)
+    page.close()
+
+
+def _inside(pts, poly):
+    """Even-odd point-in-polygon of pts [N, 2] in the closed polygon [(x, y), ...], and each
+    point's distance to the polygon's edges."""
+    import numpy as np
+    x, y = np.asarray(pts, float).T
+    inside = np.zeros(len(x), bool)
+    dist = np.full(len(x), np.inf)
+    for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1]):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xc = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+        inside ^= ((y0 > y) != (y1 > y)) & (x < xc)
+        dx, dy = x1 - x0, y1 - y0
+        t = np.clip(((x - x0) * dx + (y - y0) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
+        dist = np.minimum(dist, np.hypot(x - x0 - t * dx, y - y0 - t * dy))
+    return inside, dist
+
+
+def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots):  # noqa: F811
+    """A lasso drawn with the mouse (a concave polygon) comes back to Python, which selects
+    exactly the products drawn inside it: none in the notch, none outside."""
+    import numpy as np
+    page, frame = _open_map(browser, map_server, "?proj=PCA")
+    w, h = mapdrive.size(frame)
+    shape = [(0.30, 0.30), (0.70, 0.30), (0.52, 0.50), (0.70, 0.70), (0.30, 0.70)]
+    mapdrive.mode(frame, "freeform")
+    poly = mapdrive.lasso(frame, [(w * a, h * b) for a, b in shape])
+    n = _selected(page)
+    assert '"kind":"lasso"' in parse_qs(urlparse(page.url).query)["sel"][0]
+    chosen = []
+    deadline = time.time() + 60                  # Python's selection, as sent to the browser
+    while time.time() < deadline and len(chosen) != n:
+        chosen = frame.evaluate("""() => { const b = kickspaceMap.args.selected;
+            const u = b instanceof Uint8Array ? b : new Uint8Array(b.buffer || b);
+            return Array.from(new Int32Array(u.slice().buffer, 0, u.length >> 2)); }""")
+        time.sleep(0.3)
+    screen = np.array(frame.evaluate("""() => { const out = [];
+        for (let i = 0; i < kickspaceMap.args.n; i++) out.push(kickspaceMap.screenOf(i));
+        return out; }"""))
+    got = np.zeros(len(screen), bool)
+    got[np.asarray(chosen, int)] = True
+    # the polygon drawn; the mouse moves in whole pixels, so the lasso's edges wander up to
+    # a pixel off the straight ones: a product that close to an edge may fall either side
+    inside, dist = _inside(screen, poly)
+    clear = dist > 1.0
+    assert (~clear).sum() < 0.05 * inside.sum(), ((~clear).sum(), inside.sum())
+    assert n == len(chosen) and 100 < inside.sum() < len(screen) - 100
+    assert np.array_equal(got[clear], inside[clear]), \
+        f"{(got & ~inside & clear).sum()} selected outside, {(~got & inside & clear).sum()} " \
+        f"inside not selected"
+    # and exactly the products inside the lasso as the browser recorded it (in the URL)
+    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
+    lasso = frame.evaluate("([xs, ys]) => xs.map((x, i) => kickspaceMap.dataScreen(x, ys[i]))",
+                           [sel["x"], sel["y"]])
+    assert len(lasso) >= len(poly) and _inside(np.array(poly), lasso)[1].max() < 0.05
+    inside, dist = _inside(screen, [tuple(p) for p in lasso])
+    clear = dist > 0.02                          # 6 significant digits in the URL
+    assert np.array_equal(got[clear], inside[clear])
+    notch, edge = _inside(screen, poly[1:4])             # the bite out of the right side
+    notch &= edge > 1.0
+    assert notch.sum() > 20 and not (got & notch).any()
+    page.screenshot(path=str(shots / "catalogue_map_lasso.png"))
+    page.close()
+
+
+def test_interpolation_path_and_contours_drawn_on_top(map_server, browser, shots):  # noqa: F811
+    """The Interpolation page's path, then "Density contours": the map draws them on its
+    overlay canvas, and a screenshot shows the path's start star on top of the points."""
+    from PIL import Image
+    import io
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(map_server + "/")
+    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
+    page.get_by_role("link", name="Interpolation", exact=True).click()
+    wait_idle(page, 120)
+    # this heading comes after the page has kept its path for the map
+    page.get_by_role("heading", name="Decoded path and the closest real product at each "
+                     "step").first.wait_for(timeout=120_000)
+    wait_idle(page, 120)
+    page.get_by_role("link", name="Catalogue map", exact=True).click()   # same session
+    wait_idle(page, 180)
+    frame = mapdrive.map_frame(page)
+    page.get_by_text("Density contours", exact=True).click()
+    wait_idle(page, 60)
+    deadline = time.time() + 60
+    while "contour" not in (frame.evaluate("() => document.body.dataset.overlays") or "") \
+            and time.time() < deadline:
+        time.sleep(0.3)
+    assert_no_exception(page, "catalogue_map with overlays")
+    kinds = frame.evaluate("() => document.body.dataset.overlays").split()
+    assert kinds == ["contour"] * 4 + ["path", "star"], kinds
+    assert "contours=true" in page.url
+    time.sleep(0.5)                                        # the overlay's next frame
+    sx, sy = frame.evaluate("""() => { const o = kickspaceMap.args.overlays.at(-1);
+        return kickspaceMap.dataScreen(o.x[0], o.y[0]); }""")
+    wrap = frame.locator("#wrap").bounding_box()
+    assert 0 < sx < wrap["width"] and 0 < sy < wrap["height"]
+    page.screenshot(path=str(shots / "catalogue_map_overlays.png"))
+    png = page.screenshot(clip={"x": wrap["x"] + sx - 2, "y": wrap["y"] + sy - 2,
+                                "width": 5, "height": 5})
+    r, g, b_ = Image.open(io.BytesIO(png)).convert("RGB").getpixel((2, 2))
+    assert abs(r - 0xe4) < 30 and abs(g - 0x57) < 30 and abs(b_ - 0x2e) < 30, (r, g, b_)
+    # the contours are drawn: dark pixels on the overlay canvas away from the path
+    drawn = frame.evaluate("""() => { const c = document.getElementById('over');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+    assert drawn > 2000, drawn
     page.close()

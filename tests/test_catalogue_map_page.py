@@ -283,3 +283,42 @@ def test_histograms_cross_filter(tag_db):
     assert counts(specs["brand"]) == md["brand"].value_counts().to_dict()
     want = md.loc[md["brand"] == brand, "silhouette"].value_counts().to_dict()
     assert counts(specs["silhouette"]) == want
+
+
+def test_overlays_photo_path_and_contours_reach_the_component(tag_db):
+    """A photo kept by Find similar and a path kept by Interpolation (session state), and the
+    "Density contours" box from the URL, arrive in the component's args as overlays in map
+    coordinates: contours first, the path, then the photo's star last (drawn on top)."""
+    from explorer.app import map_layers
+    b = _bundle()
+    xy = b.projections["pca"]
+    hostile = "<img src=x onerror=alert(1)>.png"
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.query_params["proj"] = "PCA"
+    at.query_params["contours"] = "true"
+    at.run()
+    at.session_state[map_layers.PHOTO] = {
+        "bundle": b.key, "z": b.mu[5].copy(), "label": hostile, "flagged": True,
+        "reasons": ["reconstruction error above the 99th percentile"], "percentile": 99.5,
+        "source": "similar", "id": "similar" + hostile}
+    at.session_state[map_layers.PATH] = {"bundle": b.key, "z": b.mu[[10, 20, 30]].copy(),
+                                         "start": "A", "end": "B"}
+    at.switch_page(PAGE)
+    at.run()
+    _ok(at)
+    overlays = _map(at)[0]["overlays"]
+    kinds = [o["kind"] for o in overlays]
+    assert kinds == ["contour"] * 4 + ["path", "star", "star"], kinds
+    star = overlays[-1]
+    # the photo is product 5's own latent mean: its star lands on product 5
+    assert np.allclose([star["x"][0], star["y"][0]], xy[5], atol=1e-3 * np.ptp(xy))
+    assert star["labels"] == [hostile] and star["color"] == "#d62728"      # flagged: red
+    assert overlays[-3]["x"][0] == pytest.approx(float(xy[10, 0]), abs=1e-3 * np.ptp(xy))
+    assert any("unlike this catalogue" in w.value for w in at.warning)
+    assert "densest areas" in _plain(at.caption)
+    # unticking takes each away
+    at.checkbox(key="ov_photo").uncheck()
+    at.checkbox(key="contours").uncheck()
+    at.run()
+    _ok(at)
+    assert [o["kind"] for o in _map(at)[0]["overlays"]] == ["path", "star"]

@@ -206,6 +206,8 @@ function drawOverlay() {
   const ctx = over.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
+  // density contours: under the pictures, rings and stars
+  for (const o of args.overlays || []) if (o.kind === "contour") contour(ctx, o);
   let thumbs = 0;
   // zoomed in: product pictures replace the points
   if (args.thumbs) {
@@ -236,24 +238,44 @@ function drawOverlay() {
     }
   }
   // overlays (an uploaded photo's star, a path): always on top of points and pictures
+  document.body.dataset.overlays = (args.overlays || []).map((o) => o.kind).join(" ");
   for (const o of args.overlays || []) {
+    if (o.kind === "contour") continue;
     const pts = o.x.map((x, i) => toScreen(...dataToGl(x, o.y[i])));
     ctx.strokeStyle = o.color || "#e4572e"; ctx.fillStyle = o.color || "#e4572e";
     if (o.kind === "path" && pts.length > 1) {
-      ctx.lineWidth = 2.5; ctx.beginPath();
+      ctx.beginPath();
       pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
-      ctx.stroke();
+      ctx.lineWidth = 5; ctx.strokeStyle = "#fff"; ctx.stroke();     // a halo: seen on points
+      ctx.lineWidth = 2.5; ctx.strokeStyle = o.color || "#e4572e"; ctx.stroke();
     }
     pts.forEach(([x, y], i) => {
       if (o.kind === "star") star(ctx, x, y, 11); else { ctx.beginPath(); ctx.arc(x, y, 4, 0, 7); ctx.fill(); }
       const label = o.labels && o.labels[i];
-      if (label) {
+      if (label) {             // right of the mark, or left of it where the map ends
         ctx.font = "12px sans-serif"; ctx.lineWidth = 3; ctx.strokeStyle = "#fff";
-        ctx.strokeText(String(label), x + 10, y - 8); ctx.fillText(String(label), x + 10, y - 8);
+        const t = String(label), tw = ctx.measureText(t).width;
+        const lx = x + 10 + tw > w && x - 10 - tw >= 0 ? x - 10 - tw : x + 10;
+        ctx.strokeText(t, lx, y - 8); ctx.fillText(t, lx, y - 8);
         ctx.strokeStyle = o.color || "#e4572e";
       }
     });
   }
+}
+function contour(ctx, o) {       // closed density contours as segments [x0, y0, x1, y1, ...]
+  const s = o.segments || [];
+  ctx.save();
+  ctx.beginPath();
+  for (let i = 0; i + 3 < s.length; i += 4) {
+    const [ax, ay] = toScreen(...dataToGl(s[i], s[i + 1]));
+    const [bx, by] = toScreen(...dataToGl(s[i + 2], s[i + 3]));
+    ctx.moveTo(ax, ay); ctx.lineTo(bx, by);
+  }
+  ctx.lineCap = "round";
+  ctx.globalAlpha = 0.85; ctx.strokeStyle = "#fff"; ctx.lineWidth = 3.2; ctx.stroke();  // halo
+  ctx.globalAlpha = o.alpha || 0.7; ctx.strokeStyle = o.color || "#31333f"; ctx.lineWidth = 1.4;
+  ctx.stroke();
+  ctx.restore();
 }
 function star(ctx, x, y, r) {
   ctx.beginPath();
@@ -310,9 +332,10 @@ const fitDistance = () => Math.max(1, wrap.clientHeight / Math.max(1, wrap.clien
 $("reset").addEventListener("click", () => plot && plot.set({ cameraTarget: [0, 0], cameraDistance: fitDistance() }));
 
 function createPlot(a) {
-  const { width } = wrap.getBoundingClientRect();
+  // the canvas fills #wrap's inside (its client box, borders off): the plot's size must be
+  // that box, or the lasso, box and overlays are off from the drawn points by the border
   plot = createScatterplot({
-    canvas: glCanvas, width: Math.max(50, width), height: mapHeight(a),
+    canvas: glCanvas, width: Math.max(50, wrap.clientWidth), height: Math.max(50, wrap.clientHeight),
     pointSize: a.point_size, opacity: a.n > 200000 ? 0.5 : 0.8,
     pointColorActive: "#d62728", pointOutlineWidth: 1, pointSizeSelected: 1,
     opacityInactiveScale: 0.25,    // a selection stands out: the other points fade
@@ -345,8 +368,10 @@ function createPlot(a) {
     }, 700);
   });
   new ResizeObserver(() => {
-    const w = wrap.getBoundingClientRect().width;
-    if (plot && w > 0) { plot.set({ width: w, height: mapHeight(args) }); queueOverlay(); }
+    if (!plot || wrap.clientWidth <= 0) return;
+    wrap.style.height = mapHeight(args) + "px";
+    plot.set({ width: wrap.clientWidth, height: wrap.clientHeight });
+    queueOverlay();
   }).observe(wrap);
 }
 
@@ -402,5 +427,6 @@ async function render(a) {
 window.kickspaceMap = {
   get plot() { return plot; }, get args() { return args; }, toScreen, toData, pointOf,
   screenOf: (p) => toScreen(xs[p], ys[p]), shards,
+  dataScreen: (x, y) => toScreen(...dataToGl(x, y)),    // map coordinates -> CSS px
   get hovered() { return hovered >= 0 ? catIndex(hovered) : -1; }, refreshTip,
 };
