@@ -208,7 +208,7 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     # a pixel off the straight ones: a product that close to an edge may fall either side
     inside, dist = _inside(screen, poly)
     clear = dist > 1.0
-    assert (~clear).sum() < 0.05 * inside.sum(), ((~clear).sum(), inside.sum())
+    assert (~clear).sum() < 0.15 * inside.sum(), ((~clear).sum(), inside.sum())
     assert n == len(chosen) and 100 < inside.sum() < len(screen) - 100
     assert np.array_equal(got[clear], inside[clear]), \
         f"{(got & ~inside & clear).sum()} selected outside, {(~got & inside & clear).sum()} " \
