@@ -74,3 +74,12 @@ def test_time_limited_run_records_budget_skips_and_mean_speed(tmp_path):
     assert any("whole command" in ln and "tsne skipped" in ln for ln in logs), logs
     assert m["images_per_s"] == throughput(b.history)["images_per_s"]
     assert b.info["train_config"]["projections"] == ["pca", "tsne"]  # as asked
+
+
+def test_a_run_that_writes_no_bundle_trains_for_the_whole_limit():
+    # bench_recipe's runs write no bundle: nothing to encode or map after training, so none of
+    # the 900 s is held back (a written bundle of 30,000 items at 64 px keeps ~215 s back)
+    written = plan_run_budget(900, 30_000, 64, ("pca",))
+    assert written.train_seconds < 700 and written.reserve_seconds > 200
+    bare = plan_run_budget(900, 30_000, 64, ("pca",), writes_bundle=False)
+    assert bare.train_seconds == 900 and bare.reserve_seconds == 0

@@ -59,11 +59,16 @@ class RunBudget:
 
 
 def plan_run_budget(time_limit: float, n_items: int, image_size: int,
-                    projections: Iterable[str], map_share: float = MAP_SHARE) -> RunBudget:
-    """Split a time limit between training and the work after it (a pure function)."""
+                    projections: Iterable[str], map_share: float = MAP_SHARE,
+                    writes_bundle: bool = True) -> RunBudget:
+    """Split a time limit between training and the work after it (a pure function). A run
+    that writes no bundle (benchmarks: write_bundle=False) has no work after training, so the
+    training gets the whole limit."""
     wanted = tuple(projections)
     if time_limit <= 0:
         return RunBudget(0.0, 0.0, 0.0, wanted)
+    if not writes_bundle:
+        return RunBudget(float(time_limit), float(time_limit), 0.0, wanted)
     allowance = map_share * time_limit
     kept: list[str] = []
     skipped: dict[str, str] = {}

@@ -66,7 +66,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     # --time-limit bounds the whole command: the training gets what the encoding and the maps
     # after it will not need (explorer.training.budget); `cfg` from here on carries the training's share
     asked, t_start = cfg, time.monotonic()
-    budget = plan_run_budget(cfg.time_limit, len(catalogue), catalogue.size, cfg.projections)
+    budget = plan_run_budget(cfg.time_limit, len(catalogue), catalogue.size, cfg.projections,
+                             writes_bundle=cfg.write_bundle)
     if cfg.time_limit > 0:
         cfg = dataclasses.replace(cfg, time_limit=budget.train_seconds,
                                   projections=budget.projections)
