@@ -16,6 +16,7 @@ import streamlit as st
 
 from explorer.app import cache
 from explorer.render.pictures import sharp
+from explorer.render.thumbs import THUMBNAILS
 
 if TYPE_CHECKING:   # torch and pandas load with the bundle, after the page's first paint
     import pandas as pd
@@ -310,5 +311,7 @@ def product_strip(bundle: Bundle, indices, distances=None, width: int = 112,
         if distances is not None:
             parts.append(f"distance {float(distances[j]):.2f}")
         captions.append(" · ".join(parts))
-    pics = [sharp(bundle.images[i], width) for i in indices]
-    st.image(pics, caption=captions, width=int(pics[0].shape[1]) if pics else "content")
+    bundle.images.prefetch()   # decode the catalogue's atlases ahead, once per bundle
+    # encoded once per (bundle, item, width): the same bytes st.image would make of the array
+    pics = [THUMBNAILS.get(bundle.key, i, width, bundle.images.__getitem__) for i in indices]
+    st.image([p for p, _ in pics], caption=captions, width=pics[0][1] if pics else "content")

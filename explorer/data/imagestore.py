@@ -2,10 +2,14 @@
 
 Lossless by default, so that the pixels survive exactly; lossy on request, so that a large
 demo bundle stays small (the catalogue itself keeps the exact pixels). Shards are decoded
-lazily, one at a time, when an item of theirs is first shown, and kept in a small cache.
+lazily, one at a time, when an item of theirs is first shown, and kept in a cache of up to
+KICKSPACE_IMAGE_CACHE_MB (default 512 MiB: the whole 30,000-item 64 px demo catalogue, ~12 MiB a
+shard). prefetch() decodes them ahead in a background thread, so that a page showing scattered
+products (the closest ones to a slider's settled point) does not decode a shard per release.
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +23,7 @@ from explorer.render.sheets import tile_grid
 
 PER_SHARD = 1024
 COLS = 32
+CACHE_BYTES = int(float(os.environ.get("KICKSPACE_IMAGE_CACHE_MB", "512")) * 2**20)
 
 
 def shard_name(i: int) -> str:
@@ -57,13 +62,43 @@ def write_images(images: np.ndarray, out_dir: str | Path, quality: int | None = 
 class ImageStore:
     """Read access to packed images: store[i] -> uint8 [S, S, 3]; store.get(idx) -> [K, S, S, 3]."""
 
-    def __init__(self, folder: str | Path, count: int, size: int, cache_shards: int = 8):
+    def __init__(self, folder: str | Path, count: int, size: int,
+                 cache_shards: int | None = None):
         self.folder = Path(folder)
         self.count = int(count)
         self.size = int(size)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_shards = cache_shards
+        shard_bytes = PER_SHARD * self.size * self.size * 3
+        self._cache_shards = (cache_shards if cache_shards is not None
+                              else max(8, CACHE_BYTES // max(1, shard_bytes)))
         self._lock = threading.Lock()
+        self._prefetcher: threading.Thread | None = None
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.count // PER_SHARD)
+
+    def prefetch(self) -> threading.Thread:
+        """Decode the shards the cache can hold, in a daemon thread (started once; later
+        calls return the same thread). Items are served as before while it runs."""
+        with self._lock:
+            if self._prefetcher is None:
+                self._prefetcher = threading.Thread(target=self._decode_ahead, daemon=True,
+                                                    name=f"prefetch {self.folder}")
+                self._prefetcher.start()
+            return self._prefetcher
+
+    def _decode_ahead(self) -> None:
+        try:   # behind the pages' own work (Pillow decodes without holding the GIL)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
+        for k in range(min(self.n_shards, self._cache_shards)):
+            try:
+                if k not in self._cache:
+                    self._shard(k)
+            except OSError:   # a missing or broken shard: reported when its item is asked for
+                continue
 
     def __len__(self) -> int:
         return self.count
@@ -106,6 +141,5 @@ class ImageStore:
 
     def all(self) -> np.ndarray:
         """Every image, uint8 [N, S, S, 3] (decodes every shard)."""
-        n_shards = -(-self.count // PER_SHARD)
-        return np.concatenate([self._shard(k) for k in range(n_shards)]) if self.count else \
+        return np.concatenate([self._shard(k) for k in range(self.n_shards)]) if self.count else \
             np.zeros((0, self.size, self.size, 3), np.uint8)
