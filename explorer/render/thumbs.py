@@ -8,22 +8,18 @@ any page or session, reuse the bytes. The bytes are exactly those st.image makes
 """
 from __future__ import annotations
 
-import io
 import threading
 from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
-from explorer.render.pictures import sharp
+from explorer.render.pictures import image_bytes, sharp
 
 
 def jpeg_bytes(img: np.ndarray) -> bytes:
     """uint8 [H, W, 3] -> JPEG bytes, as st.image encodes an RGB array (quality 100)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img, np.uint8)).save(buf, format="JPEG", quality=100)
-    return buf.getvalue()
+    return image_bytes(np.asarray(img, np.uint8), "JPEG", quality=100)
 
 
 class ThumbnailCache:
