@@ -150,11 +150,7 @@ class TagCsvMixin:
             aid = self._new_action(conn, "import", None, user, now)
             added = []
             for _, sku, tag in pairs:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO tags(fingerprint, sku, tag, changed_at, changed_by, "
-                    "action_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    (self.fingerprint, sku, tag, now, user, aid))
-                if cur.rowcount == 1:
+                if self._insert_tag(conn, sku, tag, now, user, aid):
                     added.append((sku, tag, now, user, aid))
             if not added:
                 raise _NothingChanged((0, len(pairs), None))

@@ -28,6 +28,16 @@ class TagsMixin:
             "row_action) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(action_id, op, *r) for r in rows])
 
+    def _insert_tag(self, conn: sqlite3.Connection, sku: str, tag: str, changed_at: str,
+                    changed_by: str, action_id: int) -> bool:
+        """One tag row, unless the SKU has it already; True when it was inserted. Every write
+        of a tag row (add, rename, CSV import, undo) goes through here."""
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO tags(fingerprint, sku, tag, changed_at, changed_by, "
+            "action_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (self.fingerprint, sku, tag, changed_at, changed_by, action_id))
+        return cur.rowcount == 1
+
     def _rows_of_tag(self, conn: sqlite3.Connection, tag: str) -> list[tuple]:
         return conn.execute(
             "SELECT sku, tag, changed_at, changed_by, action_id FROM tags "
@@ -60,11 +70,7 @@ class TagsMixin:
             aid = self._new_action(conn, "add", tag, user, now)
             added = []
             for i, sku in enumerate(skus, 1):
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO tags(fingerprint, sku, tag, changed_at, changed_by, "
-                    "action_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    (self.fingerprint, sku, tag, now, user, aid))
-                if cur.rowcount == 1:
+                if self._insert_tag(conn, sku, tag, now, user, aid):
                     added.append((sku, tag, now, user, aid))
                 if _after_row is not None:
                     _after_row(i)
@@ -123,11 +129,7 @@ class TagsMixin:
             aid = self._new_action(conn, "rename", old, user, now)
             inserted = []
             for sku, *_ in rows:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO tags(fingerprint, sku, tag, changed_at, changed_by, "
-                    "action_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    (self.fingerprint, sku, new, now, user, aid))
-                if cur.rowcount == 1:
+                if self._insert_tag(conn, sku, new, now, user, aid):
                     inserted.append((sku, new, now, user, aid))
             conn.execute("DELETE FROM tags WHERE fingerprint = ? AND tag = ?",
                          (self.fingerprint, old))

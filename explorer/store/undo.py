@@ -84,12 +84,9 @@ class UndoMixin:
                 kept += 1 - cur.rowcount
         for op, sku, tag, changed_at, changed_by, row_action in changes:  # ... then put back
             if op == "-":
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO tags(fingerprint, sku, tag, changed_at, changed_by, "
-                    "action_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    (self.fingerprint, sku, tag, changed_at, changed_by, row_action))
-                done += cur.rowcount
-                kept += 1 - cur.rowcount
+                put_back = self._insert_tag(conn, sku, tag, changed_at, changed_by, row_action)
+                done += put_back
+                kept += not put_back
         return done, kept
 
     def _undo_attributes(self, conn: sqlite3.Connection, tid: int) -> tuple[int, int]:
