@@ -199,6 +199,7 @@ def _labels():
 
 
 # ---------------------------------------------------------------------------- the map
+value = None
 if not len(visible):
     st.warning("No product passes the filters.")
 else:
@@ -263,9 +264,9 @@ for c in list(columns["values"]) + list(columns["ranges"]):
         others_c = {k: v for k, v in chosen.items() if k != c}
         others_r = {k: v for k, v in ranges.items() if k != c}
         masks[c] = mapview.filter_mask(md, others_c, others_r)
-map_sections.histograms(md, columns, masks, selected_now, chosen, list(columns["ranges"]))
-
-map_sections.selection_panel(b, store, READ_ONLY)
-labels, centres, desc = _labels()
-map_sections.clusters_section(b, store, labels, centres, desc, READ_ONLY)
-map_sections.tags_section(b, store, store_error, READ_ONLY)
+if map_sections.below_map_ready(b, value, drawing=len(visible) > 0):
+    map_sections.histograms(md, columns, masks, selected_now, chosen, list(columns["ranges"]))
+    map_sections.selection_panel(b, store, READ_ONLY)
+    labels, centres, desc = _labels()
+    map_sections.clusters_section(b, store, labels, centres, desc, READ_ONLY)
+    map_sections.tags_section(b, store, store_error, READ_ONLY)
