@@ -228,9 +228,11 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     page.close()
 
 
-def test_interpolation_path_and_contours_drawn_on_top(map_server, browser, shots):  # noqa: F811
-    """The Interpolation page's path, then "Density contours": the map draws them on its
-    overlay canvas, and a screenshot shows the path's start star on top of the points."""
+def test_interpolation_path_on_top_and_contours_under_the_points(map_server, browser,  # noqa: F811
+                                                                  shots):  # noqa: F811
+    """The Interpolation page's path, then "Density contours": a screenshot shows the path's
+    start star on top of the points, and the contours beneath them: where a contour line
+    crosses densely drawn points, the screen shows the points' colour, not the line's."""
     from PIL import Image
     import io
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
@@ -265,9 +267,39 @@ def test_interpolation_path_and_contours_drawn_on_top(map_server, browser, shots
                                 "width": 5, "height": 5})
     r, g, b_ = Image.open(io.BytesIO(png)).convert("RGB").getpixel((2, 2))
     assert abs(r - 0xe4) < 30 and abs(g - 0x57) < 30 and abs(b_ - 0x2e) < 30, (r, g, b_)
-    # the contours are drawn: dark pixels on the overlay canvas away from the path
-    drawn = frame.evaluate("""() => { const c = document.getElementById('over');
+    # the contours are drawn on the canvas beneath the points' (#under, #gl, #over in the
+    # frame's stacking order), none on the overlay canvas above them
+    assert frame.evaluate("() => [...document.querySelectorAll('#wrap > canvas')].map(c => c.id)"
+                          ".join(' ')") == "under gl over"
+    drawn = frame.evaluate("""() => ['under', 'over'].map((id) => {
+        const c = document.getElementById(id);
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
-    assert drawn > 2000, drawn
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })""")
+    assert drawn[0] > 2000, drawn
+    # pixels where a contour line (opaque on #under) crosses densely drawn points (opaque on
+    # #gl), away from the path and star (#over empty): the screen shows the points' colour
+    probe = frame.evaluate("""() => {
+        const px = (id) => { const c = document.getElementById(id);
+            return c.getContext('2d').getImageData(0, 0, c.width, c.height).data; };
+        const u = px('under'), g = px('gl'), o = px('over'), w = document.getElementById('gl').width;
+        const out = [];
+        for (let i = 0; i < u.length && out.length < 400; i += 4 * 7)
+            if (u[i + 3] > 200 && g[i + 3] > 245 && o[i + 3] === 0 &&
+                Math.abs(g[i] - u[i]) + Math.abs(g[i + 1] - u[i + 1]) + Math.abs(g[i + 2] - u[i + 2]) > 90)
+                out.push([(i / 4) % w, Math.floor(i / 4 / w), g[i], g[i + 1], g[i + 2], u[i], u[i + 1], u[i + 2]]);
+        return [window.devicePixelRatio, out]; }""")
+    dpr, hits = probe
+    assert len(hits) >= 20, f"only {len(hits)} contour pixels under dense points"
+    gl = frame.locator("#gl").bounding_box()
+    shot = Image.open(io.BytesIO(page.screenshot(clip=gl))).convert("RGB")
+    point_wins = 0          # the point's colour on screen (a line drawn over it, at its
+    for x, y, *rgb in hits:  # alpha > 0.78 here, would move it by more than 70)
+        seen = shot.getpixel((min(shot.width - 1, int(x / dpr)), min(shot.height - 1, int(y / dpr))))
+        point_wins += sum(abs(a - b) for a, b in zip(seen, rgb[:3])) <= 30
+    assert point_wins >= 0.9 * len(hits), f"the line shows over the points at " \
+        f"{len(hits) - point_wins} of {len(hits)} pixels"
+    # zoomed in, the points spread out and the lines show between them (for the eye)
+    mapdrive.wheel(frame, sx, sy, -250, times=4)
+    time.sleep(1.0)
+    page.screenshot(path=str(shots / "catalogue_map_contours_zoomed.png"), clip=gl)
     page.close()

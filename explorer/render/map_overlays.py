@@ -1,6 +1,6 @@
-"""What the catalogue map draws on top of its points (explorer/app/map_frontend/map.js draws
-them on its overlay canvas, above the WebGL points): an uploaded photo's star, an interpolation
-path, and density contours.
+"""What the catalogue map draws beside its points (explorer/app/map_frontend/map.js): an
+uploaded photo's star and an interpolation path on its overlay canvas above the WebGL points,
+density contours on a canvas beneath them (a dense point hides the line).
 
 Each overlay is a plain dict the component sends as JSON, in the map's own coordinates:
   {"kind": "star" | "path" | "points", "x": [...], "y": [...], "labels": [...], "color": "#..."}

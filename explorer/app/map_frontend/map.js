@@ -16,7 +16,7 @@
 import createScatterplot from "./vendor/regl-scatterplot.esm.js";
 
 const $ = (id) => document.getElementById(id);
-const wrap = $("wrap"), glCanvas = $("gl"), over = $("over"), tip = $("tip");
+const wrap = $("wrap"), glCanvas = $("gl"), under = $("under"), over = $("over"), tip = $("tip");
 const tipImg = $("tipimg"), tipText = $("tiptext"), statusEl = $("status");
 const THUMBS_BELOW = 300;       // draw pictures instead of points when fewer are in view
 const MAX_NEED = 48;            // shards asked for at most (memory on both sides)
@@ -200,24 +200,32 @@ wrap.addEventListener("mousemove", (e) => {
   if (!tip.hidden) placeTip();
 });
 
-// ------------------------------------------------------------------ overlay canvas
+// ------------------------------------------------------------------ 2-D canvases
+// #under (density contours) lies beneath the WebGL points, whose canvas is transparent where
+// nothing is drawn (#wrap's white shows through); #over (pictures, rings, paths, stars) lies
+// above them. Both follow every view change, in CSS px of #wrap.
 function queueOverlay() {
   if (overlayQueued) return;
   overlayQueued = true;
   requestAnimationFrame(() => { overlayQueued = false; drawOverlay(); });
 }
+function canvas2d(c, w, h, dpr) {       // sized to #wrap, cleared, in CSS px
+  if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
+    c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
+  }
+  const ctx = c.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  return ctx;
+}
 function drawOverlay() {
   if (!plot) return;
   const dpr = window.devicePixelRatio || 1;
   const w = wrap.clientWidth, h = wrap.clientHeight;
-  if (over.width !== Math.round(w * dpr) || over.height !== Math.round(h * dpr)) {
-    over.width = Math.round(w * dpr); over.height = Math.round(h * dpr);
-  }
-  const ctx = over.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  // density contours: under the pictures, rings and stars
-  for (const o of args.overlays || []) if (o.kind === "contour") contour(ctx, o);
+  // density contours: under the points (a dense point hides the line), so no halo is needed
+  const uctx = canvas2d(under, w, h, dpr);
+  for (const o of args.overlays || []) if (o.kind === "contour") contour(uctx, o);
+  const ctx = canvas2d(over, w, h, dpr);
   let thumbs = 0;
   // zoomed in: product pictures replace the points
   if (args.thumbs) {
@@ -281,9 +289,8 @@ function contour(ctx, o) {       // closed density contours as segments [x0, y0,
     const [bx, by] = toScreen(...dataToGl(s[i + 2], s[i + 3]));
     ctx.moveTo(ax, ay); ctx.lineTo(bx, by);
   }
-  ctx.lineCap = "round";
-  ctx.globalAlpha = 0.85; ctx.strokeStyle = "#fff"; ctx.lineWidth = 3.2; ctx.stroke();  // halo
-  ctx.globalAlpha = o.alpha || 0.7; ctx.strokeStyle = o.color || "#31333f"; ctx.lineWidth = 1.4;
+  ctx.lineCap = "round"; ctx.lineJoin = "round";
+  ctx.globalAlpha = o.alpha || 0.9; ctx.strokeStyle = o.color || "#31333f"; ctx.lineWidth = 1.2;
   ctx.stroke();
   ctx.restore();
 }
