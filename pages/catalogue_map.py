@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.app import cache, cache_map, map_layers, map_sections, mapcomponent
+from explorer.app import cache, cache_map, map3d, map_layers, map_sections, mapcomponent
 
 from explorer.render import mapview
 from explorer.store.annotations import UNTAGGED, AnnotationStoreError
@@ -57,6 +57,7 @@ with st.sidebar:
         "Projection", [LABEL[m] for m in METHODS], key="proj", bind="query-params",
         horizontal=True, help="UMAP and t-SNE keep neighbours together; PCA keeps the two "
                               "directions of largest variance (global shape, less detail)")]
+    view_3d = map3d.view_choice()          # "View: 2-D / 3-D" (URL key `dims`)
     columns = cache_map.map_columns(b)
     colour_choices = mapview.colour_choices(columns["colour"])
     colour_label = st.selectbox("Colour by", list(colour_choices), key="colour",
@@ -202,6 +203,8 @@ def _labels():
 value = None
 if not len(visible):
     st.warning("No product passes the filters.")
+elif view_3d:                              # the 3-D view in place of the 2-D map
+    map3d.show(b, method, visible, _colours(_labels), ss.get("pick"), matches)
 else:
     plan = mapview.plan_points(visible, MAX_POINTS, 10 ** 12)
     colours = _colours(_labels)

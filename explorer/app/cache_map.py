@@ -1,4 +1,4 @@
-"""Streamlit caches of the catalogue map's derived data: projections, k-means / HDBSCAN
+"""Streamlit caches of the catalogue map's derived data: projections (2-D and 3-D), k-means / HDBSCAN
 clusters and their names, the suggested k, and the map page's per-bundle tables (filter
 columns, search text, thumbnail-shard texts, packed points). Projections and clusters key on
 the bundle's path + bundle.json's mtime (explorer.app.cache.ident); the page tables on the
@@ -34,6 +34,23 @@ def projection(bundle: Bundle, method: str, params: dict | None = None,
         return bundle.projections[method]
     return _projection(*cache.ident(bundle), bundle.key, method,
                        tuple(sorted((params or {}).items())), int(seed))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _pca_3d(path: str, stamp: float, key: str) -> np.ndarray:
+    from explorer.latent.projection import pca_3d
+    return pca_3d(cache.load(path, stamp).mu)
+
+
+def projection_3d(bundle: Bundle, method: str) -> tuple[np.ndarray, str]:
+    """(xyz [N, 3], the method shown) for the map's 3-D view: the bundle's stored 3-D map of
+    `method` (`python -m explorer project --dims 3`), else 3-D PCA of the latent means
+    (computed once per bundle, well under a second for 30,000 items)."""
+    if method in bundle.projections_3d:
+        return bundle.projections_3d[method], method
+    if "pca" in bundle.projections_3d:
+        return bundle.projections_3d["pca"], "pca"
+    return _pca_3d(*cache.ident(bundle), bundle.key), "pca"
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

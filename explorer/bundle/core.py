@@ -9,6 +9,8 @@ A bundle is a folder::
                             (explorer.bundle.onnx; older bundles get one on first use)
     embeddings.safetensors  mu: float32, logvar: float16 [N, latent_dim]
     projections.safetensors pca, umap, tsne: float32 [N, 2] (whichever were computed)
+    projections3d.safetensors  optional 3-D maps, pca / umap: float32 [N, 3]
+                            (`python -m explorer project --dims 3`)
     gallery.webp            the fixed latents decoded after each epoch: one row per epoch (lossless)
     history.json            per-epoch training and validation losses
     metadata.csv.gz         the catalogue's metadata table, row i = item i (gzip, mtime 0)
@@ -63,6 +65,7 @@ class Bundle:
     gallery: np.ndarray                # uint8 [epochs, G, S, S, 3]
     images: ImageStore
     extras: dict[str, Any] = field(default_factory=dict)
+    projections_3d: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [N, 3]
 
     @property
     def kind(self) -> str:
@@ -176,7 +179,8 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
     model = load_model(p, info)
     n, d = info["catalogue"]["count"], model.cfg.latent_dim
     listed = info["files"]
-    for name in ("projections.safetensors", "gallery.webp", "history.json"):
+    for name in ("projections.safetensors", "projections3d.safetensors", "gallery.webp",
+                 "history.json"):
         if (p / name).exists() and name not in listed:
             raise BundleError(f"{p / name}: not listed in bundle.json's files, so it cannot "
                               f"be verified")
@@ -194,15 +198,18 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
     emb = _load_tensors(emb_path, np_load_file)
     for key in ("mu", "logvar"):
         _check_array(emb_path, key, emb[key], ("float32", "float16"), (n, d))
-    projections = {}
-    if "projections.safetensors" in listed:
-        pp = p / "projections.safetensors"
-        for k, (dtype, shape) in _safetensors_header(pp).items():
-            if dtype != "F32" or shape != (n, 2):
-                raise BundleError(f"{pp}: {k} is {dtype} {shape}, expected F32 ({n}, 2)")
-        projections = _load_tensors(pp, np_load_file)
-        for k, v in projections.items():
-            _check_array(pp, k, v, ("float32",), (n, 2))
+    projs = {}
+    for name, dims in (("projections.safetensors", 2), ("projections3d.safetensors", 3)):
+        projs[dims] = {}
+        if name in listed:
+            pp = p / name
+            for k, (dtype, shape) in _safetensors_header(pp).items():
+                if dtype != "F32" or shape != (n, dims):
+                    raise BundleError(f"{pp}: {k} is {dtype} {shape}, expected F32 "
+                                      f"({n}, {dims})")
+            projs[dims] = _load_tensors(pp, np_load_file)
+            for k, v in projs[dims].items():
+                _check_array(pp, k, v, ("float32",), (n, dims))
     size = model.cfg.image_size
     if info["catalogue"]["size"] != size:
         raise BundleError(f"{p / 'bundle.json'}: catalogue size {info['catalogue']['size']} px "
@@ -235,9 +242,8 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise BundleError(f"{hp}: not valid JSON ({e})") from e
     images = ImageStore(p / "images", n, size)
-    return Bundle(p, info, model, emb["mu"], emb["logvar"].astype(np.float32), projections,
-                  metadata, history,
-                  gallery, images)
+    return Bundle(p, info, model, emb["mu"], emb["logvar"].astype(np.float32), projs[2],
+                  metadata, history, gallery, images, projections_3d=projs[3])
 
 
 def check_catalogue_matches(info: dict[str, Any], catalogue: Catalogue) -> None:

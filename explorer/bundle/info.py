@@ -25,7 +25,9 @@ def describe_bundle(path: str | Path) -> str:
         f"fingerprint {cat['fingerprint']}, source {json.dumps(cat.get('source', {}))}",
         f"columns     {', '.join(cat.get('columns', []))}",
         f"embeddings  mu, logvar {tuple(b.mu.shape)}",
-        f"projections {', '.join(f'{k} {tuple(v.shape)}' for k, v in b.projections.items()) or 'none'}",
+        "projections " + (", ".join(f"{k} {tuple(v.shape)}" for k, v in
+                                    [*b.projections.items(), *b.projections_3d.items()])
+                          or "none"),
         f"gallery     {b.gallery.shape[0]} epochs x {b.gallery.shape[1] if b.gallery.ndim > 1 else 0} images",
         f"history     {len(b.history)} epochs",
     ]

@@ -1,6 +1,7 @@
-"""`python -m explorer project BUNDLE --method pca|umap`: one 2-D map for every item of a big
-bundle, fitted on a sample and applied in batches (explorer.latent.projection.project_large),
-stored in the bundle (explorer.bundle.projections)."""
+"""`python -m explorer project BUNDLE --method pca|umap [--dims 2|3]`: one 2-D (or 3-D) map for
+every item of a big bundle, fitted on a sample and applied in batches
+(explorer.latent.projection.project_large), stored in the bundle (explorer.bundle.projections:
+3-D maps go to projections3d.safetensors, which the map page's 3-D view reads)."""
 from __future__ import annotations
 
 import sys
@@ -16,6 +17,8 @@ def add_arguments(p) -> None:
     p.add_argument("--method", choices=("pca", "umap"), default="pca")
     p.add_argument("--sample", type=int, default=50_000, help="fit on this many items")
     p.add_argument("--batch", type=int, default=100_000, help="transform this many at a time")
+    p.add_argument("--dims", type=int, choices=(2, 3), default=2,
+                   help="2: the map; 3: a map for the map page's 3-D view")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-neighbors", type=int, default=15, help="UMAP")
     p.add_argument("--min-dist", type=float, default=0.1, help="UMAP")
@@ -36,9 +39,10 @@ def run(args) -> int:
     params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} \
         if args.method == "umap" else {}
     xy = project_large(mu, args.method, args.sample, args.batch, args.seed,
-                       progress=not args.no_progress, **params)
+                       progress=not args.no_progress, dims=args.dims, **params)
     took = time.perf_counter() - t
     proj_file = store_projection(path, args.method, xy, took, min(len(mu), args.sample),
                                  args.seed)
-    print(f"{args.method} map of {len(mu):,} items written to {proj_file} in {took:.1f} s")
+    what = f"{args.method} map" if args.dims == 2 else f"3-D {args.method} map"
+    print(f"{what} of {len(mu):,} items written to {proj_file} in {took:.1f} s")
     return 0

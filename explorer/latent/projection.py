@@ -1,6 +1,8 @@
-"""2-D projections of the latent means for the catalogue map: PCA, UMAP and t-SNE.
+"""2-D projections of the latent means for the catalogue map: PCA, UMAP and t-SNE; and 3-D
+ones (PCA, UMAP) for its 3-D view.
 
-Every function takes plain arrays and an explicit seed and returns float32 [N, 2].
+Every function takes plain arrays and an explicit seed and returns float32 [N, 2] (or
+[N, dims] where it takes dims).
 """
 from __future__ import annotations
 
@@ -11,24 +13,31 @@ import numpy as np
 METHODS = ("pca", "umap", "tsne")
 
 
-def pca_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
-    """x [N, D] -> [N, 2] (exact PCA via SVD; the seed is unused but kept for one signature)."""
+def pca_2d(x: np.ndarray, seed: int = 0, dims: int = 2) -> np.ndarray:
+    """x [N, D] -> [N, dims] (exact PCA via SVD, fitted on the first 50,000 rows; the seed is
+    unused but kept for one signature). Columns past D are zeros."""
     x = np.asarray(x, dtype=np.float64)
     xc = x - x.mean(0)
     if len(x) < 2:
-        return np.zeros((len(x), 2), np.float32)
+        return np.zeros((len(x), dims), np.float32)
     _, _, vt = np.linalg.svd(xc[: min(len(xc), 50_000)], full_matrices=False)
-    out = xc @ vt[:2].T
-    if out.shape[1] < 2:
-        out = np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
+    out = xc @ vt[:dims].T
+    if out.shape[1] < dims:
+        out = np.pad(out, ((0, 0), (0, dims - out.shape[1])))
     return out.astype(np.float32)
 
 
-def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
+def pca_3d(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """x [N, D] -> [N, 3]: the first three principal components (the 3-D map's default)."""
+    return pca_2d(x, seed, dims=3)
+
+
+def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
+            dims: int = 2) -> np.ndarray:
     import umap  # imported lazily: numba start-up takes seconds
 
     n_neighbors = max(2, min(n_neighbors, len(x) - 1))
-    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist,
+    reducer = umap.UMAP(n_components=dims, n_neighbors=n_neighbors, min_dist=min_dist,
                         random_state=seed, n_jobs=1)
     return reducer.fit_transform(np.asarray(x, np.float32)).astype(np.float32)
 
@@ -75,19 +84,23 @@ def place_by_neighbours(query: np.ndarray, x, xy: np.ndarray, k: int = 10) -> np
 
 # ---------------------------------------------------------------------------- large catalogues
 class Projector:
-    """A 2-D projection fitted on a sample, applied to any batch: `transform(x [B, D])`."""
+    """A 2-D (or `dims`-D) projection fitted on a sample, applied to any batch:
+    `transform(x [B, D]) -> [B, dims]`."""
 
-    def __init__(self, method: str, sample: np.ndarray, seed: int = 0, **params: Any):
-        self.method = method
+    def __init__(self, method: str, sample: np.ndarray, seed: int = 0, dims: int = 2,
+                 **params: Any):
+        self.method, self.dims = method, int(dims)
         s = np.asarray(sample, np.float32)
         if method == "pca":
             self.mean = s.mean(0)
             _, _, vt = np.linalg.svd(s - self.mean, full_matrices=False)
-            self.components = np.ascontiguousarray(vt[:2].T, np.float32)   # [D, 2]
+            comp = vt[:self.dims].T                                           # [D, <=dims]
+            comp = np.pad(comp, ((0, 0), (0, self.dims - comp.shape[1])))
+            self.components = np.ascontiguousarray(comp, np.float32)          # [D, dims]
         elif method == "umap":
             import umap
             n_neighbors = max(2, min(int(params.get("n_neighbors", 15)), len(s) - 1))
-            self.reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors,
+            self.reducer = umap.UMAP(n_components=self.dims, n_neighbors=n_neighbors,
                                      min_dist=float(params.get("min_dist", 0.1)),
                                      random_state=seed, n_jobs=1).fit(s)
         else:
@@ -103,8 +116,9 @@ class Projector:
 
 
 def project_large(x: np.ndarray, method: str, sample: int = 50_000, batch: int = 100_000,
-                  seed: int = 0, progress: bool = True, **params: Any) -> np.ndarray:
-    """Project x [N, D] -> [N, 2] for catalogues too big to fit at once: fit on a seeded
+                  seed: int = 0, progress: bool = True, dims: int = 2,
+                  **params: Any) -> np.ndarray:
+    """Project x [N, D] -> [N, dims] (2 or 3) for catalogues too big to fit at once: fit on a seeded
     random sample of `sample` items, then transform every item in batches of `batch` (a tqdm
     bar per batch). Each batch is independent: the loop is what a distributed engine maps over
     (docs/DEPLOY.md)."""
@@ -112,9 +126,9 @@ def project_large(x: np.ndarray, method: str, sample: int = 50_000, batch: int =
     rng = np.random.default_rng(seed)
     fit_on = np.sort(rng.choice(n, size=min(n, sample), replace=False))
     if progress:
-        print(f"fitting {method} on {len(fit_on):,} of {n:,} items …", flush=True)
-    proj = Projector(method, np.asarray(x)[fit_on], seed=seed, **params)
-    out = np.empty((n, 2), np.float32)
+        print(f"fitting {method}{' (3-D)' if dims == 3 else ''} on {len(fit_on):,} of {n:,} items …", flush=True)
+    proj = Projector(method, np.asarray(x)[fit_on], seed=seed, dims=dims, **params)
+    out = np.empty((n, dims), np.float32)
     starts = range(0, n, batch)
     if progress:
         from tqdm import tqdm

@@ -1,0 +1,133 @@
+"""The catalogue map's 3-D view (issue 17): 3-D PCA against a numpy reference, the plotly
+figure (capped, filtered, coloured, highlights escaped), 3-D maps stored by
+`python -m explorer project --dims 3` in their own file, and the page's "View" choice."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from explorer.app import cache, mapcomponent
+from explorer.bundle.core import BundleError, load_bundle
+from explorer.cli import main
+from explorer.latent.projection import pca_3d, project_large
+from explorer.render import mapview
+from explorer.render.map3d import figure_3d
+from test_catalogue_map_page import _bundle, _ok, _open, tag_db  # noqa: F401
+
+
+def _reference_pca(x: np.ndarray, k: int = 3) -> np.ndarray:
+    """The first k principal component scores from the covariance's eigenvectors."""
+    xc = x.astype(np.float64) - x.mean(0)
+    w, v = np.linalg.eigh(np.cov(xc, rowvar=False))
+    return xc @ v[:, np.argsort(w)[::-1][:k]]
+
+
+def _same_up_to_sign(a: np.ndarray, ref: np.ndarray) -> None:
+    for j in range(ref.shape[1]):
+        s = np.sign(a[:, j] @ ref[:, j])
+        np.testing.assert_allclose(s * a[:, j], ref[:, j], atol=1e-3 * np.abs(ref).max())
+
+
+def _arr(v) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {"dtype", "bdata"}."""
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v)
+
+
+def test_pca_3d_is_the_first_three_principal_components():
+    x = np.random.default_rng(1).normal(size=(2_000, 6)) * [5, 3, 2, 1, 0.5, 0.1] + 7
+    _same_up_to_sign(pca_3d(x), _reference_pca(x))
+    assert pca_3d(x[:, :2]).shape == (2_000, 3)                 # fewer dims: zero-padded
+    assert not pca_3d(x[:, :2])[:, 2].any()
+    batched = project_large(x, "pca", sample=2_000, batch=333, progress=False, dims=3)
+    _same_up_to_sign(batched, _reference_pca(x))
+
+
+def test_figure_colours_caps_and_escapes():
+    n = 500
+    xyz = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
+    labels = np.array(["a", "b", "<b>c</b>"] * 166 + ["a", "a"], object)
+    col = mapcomponent.colour_codes(mapview.categorical_colouring(labels, "kind"), n)
+    drawn = np.arange(0, n, 2)
+    fig = figure_3d(xyz, drawn, col.codes, col.palette, col.kind, col.legend, col.title,
+                    selected=np.array([1, 2]), matches=np.array([3]),
+                    names=lambda idx: [f"<i>{i}</i>" for i in idx])
+    spec = json.loads(fig.to_json())
+    main_traces = [t for t in spec["data"] if t.get("hoverinfo") == "skip"]
+    assert all(t["type"] == "scatter3d" for t in spec["data"])
+    assert sum(len(_arr(t["x"])) for t in main_traces) == len(drawn)   # no hover text sent
+    assert {t["name"].split(" (")[0] for t in main_traces} == {"a", "b", "&lt;b&gt;c&lt;/b&gt;"}
+    sel = next(t for t in spec["data"] if t["name"].startswith("selected"))
+    assert sel["text"] == ["&lt;i&gt;1&lt;/i&gt;", "&lt;i&gt;2&lt;/i&gt;"]
+    assert np.allclose(_arr(sel["z"]), xyz[[1, 2], 2])
+    num = mapcomponent.colour_codes(mapview.Colouring("numeric", "price", values=np.where(
+        np.arange(n) % 10, np.arange(n, dtype=float), np.nan)), n)
+    spec = json.loads(figure_3d(xyz, drawn, num.codes, num.palette, num.kind, num.legend,
+                                num.title, num.range).to_json())
+    assert [t["name"].split(" (")[0] for t in spec["data"]] == ["(missing)", "price"]
+    assert spec["data"][1]["marker"]["colorbar"]["ticktext"] == list(num.range)
+
+
+def test_cli_stores_a_3d_map_in_its_own_file(tmp_path, capsys):
+    src = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False)
+    dst = tmp_path / "bundle"
+    shutil.copytree(src.path, dst)
+    assert main(["project", str(dst), "--method", "pca", "--dims", "3", "--no-progress"]) == 0
+    assert "3-D pca map of 30,000" in capsys.readouterr().out
+    b = load_bundle(dst, check_hashes=True)
+    assert b.projections_3d["pca"].shape == (30_000, 3)
+    assert set(b.projections) == set(src.projections)           # the 2-D maps untouched
+    _same_up_to_sign(b.projections_3d["pca"], _reference_pca(b.mu))
+    info = json.loads((dst / "bundle.json").read_text())
+    assert info["projections"]["methods_3d"] == ["pca"]
+    assert "projections3d.safetensors" in info["files"]
+    # a 3-D file holding a 2-D array is refused, naming the file
+    from explorer.bundle.projections import store_projection
+    with pytest.raises(ValueError, match=r"\[N, 2\] or \[N, 3\]"):
+        store_projection(dst, "pca", np.zeros((5, 4), np.float32), 0, 5, 0)
+    from safetensors.numpy import save_file
+    save_file({"pca": np.zeros((30_000, 2), np.float32)}, str(dst / "projections3d.safetensors"))
+    with pytest.raises(BundleError, match="projections3d.safetensors"):
+        load_bundle(dst, check_hashes=False)
+
+
+def test_page_3d_view_from_the_url_capped_filtered_and_back(tag_db, monkeypatch):
+    b = _bundle()
+    brand = b.metadata["brand"].value_counts().index[0]
+    cap = 4_000
+    monkeypatch.setenv("KICKSPACE_MAP_3D_MAX_POINTS", str(cap))
+    sku = str(b.metadata["sku"][42])
+    at = _open({"dims": "3-D", "proj": "PCA", "q": sku.lower()})
+    assert at.radio(key="dims").value == "3-D"
+    assert not at.get("component_instance")                      # in place of the 2-D map
+
+    def traces():
+        charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        spec = next(s for s in charts if s["data"] and s["data"][0]["type"] == "scatter3d")
+        return [t for t in spec["data"] if t["type"] == "scatter3d"]
+
+    pts = [t for t in traces() if not t["name"].startswith(("selected", "search"))]
+    assert sum(len(_arr(t["x"])) for t in pts) == cap
+    match = next(t for t in traces() if t["name"].startswith("search matches"))
+    ref = _reference_pca(b.mu)
+    got = np.array([_arr(match[a])[0] for a in "xyz"])
+    assert np.allclose(np.abs(got), np.abs(ref[42]), atol=1e-3 * np.abs(ref).max())
+    assert "3-D PCA map" in " ".join(c.value for c in at.caption)
+
+    at.multiselect(key="flt_brand").set_value([brand])          # a filter narrows the view
+    at.run()
+    _ok(at)
+    want = min(cap, int((b.metadata["brand"] == brand).sum()))
+    assert sum(len(_arr(t["x"])) for t in traces()
+               if not t["name"].startswith(("selected", "search"))) == want
+    at.radio(key="dims").set_value("2-D")
+    at.run()
+    _ok(at)
+    assert at.get("component_instance")                          # the 2-D map is back
+    # (the widget -> URL half of bind="query-params" is the browser's: AppTest keeps the
+    # query string it was opened with; bench/shot_map3d.py checks it in Chromium)
