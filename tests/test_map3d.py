@@ -131,3 +131,15 @@ def test_page_3d_view_from_the_url_capped_filtered_and_back(tag_db, monkeypatch)
     assert at.get("component_instance")                          # the 2-D map is back
     # (the widget -> URL half of bind="query-params" is the browser's: AppTest keeps the
     # query string it was opened with; bench/shot_map3d.py checks it in Chromium)
+
+
+@pytest.mark.slow
+def test_a_3d_umap_fitted_on_a_sample_places_every_item():
+    """`project --method umap --dims 3`'s maths: numba's start-up makes this slow."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(c, 0.3, size=(200, 8)) for c in (0, 4, 8)]).astype(np.float32)
+    xyz = project_large(x, "umap", sample=300, batch=250, progress=False, dims=3)
+    assert xyz.shape == (600, 3) and np.isfinite(xyz).all()
+    centres = np.array([xyz[i * 200:(i + 1) * 200].mean(0) for i in range(3)])
+    spread = max(xyz[i * 200:(i + 1) * 200].std(0).max() for i in range(3))
+    assert np.linalg.norm(centres[0] - centres[1]) > 2 * spread      # the blobs stay apart
