@@ -1,6 +1,6 @@
 """Look at the catalogue map's 3-D view in headless Chromium: open the map, pick "View: 3-D" in
-the sidebar, check that the choice reaches the URL (`dims=3-D`) and survives a reload, and
-save a screenshot of the view (optionally docs/screen_map_3d.png, made small).
+the sidebar, check that the choice reaches the URL (`dims=3-D`) and survives a reload, that the
+sections below the map still come, and save a screenshot of the view (optionally docs/screen_map_3d.png, made small).
 
     python3 bench/shot_map3d.py [--out docs/screen_map_3d.png] [--query "&colour=silhouette"]
 
@@ -46,9 +46,11 @@ def main() -> int:
             assert "dims=3-D" in page.url, page.url
             t = time.perf_counter()
             page.reload()
-            wait_idle(page, 180)
             page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(timeout=120_000)
             again = time.perf_counter() - t
+            wait_idle(page, 180)
+            # what sits below the map is laid out in 3-D too (no 2-D map reports "drawn")
+            page.get_by_role("heading", name="Selection").first.wait_for(timeout=120_000)
             time.sleep(2)
             shot = tmp / "map3d.png"
             page.locator("[data-testid='stPlotlyChart']").first.screenshot(path=str(shot))

@@ -267,7 +267,7 @@ for c in list(columns["values"]) + list(columns["ranges"]):
         others_c = {k: v for k, v in chosen.items() if k != c}
         others_r = {k: v for k, v in ranges.items() if k != c}
         masks[c] = mapview.filter_mask(md, others_c, others_r)
-if map_sections.below_map_ready(b, value, drawing=len(visible) > 0):
+if map_sections.below_map_ready(b, value, drawing=len(visible) > 0 and not view_3d):
     map_sections.histograms(md, columns, masks, selected_now, chosen, list(columns["ranges"]))
     map_sections.selection_panel(b, store, READ_ONLY)
     labels, centres, desc = _labels()
