@@ -128,13 +128,14 @@ for start in range(0, len(TOOLS), 3):
             st.page_link(page, label=title, icon=icon)
             st.caption(text)
 
-if b.gallery.ndim == 5 and len(b.gallery):
+gallery = cache_pictures.training_gallery(b)     # None (with a warning) if it cannot decode
+if gallery is not None and gallery.ndim == 5 and len(gallery):
     st.subheader("The model learning to draw sneakers")
     st.caption("The same random latent vectors decoded after each epoch of training: the "
                "silhouette comes first, then shading, then colour.")
-    n_ep = len(b.gallery)
+    n_ep = len(gallery)
     rows = sorted(set(np.linspace(0, n_ep - 1, min(n_ep, 6)).round().astype(int)))
-    crisp_image(row_labelled_grid(b.gallery[rows, :8], [f"epoch {r + 1}" for r in rows]))
+    crisp_image(row_labelled_grid(gallery[rows, :8], [f"epoch {r + 1}" for r in rows]))
 
 st.page_link("pages/overview.py", label="Model card: settings, metrics and training curves",
              icon=":material/description:")

@@ -128,6 +128,24 @@ def test_a_png_bomb_as_the_gallery_or_an_image_shard_is_refused(copy):
     load_bundle(copy)
 
 
+def test_the_gallery_decodes_on_first_use_and_broken_pixels_say_so(copy):
+    """load_bundle checks the gallery's header but decodes its pixels on first use (about
+    1 s for the demo, and only the home page shows it); pixels that then fail to decode are
+    a BundleError naming the file, not a crash."""
+    b = load_bundle(copy)
+    assert callable(b._gallery)                      # not decoded by the load
+    g = b.gallery
+    assert g.dtype == np.uint8 and g.ndim == 5 and g.shape[0] == 2
+    assert b.gallery is g                            # decoded once
+    data = bytearray((copy / "gallery.webp").read_bytes())
+    data[40:] = bytes(len(data) - 40)                # header kept, pixel data zeroed
+    (copy / "gallery.webp").write_bytes(bytes(data))
+    _rehash(copy, "gallery.webp")
+    broken = load_bundle(copy)
+    with pytest.raises(BundleError, match="gallery.webp"):
+        broken.gallery
+
+
 def test_an_image_shard_of_the_wrong_size_is_refused_at_load(copy):
     from PIL import Image
     buf = io.BytesIO()

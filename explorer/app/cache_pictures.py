@@ -103,3 +103,14 @@ def _recon_sheet(path: str, key: str, n: int = 10):
 def reconstruction_sheet(bundle: Bundle, n: int = 10) -> np.ndarray:
     """Held-out originals over their reconstructions (n columns), as a picture."""
     return _recon_sheet(str(bundle.path), bundle.key, int(n))
+
+def training_gallery(bundle):
+    """The bundle's training gallery (decoded on first use, explorer.bundle.core), or None
+    with a warning on the page when its pixels do not decode."""
+    from explorer.bundle.checks import BundleError
+    try:
+        return bundle.gallery
+    except BundleError as e:
+        from explorer.app.widgets import esc
+        st.warning(f"The training gallery could not be shown: {esc(e)}")
+        return None

@@ -22,8 +22,10 @@ safetensors only; nothing is unpickled.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,8 @@ from explorer.data.imagestore import COLS as IMAGE_COLS
 from explorer.data.imagestore import PER_SHARD, ImageStore, shard_name
 from explorer.models import AutoEncoder, build_model, shape_model
 
+_GALLERY_LOCK = threading.Lock()
+
 __all__ = ["Bundle", "BundleError", "check_catalogue_matches", "find_bundles", "load_bundle",
            "load_model", "read_bundle_info"]
 
@@ -62,10 +66,22 @@ class Bundle:
     projections: dict[str, np.ndarray]  # method -> [N, 2]
     metadata: pd.DataFrame
     history: list[dict[str, Any]]
-    gallery: np.ndarray                # uint8 [epochs, G, S, S, 3]
+    _gallery: Any                      # uint8 [epochs, G, S, S, 3], or what decodes it
     images: ImageStore
     extras: dict[str, Any] = field(default_factory=dict)
     projections_3d: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [N, 3]
+
+    @property
+    def gallery(self) -> np.ndarray:
+        """The fixed latents decoded after each epoch, uint8 [epochs, G, S, S, 3]. Decoded
+        from gallery.webp on first use, not by load_bundle: about 1 s for the demo, and only
+        the home page and `info` show it (its header is checked at load; BundleError here if
+        the pixels then fail to decode)."""
+        if callable(self._gallery):
+            with _GALLERY_LOCK:
+                if callable(self._gallery):
+                    self._gallery = self._gallery()
+        return self._gallery
 
     @property
     def kind(self) -> str:
@@ -214,10 +230,10 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
     if info["catalogue"]["size"] != size:
         raise BundleError(f"{p / 'bundle.json'}: catalogue size {info['catalogue']['size']} px "
                           f"but the model takes {size} px")
-    gallery = np.zeros((0, 0, size, size, 3), np.uint8)
+    gallery: Any = np.zeros((0, 0, size, size, 3), np.uint8)
     if "gallery.webp" in listed:
         _check_image_header(p / "gallery.webp", None, size)
-        gallery = gallery_from_webp(p / "gallery.webp", size)
+        gallery = functools.partial(gallery_from_webp, p / "gallery.webp", size)
     n_shards = -(-n // PER_SHARD)
     for k in range(n_shards):
         name = f"images/{shard_name(k)}"
