@@ -2,7 +2,11 @@
 the sidebar, check that the choice reaches the URL (`dims=3-D`) and survives a reload, that the
 sections below the map still come, and save a screenshot of the view (optionally docs/screen_map_3d.png, made small).
 
-    python3 bench/shot_map3d.py [--out docs/screen_map_3d.png] [--query "&colour=silhouette"]
+    python3 bench/shot_map3d.py [--out docs/screen_map_3d.png] [--proj PCA|UMAP]
+                                [--query "&colour=silhouette"]
+
+KICKSPACE_CHECKPOINTS picks the bundles folder as for the app (e.g. a copy of the demo given a
+3-D UMAP by `python -m explorer project COPY --method umap --dims 3`).
 
 Prints how long the 3-D figure took to appear and the machine load beside it.
 """
@@ -23,6 +27,8 @@ from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, start_app, stop_app, wait_
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", help="save a small PNG of the 3-D view here")
+    ap.add_argument("--proj", default="PCA", choices=("PCA", "UMAP", "t-SNE"),
+                    help="the Projection radio (UMAP: the bundle's stored 3-D UMAP, if any)")
     ap.add_argument("--query", default="&colour=silhouette", help="more URL parameters")
     args = ap.parse_args()
     from PIL import Image
@@ -34,7 +40,7 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{url}/catalogue_map?proj=PCA{args.query}")
+            page.goto(f"{url}/catalogue_map?proj={args.proj}{args.query}")
             wait_idle(page, 180)
             t = time.perf_counter()
             page.get_by_text("3-D", exact=True).first.click()
@@ -54,7 +60,7 @@ def main() -> int:
             time.sleep(2)
             shot = tmp / "map3d.png"
             page.locator("[data-testid='stPlotlyChart']").first.screenshot(path=str(shot))
-            caption = page.get_by_text("3-D PCA map").first.inner_text()
+            caption = page.get_by_text("3-D ").and_(page.get_by_text(" map: ")).first.inner_text()
             t = time.perf_counter()                      # the same page in 2-D, for scale
             page.goto(page.url.replace("dims=3-D", "dims=2-D"))
             wait_idle(page, 180)
