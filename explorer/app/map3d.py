@@ -62,7 +62,8 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     mask = np.zeros(len(bundle), bool)
     mask[visible] = True
     selected = np.asarray(pick["indices"], np.int64) if pick else np.zeros(0, np.int64)
-    selected = selected[mask[selected]]
+    selected = selected[(selected >= 0) & (selected < len(mask))]
+    selected = selected[mask[selected]]                 # the filtered ones only
     fig = figure_3d(xyz, plan.drawn, colours.codes, colours.palette, kind=colours.kind,
                     legend=colours.legend, title=colours.title, value_range=colours.range,
                     selected=selected, matches=matches, names=_names(bundle),
