@@ -303,3 +303,49 @@ def test_interpolation_path_on_top_and_contours_under_the_points(map_server, bro
     time.sleep(1.0)
     page.screenshot(path=str(shots / "catalogue_map_contours_zoomed.png"), clip=gl)
     page.close()
+
+
+@pytest.mark.slow
+def test_an_uploaded_photo_unlike_the_catalogue_gets_a_red_star_on_top(
+        map_server, browser, shots, fashion_mnist_dir, tmp_path):  # noqa: F811
+    """A Fashion-MNIST sandal uploaded in the map's sidebar ("Place a photo on the map"): the
+    unlike reference is built (a fresh data folder), the sidebar warns that the photo is
+    unlike this catalogue, and its star is drawn red on top of the points. Slow (~30 s, half
+    of it the reference): python3 -m pytest -m slow tests/test_browser_map.py -k unlike"""
+    from PIL import Image
+    import io
+    from explorer.data.ingest import ingest_fashion_mnist
+    sandal = ingest_fashion_mnist(fashion_mnist_dir, classes=["Sandal"], size=128,
+                                  limit=1).images[0]
+    photo = tmp_path / "sandal.png"
+    Image.fromarray(sandal).save(photo)
+    page, frame = _open_map(browser, map_server, "?proj=PCA")
+    t0 = time.time()
+    page.locator("[data-testid='stSidebar'] input[type=file]").first.set_input_files(str(photo))
+    page.get_by_text("This photo is unlike this catalogue").first.wait_for(timeout=180_000)
+    wait_idle(page, 120)
+    deadline = time.time() + 60
+    while "star" not in (frame.evaluate("() => document.body.dataset.overlays") or "") \
+            and time.time() < deadline:
+        time.sleep(0.3)
+    print(f"upload to star: {time.time() - t0:.1f} s")
+    assert_no_exception(page, "catalogue_map after an upload")
+    assert frame.evaluate("() => document.body.dataset.overlays").split() == ["star"]
+    star = frame.evaluate("() => kickspaceMap.args.overlays.at(-1)")
+    assert star["labels"][0].startswith("sandal.png") and star["color"] == "#d62728"
+    time.sleep(0.5)                                        # the overlay's next frame
+    sx, sy = frame.evaluate("([x, y]) => kickspaceMap.dataScreen(x, y)",
+                            [star["x"][0], star["y"][0]])
+    gl = frame.locator("#gl").bounding_box()
+    assert 0 < sx < gl["width"] and 0 < sy < gl["height"]
+    # the star sits among its nearest products, and its red is what the screen shows there
+    near = frame.evaluate("""([x, y]) => { const m = kickspaceMap; let k = 0;
+        for (let i = 0; i < m.args.n; i++) { const p = m.screenOf(i);
+            if (Math.hypot(p[0] - x, p[1] - y) < 12) k++; } return k; }""", [sx, sy])
+    assert near > 0, "no product drawn under the star"
+    page.screenshot(path=str(shots / "catalogue_map_unlike_photo.png"))
+    png = page.screenshot(clip={"x": gl["x"] + sx - 2, "y": gl["y"] + sy - 2,
+                                "width": 5, "height": 5})
+    r, g, b_ = Image.open(io.BytesIO(png)).convert("RGB").getpixel((2, 2))
+    assert abs(r - 0xd6) < 30 and abs(g - 0x27) < 30 and abs(b_ - 0x28) < 30, (r, g, b_)
+    page.close()

@@ -211,3 +211,21 @@ def test_stored_arrays_round_trip_and_recompute(tmp_path):
     f.write_bytes(b"not an npz")                                 # corrupt: recompute
     h.stored_arrays(f, compute, {"k": 2})
     assert len(calls) == 3
+
+
+def test_nearest_other_distances_match_the_neighbour_table():
+    """Each product's distance to its nearest other product, as the neighbour table's first
+    column gives it: exact duplicates at 0, never a product's distance to itself, a subset of
+    rows, and blocks smaller than the catalogue."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(700, 8)).astype(np.float32)
+    x[10] = x[20]                                          # an exact duplicate pair
+    x[30] = x[40] + 1e-3                                   # and a near one
+    _, dist = h.neighbour_table(LatentIndex(x, method="exact"), k=1)
+    got = u.nearest_other_distances(x, max_scores=5000)    # blocks of 7 rows
+    assert got.shape == (700,) and got[10] == 0.0 and got[20] == 0.0
+    assert np.allclose(got, dist[:, 0], rtol=0, atol=1e-5)
+    rows = np.array([3, 10, 30, 699])
+    assert np.array_equal(u.nearest_other_distances(x, rows), got[rows])
+    with pytest.raises(ValueError, match="N >= 2"):
+        u.nearest_other_distances(x[:1])

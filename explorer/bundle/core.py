@@ -183,6 +183,11 @@ def load_model(path: str | os.PathLike, info: dict[str, Any] | None = None) -> A
     model.eval()
     for prm in model.parameters():
         prm.requires_grad_(False)
+    # the decoder's transposed convolutions run about 2x faster on CPU in channels-last
+    # layout (the same numbers; savers write .contiguous() copies)
+    decoder = getattr(model, "decoder", None)
+    if decoder is not None:
+        decoder.to(memory_format=torch.channels_last)
     return model
 
 
