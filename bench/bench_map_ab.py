@@ -1,0 +1,72 @@
+"""Before / after for the catalogue map page: two servers (two checkouts) side by side, visits
+alternating between them in fresh headless-Chromium contexts, so that both see the same load.
+
+    python -m bench.bench_map_ab OLD_CHECKOUT [NEW_CHECKOUT (default: this one)] [--repeats 5]
+
+(run from the repository root; make OLD_CHECKOUT with `git worktree add --detach DIR COMMIT`.)
+Each server first serves the map once (its caches warm); then each visit is timed from
+navigation until the map component says it has drawn, and until the Tags heading below it is
+on the page. Prints each visit with the load average, then the medians.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from bench import mapdrive
+from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, REPO, start_app, stop_app
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("old")
+    ap.add_argument("new", nargs="?", default=str(REPO))
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--data", default="/tmp/kickspace-map-ab")
+    args = ap.parse_args(argv)
+    repos = [str(Path(args.old).resolve()), str(Path(args.new).resolve())]
+    servers = [start_app(env={"KICKSPACE_DATA_DIR": f"{args.data}/{i}",
+                              "KICKSPACE_ANNOTATIONS_DB": None, "PYTHONPATH": r},
+                         script=Path(r) / "app.py", cwd=Path(r), timeout=300)
+               for i, r in enumerate(repos)]
+    res: dict[str, list[tuple[float, float]]] = {r: [] for r in repos}
+    from playwright.sync_api import sync_playwright
+    try:
+        with sync_playwright() as p:
+            br = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            for _, base in servers:
+                ctx = br.new_context()
+                pg = ctx.new_page()
+                pg.goto(base + "/catalogue_map?proj=PCA")
+                mapdrive.map_frame(pg, 600)
+                pg.get_by_role("heading", name="Tags").wait_for(timeout=600_000)
+                ctx.close()
+            for _ in range(args.repeats):
+                for r, (_, base) in zip(repos, servers):
+                    ctx = br.new_context(viewport={"width": 1400, "height": 1100})
+                    pg = ctx.new_page()
+                    t0 = time.perf_counter()
+                    pg.goto(base + "/catalogue_map?proj=PCA")
+                    mapdrive.map_frame(pg, 600)
+                    drawn = time.perf_counter() - t0
+                    pg.get_by_role("heading", name="Tags").wait_for(timeout=600_000)
+                    full = time.perf_counter() - t0
+                    ctx.close()
+                    res[r].append((drawn, full))
+                    with open("/proc/loadavg") as f:
+                        load = f.read().split()[0]
+                    print(f"{r}: drawn {drawn:.2f} s, Tags heading {full:.2f} s, load {load}",
+                          flush=True)
+    finally:
+        for proc, _ in servers:
+            stop_app(proc)
+    for r, v in res.items():
+        print(f"{r}: median drawn {statistics.median(x[0] for x in v):.2f} s, median Tags "
+              f"heading {statistics.median(x[1] for x in v):.2f} s ({len(v)} visits)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
