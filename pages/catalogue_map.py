@@ -200,7 +200,6 @@ def _labels():
 
 
 # ---------------------------------------------------------------------------- the map
-value = None
 if not len(visible):
     st.warning("No product passes the filters.")
 elif view_3d:                              # the 3-D view in place of the 2-D map
@@ -267,9 +266,8 @@ for c in list(columns["values"]) + list(columns["ranges"]):
         others_c = {k: v for k, v in chosen.items() if k != c}
         others_r = {k: v for k, v in ranges.items() if k != c}
         masks[c] = mapview.filter_mask(md, others_c, others_r)
-if map_sections.below_map_ready(b, value, drawing=len(visible) > 0 and not view_3d):
-    map_sections.histograms(md, columns, masks, selected_now, chosen, list(columns["ranges"]))
-    map_sections.selection_panel(b, store, READ_ONLY)
-    labels, centres, desc = _labels()
-    map_sections.clusters_section(b, store, labels, centres, desc, READ_ONLY)
-    map_sections.tags_section(b, store, store_error, READ_ONLY)
+map_sections.histograms(md, columns, masks, selected_now, chosen, list(columns["ranges"]))
+map_sections.selection_panel(b, store, READ_ONLY)
+labels, centres, desc = _labels()
+map_sections.clusters_section(b, store, labels, centres, desc, READ_ONLY)
+map_sections.tags_section(b, store, store_error, READ_ONLY)

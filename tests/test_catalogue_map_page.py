@@ -323,25 +323,3 @@ def test_overlays_photo_path_and_contours_reach_the_component(tag_db):
     _ok(at)
     assert [o["kind"] for o in _map(at)[0]["overlays"]] == ["path", "star"]
 
-
-def test_a_browser_gets_the_sections_below_the_map_once_it_has_drawn(tag_db, monkeypatch):
-    """A browser's first visit lays out only what is above the map, so the browser draws the
-    map first; the component's `drawn` brings the histograms, selection, clusters and tags."""
-    from explorer.app import live_decoder
-    at = _open({"proj": "PCA"})
-    assert any(h.value.endswith("Tags") for h in at.subheader)       # AppTest: no browser
-    monkeypatch.setattr(live_decoder, "browser_session", lambda: True)
-    del at.session_state["map_ready"]                                 # a first visit again
-    at.run()
-    _ok(at)
-    assert _map(at)[0]["n"] == len(_bundle())
-    assert not any(h.value.endswith("Tags") for h in at.subheader)
-    assert "as soon as the map is drawn" in _plain(at.caption)
-    at.session_state["map"] = {"seq": 1, "drawn": False, "view": [0.1, 0.1, 1.0]}
-    at.run()
-    assert not any(h.value.endswith("Tags") for h in at.subheader)   # not drawn yet
-    at.session_state["map"] = {"seq": 2, "drawn": True}
-    at.run()
-    _ok(at)
-    assert any(h.value.endswith("Tags") for h in at.subheader)
-    assert "as soon as the map is drawn" not in _plain(at.caption)

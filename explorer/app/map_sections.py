@@ -79,23 +79,6 @@ def _on_clear() -> None:
 
 
 # ---------------------------------------------------------------------------- selection
-def below_map_ready(b, value, drawing: bool = True) -> bool:
-    """Whether to lay out what sits below the map (histograms, selection, clusters, tags) in
-    this run. A browser's first visit holds them back until the map component says it has
-    drawn (its value's `drawn`): laying out some hundred widgets on the browser's one main
-    thread would otherwise delay the map by seconds (README "Catalogue map engine"). Runs
-    without a browser (AppTest) and later runs in the session lay out everything at once."""
-    from explorer.app import live_decoder, mapcomponent
-    if ss.get("map_ready") == b.key:
-        return True
-    if not drawing or mapcomponent.has_drawn(value) or not live_decoder.browser_session():
-        ss["map_ready"] = b.key
-        return True
-    st.caption(":material/hourglass_top: Histograms, the selection, clusters and tags follow "
-               "as soon as the map is drawn.")
-    return False
-
-
 def selection_panel(b, store, read_only: bool = False) -> None:
     """The selection: count, summary (i17a's selection_summary), tag / untag, paged grid."""
     md, n = b.metadata, len(b)
@@ -407,6 +390,5 @@ def tags_section(b, store, store_error: str | None, read_only: bool = False) -> 
                    "move it. The catalogue itself is never changed.")
 
 
-__all__ = ["flash", "show_flash", "pick", "skus", "tag_indices", "below_map_ready",
-           "selection_panel",
+__all__ = ["flash", "show_flash", "pick", "skus", "tag_indices", "selection_panel",
            "histograms", "cluster_controls", "clusters_section", "tags_section"]

@@ -222,11 +222,6 @@ def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[i
     return event, view, need
 
 
-def has_drawn(value: Any) -> bool:
-    """True once the browser says its first draw ended (drawn, or failed with a message)."""
-    return isinstance(value, Mapping) and value.get("drawn") is True
-
-
 def event_selection(event: MapEvent, xy: np.ndarray, visible: np.ndarray) -> np.ndarray:
     """Catalogue indices an event selects among `visible` (every filtered item, drawn or
     not): a click its item, a box or lasso every item inside it."""

@@ -28,7 +28,6 @@ let n = 0, ids = null, inverse = null, xs = null, ys = null;
 let centre = [0, 0], half = 1;
 let matches = new Int32Array(0);
 let seq = 0, eseq = 0, lastEvent = null, lastView = null, lassoing = false, lassoKind = "lasso";
-let told = false;               // Python heard that the first draw ended (drawn or failed)
 const shards = new Map();       // shard id -> {img, meta, ready}
 const need = new Set();
 let needTimer = null, viewTimer = null, overlayQueued = false;
@@ -45,8 +44,7 @@ function send(event) {
   if (event) { eseq += 1; lastEvent = { ...event, seq: eseq }; }
   post("streamlit:setComponentValue", {
     dataType: "json",
-    value: { seq, event: lastEvent, view: lastView, need: [...need].slice(-MAX_NEED),
-             drawn: told },
+    value: { seq, event: lastEvent, view: lastView, need: [...need].slice(-MAX_NEED) },
   });
 }
 function setHeight() {
@@ -65,14 +63,6 @@ function showError(err) {
   statusEl.textContent = "The map could not be drawn: " + (err && err.message ? err.message : err);
   document.body.dataset.state = "error";
   console.error(err);
-  tellDrawn();
-}
-function tellDrawn() {
-  // the page holds back what sits below the map until the map is on screen (the browser's
-  // one main thread would otherwise lay those out while the map's scripts wait); say so once
-  if (told) return;
-  told = true;
-  send(null);
 }
 
 // ------------------------------------------------------------------ coordinates
@@ -419,7 +409,6 @@ async function render(a) {
     document.body.dataset.drawn = String(a.n);
     document.body.dataset.drawMs = String(Math.round(performance.now() - t0));
     document.body.dataset.state = "drawn";
-    requestAnimationFrame(tellDrawn);     // after the frame with the points is painted
   }
   if (a.view && a.view_key !== viewKey) {
     viewKey = a.view_key;
