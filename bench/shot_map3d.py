@@ -55,7 +55,7 @@ def main() -> int:
             page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(timeout=120_000)
             again = time.perf_counter() - t
             wait_idle(page, 180)
-            # what sits below the map is laid out in 3-D too (no 2-D map reports "drawn")
+            # what sits below the map is laid out in 3-D too
             page.get_by_role("heading", name="Selection").first.wait_for(timeout=120_000)
             time.sleep(2)
             shot = tmp / "map3d.png"
