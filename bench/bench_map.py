@@ -71,14 +71,19 @@ def box_select(page, want: int) -> tuple[float, int]:
     (seconds from the release until Python's count is on the page, products selected)."""
     frame = mapdrive.map_frame(page, 600)
     wait_idle(page, 600)
+    # centre the box on the median point and size it so that it holds about `want` of the
+    # drawn points: the want-th smallest Chebyshev distance from the centre in screen pixels
+    # (computed in the page before the clock starts)
+    cx, cy, half = frame.evaluate("""(want) => { const m = kickspaceMap;
+        const n = m.plot.get('points').length, c = m.screenOf(Math.floor(n / 2));
+        const d = new Float32Array(n);
+        for (let i = 0; i < n; i++) { const s = m.screenOf(i);
+            d[i] = Math.max(Math.abs(s[0] - c[0]), Math.abs(s[1] - c[1])); }
+        d.sort(); return [c[0], c[1], d[Math.min(n - 1, want)]]; }""", want)
     w, h = mapdrive.size(frame)
-    n_drawn = int(frame.evaluate("() => document.body.dataset.drawn"))
-    frac = min(1.0, (want / n_drawn) ** 0.5)
-    # centre the box on the middle of the drawn points' bounding box of a blob: use the
-    # screen position of the median point
-    cx, cy = frame.evaluate("""() => { const m = kickspaceMap; const p = m.plot;
-        const i = Math.floor(p.get('points').length / 2); return m.screenOf(i); }""")
-    half = max(10.0, frac * min(w, h) / 2)
+    print(f"  box around ({cx:.0f}, {cy:.0f}) px, half-side {half:.1f} px for {want:,} of the "
+          f"drawn points (frame {w:.0f} x {h:.0f} px)", flush=True)
+    half = max(3.0, min(half, cx, cy, w - cx, h - cy))
     mapdrive.mode(frame, "rectangle")
     t = time.perf_counter()
     mapdrive.drag(frame, cx - half, cy - half, cx + half, cy + half, steps=6, pause=0.02)

@@ -48,6 +48,11 @@ def drag(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 12,
     three edges of the rectangle for a lasso (which closes itself)."""
     _fire(frame, "mousemove", x0, y0, 0, "canvas")
     _fire(frame, "mousedown", x0, y0, 1, "canvas")
+    # regl-scatterplot starts a box or lasso at the first move after the press, not at the
+    # press: a hand's first move is a pixel away, so move on the spot first (else the box
+    # would start a sixth of the way along)
+    time.sleep(pause)
+    _fire(frame, "mousemove", x0, y0, 1, "window")
     path = [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
             for i in range(1, steps + 1)]
     if lasso:

@@ -239,3 +239,12 @@ def test_numeric_range_keeps_whole_numbers_whole():
     assert set(numeric_ranges(md, ["price", "release_year"])) == {"price", "release_year"}
     with pytest.raises(ValueError, match="no finite number"):
         numeric_range(pd.Series([np.nan, None], name="empty"))
+
+
+def test_sorted_unique_matches_numpy_on_unsorted_repeated_and_sorted_indices():
+    from explorer.render.map_selection import sorted_unique
+    rng = np.random.default_rng(3)
+    for v in (np.zeros(0, np.int64), np.array([4]), np.array([5, 5]), np.array([3, -1, 3, 2, -1]),
+              rng.integers(-10, 40, 500), np.arange(7)):
+        assert sorted_unique(v).tolist() == np.unique(v).tolist()
+    assert sorted_unique(np.array([9, 2, 9, 0])).tolist() == [0, 2, 9]

@@ -11,7 +11,18 @@ def _as_indices(visible: np.ndarray) -> np.ndarray:
     v = np.asarray(visible)
     if v.dtype == bool:
         return np.flatnonzero(v).astype(np.int64)
-    return np.sort(np.unique(v.astype(np.int64)))
+    return sorted_unique(v.astype(np.int64))
+
+
+def sorted_unique(v: np.ndarray) -> np.ndarray:
+    """np.unique(v) for a 1-D integer array, by sorting: numpy 2.4's np.unique took 1.9 s for
+    1,000,000 indices here (0.02 s this way), the largest part of a million-point box
+    selection. Already strictly increasing input (a filter's indices) is returned as is."""
+    v = np.asarray(v).reshape(-1)
+    if len(v) < 2 or bool(np.all(v[1:] > v[:-1])):
+        return v
+    s = np.sort(v)
+    return s[np.concatenate(([True], s[1:] != s[:-1]))]
 
 
 
@@ -28,7 +39,7 @@ def selected_points(points: Iterable[Mapping[str, Any]],
         idx = trace_indices.get(int(curve))
         if idx is not None and 0 <= int(i) < len(idx):
             out.append(int(idx[int(i)]))
-    return np.unique(np.asarray(out, np.int64))
+    return sorted_unique(np.asarray(out, np.int64))
 
 
 def in_box(xy: np.ndarray, xs: Sequence[float], ys: Sequence[float]) -> np.ndarray:
