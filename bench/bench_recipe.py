@@ -3,7 +3,7 @@ compare it with PCA (as many components, fitted on the same training split) on h
 and on k-NN accuracy of every label column, the way `python -m explorer evaluate` does.
 
     python -m bench.bench_recipe CATALOGUE [--budget 600] [--every 120] [--threads 1]
-        [--set KEY=VALUE ...] [--json PATH]
+        [--steps N [--eval-steps N,N]] [--set KEY=VALUE ...] [--json PATH]
 
 Prints one line per evaluation and, at the end, the training time at which the model first
 beat PCA on PSNR and on each k-NN column (evaluation time is not counted as training: the
@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=0,
                     help="instead of a time budget: about this many steps (whole epochs), "
                          "evaluated at the end (for ablations at equal steps on a busy CPU)")
+    ap.add_argument("--eval-steps", default="", metavar="N,N,...",
+                    help="also evaluate when the run first reaches each of these steps (with "
+                         "--steps: a curve at equal steps across ablations)")
     ap.add_argument("--max-items", type=int, default=5000,
                     help="cap on the training items voting in the k-NN (default 5000)")
     ap.add_argument("--k", type=int, default=5)
@@ -118,7 +121,19 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict] = []
 
+    final_step = cfg.epochs * math.ceil(len(train_idx) / cfg.batch_size)
+    eval_steps = sorted(int(v) for v in args.eval_steps.split(",") if v.strip())
+    by_step = bool(eval_steps)
+    hook_every = 1.0 if by_step else args.every
+    # by_step: look every second of training; evaluate only at the steps asked and the last
+
     def hook(model, info) -> None:
+        if by_step:
+            due = [s for s in eval_steps if s <= info["step"]]
+            final = info["step"] >= final_step
+            if not due and not final:
+                return
+            del eval_steps[:len(due)]
         h0 = time.perf_counter()
         rec = reconstruct_split(model, images, val_idx)
         tr = reconstruct_split(model, images, knn_train)["mu"]
@@ -139,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         train(cat, cfg, mvals, tmp, progress=False, log=lambda m: print(m, flush=True),
-              hook=hook, hook_every=args.every)
+              hook=hook, hook_every=hook_every)
     print("\nfirst evaluation at which the model beats PCA (seconds of training, step):")
     first: dict[str, object] = {}
     for k in pca_row:

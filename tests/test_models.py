@@ -105,6 +105,30 @@ def test_colour_curriculum_schedule_and_weighting():
         ModelConfig(colour_boost=0.5)
 
 
+def test_region_colour_term_weighs_block_means_only():
+    # region_weight w: the block-mean part of the error counts 1 + w times, the rest once
+    from explorer.models.base import ModelConfig, squared_error
+    x = torch.zeros(1, 3, 8, 8)
+    flat = torch.full((1, 3, 8, 8), 0.1)                      # all low frequency
+    assert torch.allclose(squared_error(flat, x, 1.0, 3.0, 4), 4 * flat.pow(2).flatten(1))
+    checker = 0.1 * (-1.0) ** (torch.arange(8).view(8, 1) + torch.arange(8).view(1, 8))
+    checker = checker.expand(1, 3, 8, 8)                       # zero mean in every 2x2 block
+    assert torch.allclose(squared_error(checker, x, 1.0, 3.0, 4), checker.pow(2).flatten(1))
+    # one red 4x4 quadrant on a 2x2 grid: its mean error is weighted in that quadrant only
+    quad = torch.zeros(1, 3, 8, 8)
+    quad[0, 0, :4, :4] = 0.2
+    quad[0, 0, 0, 0] = 0.6                                     # block mean 0.225
+    se = squared_error(quad, x, 1.0, 2.0, 2).view(1, 3, 8, 8)
+    assert torch.allclose(se[0, 0, 1, 1], torch.tensor(0.04 + 2 * 0.225 ** 2))
+    assert torch.allclose(se[0, 0, 4:, :], torch.zeros(4, 8)) and se[0, 1:].abs().max() == 0
+    # with the colour boost, the block means' colour channels are weighted like the pixels'
+    red_green = torch.tensor([0.1, -0.1, 0.0]).view(1, 3, 1, 1).expand(1, 3, 8, 8)
+    assert torch.allclose(squared_error(red_green, x, 9.0, 1.0, 4).sum(),
+                          2 * 9 * red_green.pow(2).sum())
+    with pytest.raises(ValueError, match="region_grid"):
+        ModelConfig(image_size=64, region_grid=12)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_linear_path_starts_as_pca(kind):
     # the default recipe's start: decode(encode(x)) is the PCA reconstruction (clipped), and
@@ -133,6 +157,37 @@ def test_linear_path_starts_as_pca(kind):
         model.loss(x[:16], step, 96, progress=0.1).loss.backward()
         opt.step()
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+@pytest.mark.parametrize("whiten", [0.0, 0.5])
+def test_linear_whiten_keeps_pca_proportions(whiten):
+    # linear_whiten w < 1: code_i = PCA projection_i / sd_i**w, rescaled to mean variance 1,
+    # so with w = 0 the codes are PCA's own codes times one constant (the same neighbours as
+    # PCA), and the decoder still inverts them to the PCA reconstruction
+    from sklearn.decomposition import PCA
+    from tests.helpers import blocks_catalogue
+    x = torch.from_numpy(blocks_catalogue(96).images).permute(0, 3, 1, 2).float() / 255.0
+    torch.manual_seed(0)
+    model = build_model("beta-vae", {**TINY_MODEL, "image_size": 32, "linear_path": True,
+                                     "linear_whiten": whiten})
+    model.init_from_pca(x)
+    flat = x.reshape(len(x), -1).numpy()
+    pca = PCA(4).fit(flat)
+    with torch.no_grad():
+        mu = model.encode(x)[0].numpy()
+        got = model.reconstruct(x).reshape(len(x), -1).numpy()
+    assert np.abs(got - np.clip(pca.inverse_transform(pca.transform(flat)), 0, 1)).max() < 2e-3
+    sd_pca = pca.transform(flat).std(0, ddof=1)
+    want = sd_pca ** (1 - whiten)
+    want = want / np.sqrt(np.mean(want ** 2))
+    assert mu.std(0, ddof=1) == pytest.approx(want, rel=2e-3)
+    assert np.mean(mu.var(0, ddof=1)) == pytest.approx(1.0, rel=1e-3)
+    if whiten == 0.0:  # one constant times PCA's codes, up to each component's sign
+        ratio = np.abs(mu) / np.maximum(np.abs(pca.transform(flat)), 1e-9)
+        big = np.abs(pca.transform(flat)) > 1e-2
+        assert np.allclose(ratio[big], ratio[big].mean(), rtol=5e-3)
+    with pytest.raises(ValueError, match="linear_whiten"):
+        make_config("beta-vae", {"linear_whiten": 1.5})
 
 
 def test_old_configs_rebuild_the_old_nets():

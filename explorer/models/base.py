@@ -60,7 +60,17 @@ class ModelConfig:
     # run over which a schedule runs; "steps": the *_steps counts (the first bundles' way)
     schedule: str = "steps"
     colour_boost_end: float = 0.5
+    # region colour: the squared error of the image's block means (a region_grid x
+    # region_grid grid of per-region mean colours, e.g. a shoe part's colour) counts
+    # 1 + region_weight times, all run long (0 = off; see squared_error)
+    region_weight: float = 0.0
+    region_grid: int = 8
     linear_path: bool = False      # PCA-initialised linear paths; the conv nets add residuals
+    # how far init_from_pca whitens the linear path's codes: code_i = projection_i / sd_i**w,
+    # rescaled to a mean variance of 1 over the dims. 1: every component unit variance (the
+    # first recipe); 0: PCA's own proportions, so the large-variance components (part colours
+    # on a catalogue) weigh in Euclidean distances as much as they do for PCA itself
+    linear_whiten: float = 1.0
     res_blocks: int = 0            # residual blocks after every conv stage
 
     kind: ClassVar[str] = "base"
@@ -102,6 +112,14 @@ class ModelConfig:
         if not 0.0 <= self.colour_boost_end <= 1.0:
             raise ValueError(f"colour_boost_end must be a fraction in [0, 1], got "
                              f"{self.colour_boost_end}")
+        if self.region_weight < 0:
+            raise ValueError(f"region_weight must be >= 0, got {self.region_weight}")
+        if not (1 <= self.region_grid <= self.image_size
+                and self.image_size % self.region_grid == 0):
+            raise ValueError(f"region_grid must divide image_size {self.image_size}, got "
+                             f"{self.region_grid}")
+        if not 0.0 <= self.linear_whiten <= 1.0:
+            raise ValueError(f"linear_whiten must be in [0, 1], got {self.linear_whiten}")
         if not 0 <= self.res_blocks <= 8:
             raise ValueError(f"res_blocks must be in 0..8, got {self.res_blocks}")
         if self.linear_path and self.recon_loss == "bernoulli":
@@ -237,10 +255,7 @@ def colour_weight(cfg: ModelConfig, step: int, progress: float | None = None) ->
     return cfg.colour_boost + (1.0 - cfg.colour_boost) * t
 
 
-def squared_error(pred: torch.Tensor, x: torch.Tensor, colour: float = 1.0) -> torch.Tensor:
-    """Per-pixel squared error [B, C*S*S]; for RGB with colour != 1 the two opponent-colour
-    channels of the difference are weighted by colour (the luminance one by 1)."""
-    diff = pred - x
+def _weighted_square(diff: torch.Tensor, colour: float) -> torch.Tensor:
     if colour == 1.0 or diff.shape[1] != 3:
         return diff.pow(2).flatten(1)
     opp = torch.einsum("oc,bchw->bohw", _OPPONENT.to(diff), diff)
@@ -248,15 +263,32 @@ def squared_error(pred: torch.Tensor, x: torch.Tensor, colour: float = 1.0) -> t
     return (opp.pow(2) * w.view(1, 3, 1, 1)).flatten(1)
 
 
+def squared_error(pred: torch.Tensor, x: torch.Tensor, colour: float = 1.0,
+                  region: float = 0.0, grid: int = 8) -> torch.Tensor:
+    """Per-pixel squared error [B, C*S*S]; for RGB with colour != 1 the two opponent-colour
+    channels of the difference are weighted by colour (the luminance one by 1). region > 0
+    adds region x the squared block mean of the difference (grid x grid blocks) at every
+    pixel of its block: the error's low-frequency part, the regions' mean colours, then
+    counts 1 + region times (the rest of the error once)."""
+    diff = pred - x
+    se = _weighted_square(diff, colour)
+    if region > 0 and diff.shape[-1] % grid == 0 and diff.shape[-2] % grid == 0:
+        kh, kw = diff.shape[-2] // grid, diff.shape[-1] // grid
+        low = F.avg_pool2d(diff, (kh, kw))
+        low = low.repeat_interleave(kh, dim=2).repeat_interleave(kw, dim=3)
+        se = se + region * _weighted_square(low, colour)
+    return se
+
+
 def recon_nll(kind: str, logits: torch.Tensor, x: torch.Tensor, colour: float = 1.0,
-              pixels: bool = False) -> torch.Tensor:
+              pixels: bool = False, region: float = 0.0, grid: int = 8) -> torch.Tensor:
     """Reconstruction negative log-likelihood per image [B] (summed over pixels); colour
     weights the colour part of the squared error (see colour_weight). pixels: the decoder's
     output is the image itself (a linear-path model), not logits."""
     logits = logits.float()  # sums over thousands of pixels need float32 under autocast
     if kind == "bernoulli":
         return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-    se = squared_error(logits if pixels else torch.sigmoid(logits), x, colour)
+    se = squared_error(logits if pixels else torch.sigmoid(logits), x, colour, region, grid)
     if kind == "mse":
         return se.sum(1)
     # sigma-VAE: the variance that maximises the likelihood is the batch MSE; using it
@@ -301,9 +333,10 @@ class AutoEncoder(nn.Module):
     @torch.no_grad()
     def init_from_pca(self, x: torch.Tensor, seed: int = 0) -> dict[str, float]:
         """Set the linear paths from the PCA of x [N, 3, S, S] in [0, 1] (the training
-        images): encoder = whitened projection onto the top latent_dim components, decoder =
-        its inverse, so that decode(encode(x)) starts as the PCA reconstruction. Returns the
-        explained variance fraction."""
+        images): encoder = projection onto the top latent_dim components, divided by sd**w
+        (w = cfg.linear_whiten; 1 = whitened) and rescaled so that the codes' variance is 1
+        on average over the dims; decoder = its inverse, so that decode(encode(x)) starts as
+        the PCA reconstruction. Returns the explained variance fraction."""
         if not self.cfg.linear_path:
             raise ValueError("init_from_pca needs a model with linear_path")
         flat = x.reshape(len(x), -1).float()
@@ -315,12 +348,15 @@ class AutoEncoder(nn.Module):
         torch.set_rng_state(gen_state)
         v, s = v[:, :d], s[:d]
         sd = (s / math.sqrt(max(len(flat) - 1, 1))).clamp_min(1e-6)      # [d]
+        # code_i = projection_i / scale_i has sd_i ** (1 - w) / c; c sets the mean variance to 1
+        keep = sd.pow(1.0 - self.cfg.linear_whiten)
+        scale = sd.pow(self.cfg.linear_whiten) * keep.pow(2).mean().sqrt()
         self.lin_enc.weight.zero_()
         self.lin_enc.bias.zero_()
         self.lin_dec.weight.zero_()
-        self.lin_enc.weight[:d] = (v / sd).T
-        self.lin_enc.bias[:d] = -(mean @ v) / sd
-        self.lin_dec.weight[:, :d] = v * sd
+        self.lin_enc.weight[:d] = (v / scale).T
+        self.lin_enc.bias[:d] = -(mean @ v) / scale
+        self.lin_dec.weight[:, :d] = v * scale
         self.lin_dec.bias.copy_(mean)
         total = float((flat - mean).pow(2).sum()) / max(len(flat) - 1, 1)
         return {"explained": float(sd.pow(2).sum()) / max(total, 1e-12)}
@@ -371,5 +407,6 @@ class AutoEncoder(nn.Module):
         """(reconstruction NLL [B], the decoder's raw output [B, 3, S, S])."""
         out = self.decode_logits(z)
         nll = recon_nll(self.cfg.recon_loss, out, x, colour_weight(self.cfg, step, progress),
-                        pixels=self.cfg.linear_path)
+                        pixels=self.cfg.linear_path, region=self.cfg.region_weight,
+                        grid=self.cfg.region_grid)
         return nll, out
