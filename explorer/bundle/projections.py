@@ -46,5 +46,5 @@ def store_projection(path: str | Path, method: str, xy: np.ndarray, seconds: flo
     meta[listed] = sorted(set(meta.get(listed, [])) | {method})
     meta.setdefault("seconds", {})[tag] = round(seconds, 1)
     meta.setdefault("fitted_on", {})[tag] = {"sample": int(sample), "seed": int(seed)}
-    atomic_write_text(info_path, json.dumps(info, indent=1))
+    atomic_write_text(info_path, json.dumps(info, indent=2))
     return proj_file
