@@ -203,7 +203,7 @@ def _labels():
 if not len(visible):
     st.warning("No product passes the filters.")
 elif view_3d:                              # the 3-D view in place of the 2-D map
-    map3d.show(b, method, visible, _colours(_labels), ss.get("pick"), matches)
+    map3d.show(b, method, visible, _colours(_labels), ss.get("pick"), matches, layers)
 else:
     plan = mapview.plan_points(visible, MAX_POINTS, 10 ** 12)
     colours = _colours(_labels)

@@ -1,6 +1,7 @@
 """The catalogue map's 3-D view (issue 17): 3-D PCA against a numpy reference, the plotly
-figure (capped, filtered, coloured, highlights escaped), 3-D maps stored by
-`python -m explorer project --dims 3` in their own file, and the page's "View" choice."""
+figure (capped, filtered, coloured, highlights escaped; the photo and path overlays), 3-D maps
+stored by `python -m explorer project --dims 3` in their own file (the demo ships a 3-D UMAP),
+the page's "View" choice, its overlays and "Select around"."""
 from __future__ import annotations
 
 import base64
@@ -10,13 +11,15 @@ import shutil
 import numpy as np
 import pytest
 
-from explorer.app import cache, mapcomponent
+from explorer.app import cache, map_layers, mapcomponent
 from explorer.bundle.core import BundleError, load_bundle
 from explorer.cli import main
 from explorer.latent.projection import pca_3d, project_large
 from explorer.render import mapview
-from explorer.render.map3d import figure_3d
-from test_catalogue_map_page import _bundle, _ok, _open, tag_db  # noqa: F401
+from explorer.render.map3d import figure_3d, nearest
+from streamlit.testing.v1 import AppTest
+
+from test_catalogue_map_page import APP, PAGE, _bundle, _ok, _open, tag_db  # noqa: F401
 
 
 def _reference_pca(x: np.ndarray, k: int = 3) -> np.ndarray:
@@ -84,7 +87,8 @@ def test_cli_stores_a_3d_map_in_its_own_file(tmp_path, capsys):
     assert set(b.projections) == set(src.projections)           # the 2-D maps untouched
     _same_up_to_sign(b.projections_3d["pca"], _reference_pca(b.mu))
     info = json.loads((dst / "bundle.json").read_text())
-    assert info["projections"]["methods_3d"] == ["pca"]
+    assert info["projections"]["methods_3d"] == ["pca", "umap"]    # the demo's UMAP kept
+    np.testing.assert_array_equal(b.projections_3d["umap"], src.projections_3d["umap"])
     assert "projections3d.safetensors" in info["files"]
     # a 3-D file holding a 2-D array is refused, naming the file
     from explorer.bundle.projections import store_projection
@@ -117,7 +121,7 @@ def test_page_3d_view_from_the_url_capped_filtered_and_back(tag_db, monkeypatch)
     ref = _reference_pca(b.mu)
     got = np.array([_arr(match[a])[0] for a in "xyz"])
     assert np.allclose(np.abs(got), np.abs(ref[42]), atol=1e-3 * np.abs(ref).max())
-    assert "3-D PCA map" in " ".join(c.value for c in at.caption)
+    assert "3-D PCA map:" in " ".join(c.value for c in at.caption)     # computed, not stored
 
     at.multiselect(key="flt_brand").set_value([brand])          # a filter narrows the view
     at.run()
@@ -143,3 +147,103 @@ def test_a_3d_umap_fitted_on_a_sample_places_every_item():
     centres = np.array([xyz[i * 200:(i + 1) * 200].mean(0) for i in range(3)])
     spread = max(xyz[i * 200:(i + 1) * 200].std(0).max() for i in range(3))
     assert np.linalg.norm(centres[0] - centres[1]) > 2 * spread      # the blobs stay apart
+
+
+def test_figure_draws_the_photo_and_the_path_on_top_with_legend_entries():
+    xyz = np.random.default_rng(2).normal(size=(300, 3)).astype(np.float32)
+    codes = np.zeros(300, np.uint8)
+    path = {"kind": "path", "xyz": xyz[[3, 4, 5, 6]], "start": "<b>A</b>", "end": "B"}
+    photo = {"kind": "photo", "xyz": xyz[[7]], "label": "<i>me</i>.png", "flagged": True}
+    spec = json.loads(figure_3d(xyz, np.arange(300), codes, ["#888888"], selected=np.array([1]),
+                                overlays=[path, photo]).to_json())
+    *_, sel, tr_path, tr_photo = spec["data"]               # drawn last: on top
+    assert sel["name"].startswith("selected")
+    for t, rows in ((tr_path, [3, 4, 5, 6]), (tr_photo, [7])):
+        assert t["type"] == "scatter3d" and t.get("showlegend", True)
+        got = np.stack([_arr(t[a]) for a in "xyz"], 1)
+        np.testing.assert_allclose(got, xyz[rows], atol=1e-6)
+    assert tr_path["mode"] == "lines+markers+text"
+    assert tr_path["name"] == "path: &lt;b&gt;A&lt;/b&gt; \u2192 B"
+    assert tr_path["text"][0] == "\u2039b\u203aA\u2039/b\u203a" and tr_path["text"][-1] == "B"
+    assert tr_photo["name"] == "photo: &lt;i&gt;me&lt;/i&gt;.png"
+    assert tr_photo["marker"]["color"] == "#d62728" and tr_photo["marker"]["size"] >= 12
+    assert spec["layout"]["scene"]["domain"]["x"][0] >= 0.15     # the legend beside the scene
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        figure_3d(xyz, np.arange(3), codes, ["#888888"], overlays=[dict(path, xyz=xyz[:1])])
+    with pytest.raises(ValueError, match="photo overlay: positions must be finite"):
+        figure_3d(xyz, np.arange(3), codes, ["#888888"],
+                  overlays=[dict(photo, xyz=[[np.nan, 0, 0]])])
+
+
+def test_nearest_in_3d_among_the_candidates():
+    xyz = np.array([[0, 0, 0], [1, 0, 0], [0, 2, 0], [0, 0, 3], [5, 5, 5]], np.float32)
+    assert nearest(xyz, np.arange(5), [0, 0, 0], 3).tolist() == [0, 1, 2]
+    assert nearest(xyz, np.array([4, 3, 2]), [0, 0, 2.5], 2).tolist() == [3, 2]
+    assert nearest(xyz, np.arange(5), [0, 0, 0], 99).tolist() == [0, 1, 2, 3, 4]
+    assert nearest(xyz, np.arange(5), [0, 0, 0], 0).tolist() == []
+
+
+def _traces(at) -> list[dict]:
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    spec = next(s for s in charts if s["data"] and s["data"][0]["type"] == "scatter3d")
+    return spec["data"]
+
+
+def _xyz(trace: dict) -> np.ndarray:
+    return np.stack([_arr(trace[a]) for a in "xyz"], 1)
+
+
+@pytest.mark.parametrize("proj", ["UMAP", "PCA"])
+def test_page_3d_draws_the_photo_and_path_where_their_latents_belong(tag_db, proj):
+    """A photo (product 5's own latent mean) and a path (products 10, 20, 30) kept in the
+    session: in 3-D PCA they sit exactly at those products' 3-D PCA positions; in the demo's
+    stored 3-D UMAP (the default there) their 10-nearest placement lands on them too."""
+    b = _bundle()
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.query_params.update({"dims": "3-D", "proj": proj, "contours": "true"})
+    at.run()
+    at.session_state[map_layers.PHOTO] = {
+        "bundle": b.key, "z": b.mu[5].copy(), "label": "shoe.png", "flagged": False,
+        "reasons": [], "percentile": 50.0, "source": "map", "id": "mapx"}
+    at.session_state[map_layers.PATH] = {"bundle": b.key, "z": b.mu[[10, 20, 30]].copy(),
+                                         "start": "A", "end": "B"}
+    at.switch_page(PAGE)
+    at.run()
+    _ok(at)
+    xyz = pca_3d(b.mu) if proj == "PCA" else b.projections_3d["umap"]
+    *_, path, photo = _traces(at)
+    assert path["name"] == "path: A \u2192 B" and photo["name"] == "photo: shoe.png"
+    tol = 1e-4 if proj == "PCA" else 1e-3
+    scale = np.ptp(xyz)
+    np.testing.assert_allclose(_xyz(photo)[0], xyz[5], atol=tol * scale)
+    np.testing.assert_allclose(_xyz(path), xyz[[10, 20, 30]], atol=tol * scale)
+    text = " ".join(c.value for c in at.caption)
+    assert ("exact PCA projection" if proj == "PCA" else "10 nearest products in 3-D") in text
+    assert "contours are drawn on the 2-D map only" in text
+    if proj == "UMAP":
+        assert "3-D UMAP map (stored in the bundle)" in text
+    at.checkbox(key="ov_photo").uncheck()                       # unticking takes it away
+    at.run()
+    _ok(at)
+    assert _traces(at)[-1]["name"] == "path: A \u2192 B"
+
+
+def test_page_3d_selects_around_a_search_match(tag_db):
+    """No click reaches the app from a 3-D chart (explorer.app.map3d's docstring): "Select
+    around" makes the products nearest a search match in the shown 3-D map the selection,
+    which the 3-D view then rings and the Selection section lists."""
+    b = _bundle()
+    sku = str(b.metadata["sku"][42])
+    at = _open({"dims": "3-D", "q": sku.lower()})              # UMAP: the stored 3-D one
+    assert at.selectbox(key="near3d_at").value == "m42"
+    at.number_input(key="near3d_k").set_value(12)
+    at.button(key="near3d_go").click()
+    at.run()
+    _ok(at)
+    xyz = b.projections_3d["umap"]
+    want = nearest(xyz, np.arange(len(b)), xyz[42], 12)
+    assert want[0] == 42
+    assert at.session_state["pick"]["indices"] == want.tolist()
+    sel = next(t for t in _traces(at) if t["name"].startswith("selected"))
+    assert sorted(map(tuple, _xyz(sel).round(5))) == sorted(map(tuple, xyz[want].round(5)))
+    assert "12 products selected" in " ".join(m.value for m in at.markdown)

@@ -44,10 +44,13 @@ def _pca_3d(path: str, stamp: float, key: str) -> np.ndarray:
 
 def projection_3d(bundle: Bundle, method: str) -> tuple[np.ndarray, str]:
     """(xyz [N, 3], the method shown) for the map's 3-D view: the bundle's stored 3-D map of
-    `method` (`python -m explorer project --dims 3`), else 3-D PCA of the latent means
-    (computed once per bundle, well under a second for 30,000 items)."""
+    `method` (`python -m explorer project --dims 3`); for UMAP / t-SNE without one, its stored
+    3-D UMAP (so the view defaults to it); else 3-D PCA of the latent means (computed once per
+    bundle, well under a second for 30,000 items)."""
     if method in bundle.projections_3d:
         return bundle.projections_3d[method], method
+    if method != "pca" and "umap" in bundle.projections_3d:
+        return bundle.projections_3d["umap"], "umap"
     if "pca" in bundle.projections_3d:
         return bundle.projections_3d["pca"], "pca"
     return _pca_3d(*cache.ident(bundle), bundle.key), "pca"

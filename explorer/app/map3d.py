@@ -5,7 +5,16 @@ Coordinates: the bundle's stored 3-D map of the chosen projection (`python -m ex
 project BUNDLE --method umap --dims 3`), else 3-D PCA of the latent means
 (explorer.app.cache_map.projection_3d). The 3-D view draws a seeded sample of at most
 KICKSPACE_MAP_3D_MAX_POINTS of the filtered products, coloured like the 2-D map, with the
-selection (made on the 2-D map, or by search, cluster or tag) and the search matches on top.
+selection (made on the 2-D map, or by search, cluster or tag), the search matches, an uploaded
+photo and an interpolation path (explorer.app.map_layers.overlays_3d) on top.
+
+Selecting from the 3-D view: Streamlit 1.67's st.plotly_chart(on_select=...) cannot report a
+click on a Scatter3d point. plotly.js emits plotly_click for 3-D scenes (it has no box or lasso
+there), but Streamlit's click handler passes on only points that carry both an `id` and a
+`parent` (the hierarchical charts: sunburst, treemap, icicle; PlotlyChart's click handler in
+streamlit/static), and a Scatter3d point has no `parent`; its selection handler listens to
+plotly_selected, which 3-D scenes never emit. So the view offers "Select around": the products
+nearest a search match or the uploaded photo in this 3-D map, the page's usual selection.
 """
 from __future__ import annotations
 
@@ -15,9 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from explorer.app import cache_map
+from explorer.app import cache_map, map_layers, map_sections
 from explorer.render import mapview
-from explorer.render.map3d import figure_3d
+from explorer.render.map3d import figure_3d, nearest
 
 if TYPE_CHECKING:
     from explorer.app.mapcomponent import Colours
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
 
 VIEWS = ["2-D", "3-D"]
 NAME_SAMPLE_UP_TO = 3_000       # hover names for every drawn point only up to this many
+ANCHORS = 200                   # search matches offered to "Select around", at most
 LABEL = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 
 
@@ -37,7 +47,8 @@ def view_choice() -> bool:
     """The sidebar's "View" radio (call inside `with st.sidebar`); True for 3-D."""
     return st.radio("View", VIEWS, key="dims", bind="query-params", horizontal=True,
                     help="3-D: a rotatable view of a sample of the catalogue (drag to turn, "
-                         "scroll to zoom); select on the 2-D map") == "3-D"
+                         "scroll to zoom); select on the 2-D map, or around a search "
+                         "match or a photo below the 3-D view") == "3-D"
 
 
 def _names(bundle: Bundle):
@@ -54,9 +65,11 @@ def _names(bundle: Bundle):
 
 
 def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
-         pick: dict | None, matches: np.ndarray, height: int = 560) -> None:
+         pick: dict | None, matches: np.ndarray, layers: map_layers.Choice | None = None,
+         height: int = 560) -> None:
     """Draw the 3-D view of the visible products (catalogue indices passing the filters);
-    pick: the page's selection record ({"indices": ...}) or None; matches: search hits."""
+    pick: the page's selection record ({"indices": ...}) or None; matches: search hits;
+    layers: the sidebar's overlays (the photo and the path are drawn; contours are 2-D only)."""
     xyz, shown = cache_map.projection_3d(bundle, method)
     plan = mapview.plan_points(visible, max_points(), 10 ** 12)
     mask = np.zeros(len(bundle), bool)
@@ -64,17 +77,60 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     selected = np.asarray(pick["indices"], np.int64) if pick else np.zeros(0, np.int64)
     selected = selected[(selected >= 0) & (selected < len(mask))]
     selected = selected[mask[selected]]                 # the filtered ones only
+    overlays, placed = map_layers.overlays_3d(bundle, xyz, shown, layers) if layers else ([], "")
     fig = figure_3d(xyz, plan.drawn, colours.codes, colours.palette, kind=colours.kind,
                     legend=colours.legend, title=colours.title, value_range=colours.range,
                     selected=selected, matches=matches, names=_names(bundle),
-                    name_sample=len(plan.drawn) <= NAME_SAMPLE_UP_TO, height=height)
+                    name_sample=len(plan.drawn) <= NAME_SAMPLE_UP_TO, overlays=overlays,
+                    height=height)
     st.plotly_chart(fig, key="map3d", config={"displaylogo": False, "scrollZoom": True})
     n = len(visible)
     drawn = (f"all {n:,} products are drawn" if len(plan.drawn) == n else
              f"a seeded sample of {len(plan.drawn):,} of the {n:,} products is drawn")
-    note = "" if shown == method else (
-        f" This bundle has no 3-D {LABEL.get(method, method)}; `python -m explorer project "
-        f"BUNDLE --method {method if method != 'tsne' else 'umap'} --dims 3` adds one.")
+    name = LABEL.get(shown, shown)
+    stored = " (stored in the bundle)" if shown in bundle.projections_3d else ""
+    note = ""
+    if shown != method:
+        note = (f" This bundle has no 3-D {LABEL.get(method, method)}; `python -m explorer "
+                f"project BUNDLE --method umap --dims 3` adds a 3-D UMAP."
+                if shown == "pca" else f" t-SNE has no 3-D map: this is the bundle's 3-D {name}.")
     ringed = f"; {min(len(selected), 5_000):,} selected ringed in red" if len(selected) else ""
-    st.caption(f"3-D {LABEL.get(shown, shown)} map: {drawn}{ringed}. Drag to turn, scroll to "
-               f"zoom; select on the 2-D map (View: 2-D).{note}")
+    extra = "; ".join(filter(None, [placed, "density contours are drawn on the 2-D map only"
+                                    if layers and layers.contours else ""]))
+    st.caption(f"3-D {name} map{stored}: {drawn}{ringed}{'; ' + extra if extra else ''}. Drag "
+               f"to turn, scroll to zoom; select on the 2-D map or around a product below."
+               f"{note}")
+    _select_around(bundle, xyz, name, visible, matches, overlays)
+
+
+def _select_around(bundle: Bundle, xyz: np.ndarray, name: str, visible: np.ndarray,
+                   matches: np.ndarray, overlays: list[dict]) -> None:
+    """"Select around": the k products nearest a search match or the photo in this 3-D map
+    become the selection (a click on a 3-D point cannot reach the app; module docstring)."""
+    anchors: dict[str, tuple[np.ndarray, str]] = {}
+    photo = next((o for o in overlays if o["kind"] == "photo"), None)
+    if photo is not None:
+        anchors["photo"] = (np.asarray(photo["xyz"]).reshape(3), f"the photo {photo['label']}")
+    shown = np.asarray(matches, np.int64)[:ANCHORS]
+    for i, text in zip(shown, _names(bundle)(shown)):
+        anchors[f"m{int(i)}"] = (xyz[int(i)], text)
+    if not anchors:
+        st.caption("To select in 3-D: search for a product above (name or SKU) or place a "
+                   "photo; its nearest products in this 3-D map can then be selected here.")
+        return
+    c1, c2, c3 = st.columns([3, 1.2, 1], vertical_alignment="bottom")
+    c1.selectbox("Select around", list(anchors), key="near3d_at",
+                 format_func=lambda a: anchors[a][1],
+                 help="a search match (the first 200) or the uploaded photo")
+    c2.number_input("nearest products", 1, 2_000, 25, key="near3d_k",
+                    help=f"among the filtered products, by distance in this 3-D {name} map")
+    # the callback reads the anchor and k from the session state (this click's values)
+    c3.button("Select them", key="near3d_go", icon=":material/ads_click:", on_click=_pick_near,
+              args=(anchors, xyz, visible, name))
+
+
+def _pick_near(anchors: dict, xyz: np.ndarray, visible: np.ndarray, name: str) -> None:
+    ss = st.session_state
+    centre, text = anchors.get(ss.get("near3d_at"), next(iter(anchors.values())))
+    idx = nearest(xyz, visible, centre, int(ss.get("near3d_k", 25)))
+    map_sections.pick(f"the {len(idx):,} nearest to {text} in 3-D {name}", idx)

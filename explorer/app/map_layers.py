@@ -117,6 +117,42 @@ def overlays(bundle: Bundle, xy: np.ndarray, method: str, visible: np.ndarray,
     return out
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _affine(path: str, key: str, method: str, _x, _xyz):
+    from explorer.latent.projection import affine_fit
+    return affine_fit(_x, _xyz)
+
+
+def overlays_3d(bundle: Bundle, xyz: np.ndarray, method: str,
+                choice: Choice) -> tuple[list[dict], str]:
+    """The 3-D view's overlays (explorer.render.map3d: the path, then the photo) in its
+    coordinates xyz [N, 3] of `method`, and how they were placed, for the caption: a linear
+    map (3-D PCA) places them exactly; any other among their 10 nearest products in 3-D."""
+    from explorer.latent.projection import place_by_neighbours
+    if choice.photo is None and choice.path is None:
+        return [], ""
+    fit = _affine(str(bundle.path), bundle.key, method, bundle.mu, xyz) \
+        if method == "pca" else None
+    if fit is not None:
+        def place(z):
+            return np.atleast_2d(np.asarray(z, np.float32)) @ fit[0] + fit[1]
+        how = "the photo and the path are placed by the exact PCA projection"
+    else:
+        index = cache.get_index(bundle)
+
+        def place(z):
+            return place_by_neighbours(z, index, xyz, k=10)
+        how = "the photo and the path are placed among their 10 nearest products in 3-D"
+    out: list[dict] = []
+    if choice.path is not None:
+        out.append({"kind": "path", "xyz": place(choice.path["z"]),
+                    "start": choice.path["start"], "end": choice.path["end"]})
+    if choice.photo is not None:
+        out.append({"kind": "photo", "xyz": place(choice.photo["z"][None]),
+                    "label": choice.photo["label"], "flagged": choice.photo["flagged"]})
+    return out, how
+
+
 def caption(choice: Choice) -> str:
     """What the overlays show, for the caption under the map ('' when none)."""
     parts = []

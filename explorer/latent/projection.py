@@ -70,7 +70,7 @@ def place_by_neighbours(query: np.ndarray, x, xy: np.ndarray, k: int = 10) -> np
     query [Q, D]; x: the catalogue's latent means [N, D] or a `LatentIndex` over them (the
     app's cached one: every feature finds neighbours with it); xy [N, 2] their map
     positions -> [Q, 2]: the inverse-distance weighted mean of the k nearest catalogue items'
-    positions.
+    positions. xy may have any width (the 3-D view passes [N, 3]).
     """
     from explorer.latent.index import LatentIndex
 
@@ -80,6 +80,23 @@ def place_by_neighbours(query: np.ndarray, x, xy: np.ndarray, k: int = 10) -> np
     w = 1.0 / (dist.astype(np.float64) + 1e-6)
     w /= w.sum(1, keepdims=True)
     return (w[:, :, None] * xy[idx]).sum(1).astype(np.float32)
+
+
+def affine_fit(x: np.ndarray, coords: np.ndarray, rows: int = 20_000,
+               tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray] | None:
+    """(A [D, k], c [k]) with coords ~= x @ A + c, fitted by least squares on the first `rows`
+    items: a linear map (PCA) places new latents exactly with it. None when coords are not an
+    affine function of x (largest residual above tol x the coordinates' spread), e.g. UMAP."""
+    x = np.asarray(x, np.float64)[:rows]
+    y = np.asarray(coords, np.float64)[:rows]
+    if len(x) <= x.shape[1] + 1:
+        return None
+    design = np.hstack([x, np.ones((len(x), 1))])
+    sol, *_ = np.linalg.lstsq(design, y, rcond=None)
+    spread = float(np.ptp(y, axis=0).max()) or 1.0
+    if np.abs(design @ sol - y).max() > tol * spread:
+        return None
+    return sol[:-1].astype(np.float32), sol[-1].astype(np.float32)
 
 
 # ---------------------------------------------------------------------------- large catalogues

@@ -5,6 +5,11 @@ Kept compact on purpose (issue 17: the old plotly map sent 3.85 MB, one hover st
 point): coordinates go as float32 typed arrays, points are one trace per colour, and hover
 text is sent only for the few highlighted products (and for the sample when it is small).
 Every catalogue string is HTML-escaped (plotly renders hover and legend text as markup).
+
+Overlays (an uploaded photo, an interpolation path; explorer.app.map_layers.overlays_3d places
+them) are dicts in the 3-D map's coordinates, drawn as the last traces, with legend entries:
+  {"kind": "photo", "xyz": [1, 3], "label": str, "flagged": bool}
+  {"kind": "path", "xyz": [steps, 3], "start": str, "end": str}
 """
 from __future__ import annotations
 
@@ -13,9 +18,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from explorer.render import map_overlays as ov
+
 SELECTED_COLOUR = "#D62728"
 MATCH_COLOUR = "#111111"
 MAX_HIGHLIGHT = 5_000           # selected / matching products drawn on top, at most
+LEGEND_WIDTH = 0.2              # the legend's share of the width, left of the scene
 
 
 def _label(legend_label: str) -> str:
@@ -30,7 +38,8 @@ def figure_3d(xyz: np.ndarray, drawn: np.ndarray, codes: np.ndarray, palette: Se
               value_range: tuple[str, str] | None = None,
               selected: np.ndarray | None = None, matches: np.ndarray | None = None,
               names: Callable[[np.ndarray], Sequence[str]] | None = None,
-              name_sample: bool = False, height: int = 560) -> Any:
+              name_sample: bool = False, overlays: Sequence[dict] = (),
+              height: int = 560) -> Any:
     """A plotly Figure of Scatter3d traces.
 
     xyz [N, 3] the whole catalogue's 3-D coordinates; drawn: catalogue indices to draw (the
@@ -40,7 +49,7 @@ def figure_3d(xyz: np.ndarray, drawn: np.ndarray, codes: np.ndarray, palette: Se
     "none"); selected / matches: catalogue indices drawn larger and ringed on top (at most
     MAX_HIGHLIGHT each); names(indices) -> a short hover text per index, plain text (escaped
     here), sent for the highlighted products, and for the sample when name_sample (else the
-    sample sends no hover text at all)."""
+    sample sends no hover text at all); overlays: the photo / path dicts above, drawn last."""
     import plotly.graph_objects as go
 
     xyz = np.asarray(xyz, np.float32)
@@ -107,13 +116,70 @@ def figure_3d(xyz: np.ndarray, drawn: np.ndarray, codes: np.ndarray, palette: Se
                 size=size + 6, symbol=symbol, color=colour, line=dict(width=3, color=colour)),
             **texts(idx)))
 
+    for o in overlays:
+        fig.add_trace(overlay_trace(o))
+
     axis = dict(showticklabels=False, title=dict(text=""), showbackground=False,
                 gridcolor="#E5E5E5", zerolinecolor="#CCCCCC", showspikes=False)
     fig.update_layout(
         height=height, margin=dict(l=0, r=0, t=10, b=0), uirevision="map3d",
         scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="data",
+                   domain=dict(x=[LEGEND_WIDTH, 1], y=[0, 1]),    # the legend beside it
                    dragmode="turntable", camera=dict(eye=dict(x=1.1, y=1.1, z=0.75))),
         legend=dict(itemsizing="constant", title=dict(text=html.escape(title)),
                     bgcolor="rgba(255,255,255,0.7)", x=0, y=1, xanchor="left"),
         paper_bgcolor="white")
     return fig
+
+
+def _on_canvas(label) -> str:
+    """A label drawn in the WebGL scene: plain and short (the scene's text reads <b>, <i> …
+    as styling and shows entities as typed, so angle brackets become look-alikes)."""
+    return ov.short(label).replace("<", "\u2039").replace(">", "\u203a")
+
+
+def overlay_trace(o: dict) -> Any:
+    """One overlay dict (module docstring) -> its Scatter3d trace, with a legend entry."""
+    import plotly.graph_objects as go
+    p = np.asarray(o["xyz"], np.float64).reshape(-1, 3)
+    if not np.isfinite(p).all():
+        raise ValueError(f"{o.get('kind')} overlay: positions must be finite numbers")
+    xyz = dict(x=p[:, 0], y=p[:, 1], z=p[:, 2])
+    if o["kind"] == "photo":
+        colour = ov.UNLIKE_COLOUR if o.get("flagged") else ov.PHOTO_COLOUR
+        label = str(o["label"])
+        return go.Scatter3d(
+            **xyz, mode="markers+text", name=html.escape(f"photo: {ov.short(label)}"),
+            marker=dict(size=14, symbol="diamond", color=colour,
+                        line=dict(width=2, color="#111111")),
+            text=[_on_canvas(label)] * len(p), textposition="top center",
+            textfont=dict(color=colour, size=13), hovertemplate=html.escape(label)
+            + ("<br>(unlike this catalogue)" if o.get("flagged") else "") + "<extra></extra>")
+    if o["kind"] == "path":
+        if len(p) < 2:
+            raise ValueError(f"a path needs at least 2 steps, got {len(p)}")
+        start, end = str(o["start"]), str(o["end"])
+        text = [""] * len(p)
+        text[0], text[-1] = _on_canvas(start), _on_canvas(end)
+        hover = [f"step {i + 1} of {len(p)}" for i in range(len(p))]
+        hover[0], hover[-1] = html.escape(start), html.escape(end)
+        return go.Scatter3d(
+            **xyz, mode="lines+markers+text",
+            name=html.escape(f"path: {ov.short(start)} \u2192 {ov.short(end)}"),
+            line=dict(color=ov.PATH_COLOUR, width=6),
+            marker=dict(size=[9] + [4] * (len(p) - 2) + [9], color=ov.PATH_COLOUR),
+            text=text, textposition="top center", textfont=dict(color=ov.PATH_COLOUR, size=12),
+            hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
+    raise ValueError(f"unknown 3-D overlay kind {o.get('kind')!r}; known: photo, path")
+
+
+def nearest(xyz: np.ndarray, candidates: np.ndarray, centre, k: int) -> np.ndarray:
+    """The k candidates (catalogue indices) nearest `centre` [3] in the 3-D map xyz [N, 3],
+    nearest first (ties by index): what "Select around" in the 3-D view selects."""
+    cand = np.asarray(candidates, np.int64)
+    k = max(0, min(int(k), len(cand)))
+    if not k:
+        return cand[:0]
+    d = ((np.asarray(xyz, np.float64)[cand] - np.asarray(centre, np.float64)) ** 2).sum(1)
+    part = np.argpartition(d, k - 1)[:k] if k < len(cand) else np.arange(len(cand))
+    return cand[part[np.lexsort((cand[part], d[part]))]]

@@ -29,7 +29,7 @@ SHARES = (0.25, 0.5, 0.75, 0.9)    # contours holding this share of the products
 LABEL_CHARS = 48                   # longer labels are cut (the full text is in the sidebar)
 
 
-def _short(label) -> str:
+def short(label) -> str:
     text = " ".join(str(label).split())
     return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
 
@@ -44,7 +44,7 @@ def _xy(points: np.ndarray) -> tuple[list[float], list[float]]:
 def photo_overlay(pxy: np.ndarray, label: str, flagged: bool = False) -> dict:
     """The star of an uploaded photo at its place on the map, pxy [1, 2] (or [2])."""
     x, y = _xy(pxy)
-    return {"kind": "star", "x": x, "y": y, "labels": [_short(label)] * len(x),
+    return {"kind": "star", "x": x, "y": y, "labels": [short(label)] * len(x),
             "color": UNLIKE_COLOUR if flagged else PHOTO_COLOUR}
 
 
@@ -56,7 +56,7 @@ def path_overlays(pxy: np.ndarray, start: str = "start", end: str = "end") -> li
         raise ValueError(f"a path needs at least 2 steps, got {len(x)}")
     return [{"kind": "path", "x": x, "y": y, "labels": [], "color": PATH_COLOUR},
             {"kind": "star", "x": [x[0], x[-1]], "y": [y[0], y[-1]],
-             "labels": [_short(start), _short(end)], "color": PHOTO_COLOUR}]
+             "labels": [short(start), short(end)], "color": PHOTO_COLOUR}]
 
 
 # ---------------------------------------------------------------------------- density
