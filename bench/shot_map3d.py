@@ -3,7 +3,11 @@ the sidebar, check that the choice reaches the URL (`dims=3-D`) and survives a r
 sections below the map still come, and save a screenshot of the view (optionally docs/screen_map_3d.png, made small).
 
     python3 bench/shot_map3d.py [--out docs/screen_map_3d.png] [--proj PCA|UMAP]
-                                [--query "&colour=silhouette"]
+                                [--query "&colour=silhouette"] [--overlays]
+
+--overlays: first open the Interpolation page (its path is kept for the map), go on to the map
+in the same session and place a catalogue photo in the sidebar, so the 3-D view shows the path
+and the photo's marker (the reload check is skipped: a reload starts a new session).
 
 KICKSPACE_CHECKPOINTS picks the bundles folder as for the app (e.g. a copy of the demo given a
 3-D UMAP by `python -m explorer project COPY --method umap --dims 3`).
@@ -18,10 +22,40 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, start_app, stop_app, wait_idle  # noqa: E402
+
+
+def _overlays(page, url: str, tmp: Path, proj: str, query: str) -> None:
+    """The Interpolation page's path, then the map (same session, the URL's choices applied
+    there) with a catalogue photo placed from the sidebar."""
+    from PIL import Image
+    from explorer.app.cache import DEFAULT_BUNDLE
+    from explorer.bundle.core import load_bundle
+    page.goto(f"{url}/interpolation")
+    page.get_by_role("heading", name="Decoded path and the closest real product at each "
+                     "step").first.wait_for(timeout=180_000)
+    wait_idle(page, 120)
+    page.get_by_role("link", name="Catalogue map", exact=True).click()
+    wait_idle(page, 180)
+    # the URL's choices set by hand, in this session (a fresh page load forgets the path)
+    side = page.locator("[data-testid='stSidebar']")
+    if proj != "UMAP":
+        side.get_by_text(proj, exact=True).first.click()
+        wait_idle(page, 120)
+    colour = parse_qs(query.lstrip("&")).get("colour", [""])[0]
+    if colour:
+        side.locator("[data-testid='stSelectbox']").filter(has_text="Colour by").click()
+        page.get_by_role("option", name=colour, exact=True).click()
+        wait_idle(page, 120)
+    photo = tmp / "catalogue-photo-1234.png"
+    Image.fromarray(load_bundle(DEFAULT_BUNDLE, check_hashes=False).images[1234]).resize(
+        (128, 128)).save(photo)
+    page.locator("[data-testid='stSidebar'] input[type=file]").first.set_input_files(str(photo))
+    page.get_by_text("Photo: catalogue-photo-1234.png").first.wait_for(timeout=180_000)
 
 
 def main() -> int:
@@ -30,6 +64,8 @@ def main() -> int:
     ap.add_argument("--proj", default="PCA", choices=("PCA", "UMAP", "t-SNE"),
                     help="the Projection radio (UMAP: the bundle's stored 3-D UMAP, if any)")
     ap.add_argument("--query", default="&colour=silhouette", help="more URL parameters")
+    ap.add_argument("--overlays", action="store_true",
+                    help="with the Interpolation page's path and an uploaded photo")
     args = ap.parse_args()
     from PIL import Image
     from playwright.sync_api import sync_playwright
@@ -40,7 +76,10 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{url}/catalogue_map?proj={args.proj}{args.query}")
+            if args.overlays:
+                _overlays(page, url, tmp, args.proj, args.query)
+            else:
+                page.goto(f"{url}/catalogue_map?proj={args.proj}{args.query}")
             wait_idle(page, 180)
             t = time.perf_counter()
             page.get_by_text("3-D", exact=True).first.click()
@@ -50,17 +89,20 @@ def main() -> int:
             wait_idle(page, 120)
             took = time.perf_counter() - t
             assert "dims=3-D" in page.url, page.url
-            t = time.perf_counter()
-            page.reload()
-            page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(timeout=120_000)
-            again = time.perf_counter() - t
-            wait_idle(page, 180)
+            again = float("nan")
+            if not args.overlays:                        # a reload keeps the view
+                t = time.perf_counter()
+                page.reload()
+                page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(
+                    timeout=120_000)
+                again = time.perf_counter() - t
+                wait_idle(page, 180)
             # what sits below the map is laid out in 3-D too
             page.get_by_role("heading", name="Selection").first.wait_for(timeout=120_000)
             time.sleep(2)
             shot = tmp / "map3d.png"
             page.locator("[data-testid='stPlotlyChart']").first.screenshot(path=str(shot))
-            caption = page.get_by_text("3-D ").and_(page.get_by_text(" map: ")).first.inner_text()
+            caption = page.get_by_text("3-D ").and_(page.get_by_text("Drag to turn")).first.inner_text()
             t = time.perf_counter()                      # the same page in 2-D, for scale
             page.goto(page.url.replace("dims=3-D", "dims=2-D"))
             wait_idle(page, 180)

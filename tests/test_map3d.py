@@ -163,7 +163,7 @@ def test_figure_draws_the_photo_and_the_path_on_top_with_legend_entries():
         got = np.stack([_arr(t[a]) for a in "xyz"], 1)
         np.testing.assert_allclose(got, xyz[rows], atol=1e-6)
     assert tr_path["mode"] == "lines+markers+text"
-    assert tr_path["name"] == "path: &lt;b&gt;A&lt;/b&gt; \u2192 B"
+    assert tr_path["name"] == "path: &lt;b&gt;A&lt;/b&gt;<br>\u2192 B"
     assert tr_path["text"][0] == "\u2039b\u203aA\u2039/b\u203a" and tr_path["text"][-1] == "B"
     assert tr_photo["name"] == "photo: &lt;i&gt;me&lt;/i&gt;.png"
     assert tr_photo["marker"]["color"] == "#d62728" and tr_photo["marker"]["size"] >= 12
@@ -212,7 +212,7 @@ def test_page_3d_draws_the_photo_and_path_where_their_latents_belong(tag_db, pro
     _ok(at)
     xyz = pca_3d(b.mu) if proj == "PCA" else b.projections_3d["umap"]
     *_, path, photo = _traces(at)
-    assert path["name"] == "path: A \u2192 B" and photo["name"] == "photo: shoe.png"
+    assert path["name"] == "path: A<br>\u2192 B" and photo["name"] == "photo: shoe.png"
     tol = 1e-4 if proj == "PCA" else 1e-3
     scale = np.ptp(xyz)
     np.testing.assert_allclose(_xyz(photo)[0], xyz[5], atol=tol * scale)
@@ -225,7 +225,7 @@ def test_page_3d_draws_the_photo_and_path_where_their_latents_belong(tag_db, pro
     at.checkbox(key="ov_photo").uncheck()                       # unticking takes it away
     at.run()
     _ok(at)
-    assert _traces(at)[-1]["name"] == "path: A \u2192 B"
+    assert _traces(at)[-1]["name"] == "path: A<br>\u2192 B"
 
 
 def test_page_3d_selects_around_a_search_match(tag_db):

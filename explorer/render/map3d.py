@@ -23,7 +23,8 @@ from explorer.render import map_overlays as ov
 SELECTED_COLOUR = "#D62728"
 MATCH_COLOUR = "#111111"
 MAX_HIGHLIGHT = 5_000           # selected / matching products drawn on top, at most
-LEGEND_WIDTH = 0.2              # the legend's share of the width, left of the scene
+LEGEND_WIDTH = 0.22             # the legend's share of the width, left of the scene
+SHORT = 26                      # overlay labels in the legend and the scene cut to this many
 
 
 def _label(legend_label: str) -> str:
@@ -132,10 +133,15 @@ def figure_3d(xyz: np.ndarray, drawn: np.ndarray, codes: np.ndarray, palette: Se
     return fig
 
 
+def _cut(label) -> str:
+    text = " ".join(str(label).split())
+    return text if len(text) <= SHORT else text[:SHORT - 1] + "\u2026"
+
+
 def _on_canvas(label) -> str:
     """A label drawn in the WebGL scene: plain and short (the scene's text reads <b>, <i> …
     as styling and shows entities as typed, so angle brackets become look-alikes)."""
-    return ov.short(label).replace("<", "\u2039").replace(">", "\u203a")
+    return _cut(label).replace("<", "\u2039").replace(">", "\u203a")
 
 
 def overlay_trace(o: dict) -> Any:
@@ -149,8 +155,8 @@ def overlay_trace(o: dict) -> Any:
         colour = ov.UNLIKE_COLOUR if o.get("flagged") else ov.PHOTO_COLOUR
         label = str(o["label"])
         return go.Scatter3d(
-            **xyz, mode="markers+text", name=html.escape(f"photo: {ov.short(label)}"),
-            marker=dict(size=14, symbol="diamond", color=colour,
+            **xyz, mode="markers+text", name=html.escape(f"photo: {_cut(label)}"),
+            marker=dict(size=16, symbol="diamond", color=colour,
                         line=dict(width=2, color="#111111")),
             text=[_on_canvas(label)] * len(p), textposition="top center",
             textfont=dict(color=colour, size=13), hovertemplate=html.escape(label)
@@ -165,7 +171,7 @@ def overlay_trace(o: dict) -> Any:
         hover[0], hover[-1] = html.escape(start), html.escape(end)
         return go.Scatter3d(
             **xyz, mode="lines+markers+text",
-            name=html.escape(f"path: {ov.short(start)} \u2192 {ov.short(end)}"),
+            name=f"path: {html.escape(_cut(start))}<br>\u2192 {html.escape(_cut(end))}",
             line=dict(color=ov.PATH_COLOUR, width=6),
             marker=dict(size=[9] + [4] * (len(p) - 2) + [9], color=ov.PATH_COLOUR),
             text=text, textposition="top center", textfont=dict(color=ov.PATH_COLOUR, size=12),
