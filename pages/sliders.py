@@ -1,7 +1,7 @@
 """Factor sliders: move one latent factor at a time around an anchor sneaker.
 
-In a browser the picture is decoded there while a slider moves (explorer.app.live_decoder); the
-server hears the settled values only, for the URL and the closest real products. Without a
+In a browser the picture is decoded there while a slider moves (explorer.app.live_decoder), and
+the closest real products are found there on release: a release costs the server nothing. Without a
 browser (AppTest) the same page runs on st.slider and server-side decoding.
 """
 import numpy as np
@@ -53,8 +53,10 @@ def _closest(z: np.ndarray) -> None:
 
 @st.fragment
 def live_panel() -> None:
-    res = live_sliders(b, key="live_sliders", base=anchor.z, basis=BASIS, controls=CONTROLS)
-    _closest(res.z)
+    res = live_sliders(b, key="live_sliders", base=anchor.z, basis=BASIS, controls=CONTROLS,
+                       closest=3)
+    if not res.closest_shown:   # the browser could not search the catalogue itself
+        _closest(res.z)
 
 
 def _reset() -> None:

@@ -76,6 +76,7 @@ class LiveResult:
     z: np.ndarray
     settled: bool = False
     live: bool | None = None
+    closest_shown: bool = False   # the component shows the closest products itself
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -151,6 +152,11 @@ def _register(manager) -> None:
         manager.register_from_manifest(ComponentManifest(
             name="kickspace", version="0", components=[ComponentConfig(
                 name="decoders", asset_dir=".")]), _served_dir())
+    from explorer.app.live_catalogue import COMPONENT as CATALOGUE, served_root
+    if manager.get_component_asset_root(CATALOGUE) is None:
+        manager.register_from_manifest(ComponentManifest(
+            name="kickspace", version="0", components=[ComponentConfig(
+                name="catalogue", asset_dir=".")]), served_root())
 
 
 _MOUNTS: dict[int, Any] = {}
@@ -288,7 +294,8 @@ def _noop() -> None:
 def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
                  controls: list[Control], values=None, display: int = 512, caption: str = "",
                  alt: str = "decoded sneaker", reset: bool = True,
-                 server_image: bool = False) -> LiveResult:
+                 server_image: bool = False, closest: int = 0,
+                 closest_title: str = "Closest real products") -> LiveResult:
     """Sliders that move a latent point, decoded live in the browser (see the module doc).
 
     base [D], basis [K, D], one Control per basis row. values: where to start when the
@@ -304,11 +311,29 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
     if settled:
         sync_query_params(controls, vals)   # the browser already shows this URL
     z = combine_basis(base, basis, vals)
-    spec = {"mode": "sliders", "base": _floats(base), "basis": [_floats(r) for r in basis]}
+    spec = {"mode": "sliders", "base": _floats(base), "basis": [_floats(r) for r in basis],
+            "closest": _closest_spec(bundle, closest, closest_title)}
     _mount(bundle, key, spec, controls, vals, z, state, display=display, caption=caption,
            alt=alt, reset=reset, server_image=server_image, echo=settled)
     live = state.get("live") if isinstance(state, dict) else None
-    return LiveResult(vals, z, settled, live)
+    return LiveResult(vals, z, settled, live, _closest_shown(spec, state))
+
+
+def _closest_spec(bundle, k: int, title: str) -> dict | None:
+    """What the browser needs to find and show the k closest real products itself
+    (explorer.app.live_catalogue), or None: the page shows them from the server."""
+    if k <= 0:
+        return None
+    from explorer.app.live_catalogue import served_catalogue
+    served = served_catalogue(bundle)
+    return None if served is None else {"k": int(k), "title": title, **served,
+                                        "scale": pixel_scale(served["size"], 110)}
+
+
+def _closest_shown(spec: dict, state) -> bool:
+    # the browser says so with its release when it could not load the catalogue
+    failed = isinstance(state, dict) and state.get("closest") is False
+    return spec.get("closest") is not None and not failed
 
 
 PATH_CONTROL = Control("position along the path", param="t", min=0.0, max=1.0, step=0.005,
@@ -318,7 +343,8 @@ PATH_CONTROL = Control("position along the path", param="t", min=0.0, max=1.0, s
 def live_path(bundle, *, key: str, a: np.ndarray, b: np.ndarray, method: str,
               t: float | None = None, steps: int = 0, display: int = 512,
               caption: str = "", alt: str = "decoded sneaker",
-              server_image: bool = False) -> LiveResult:
+              server_image: bool = False, closest: int = 0,
+              closest_title: str = "Closest real products") -> LiveResult:
     """A scrubber along the path from a to b (linear or spherical), decoded live; steps > 0
     marks the path's step positions on the track. t: where to start (None: the URL's ?t=)."""
     control = PATH_CONTROL
@@ -328,8 +354,8 @@ def live_path(bundle, *, key: str, a: np.ndarray, b: np.ndarray, method: str,
         sync_query_params([control], vals)
     z = point_on_path(a, b, vals[0], method)
     spec = {"mode": "path", "a": _floats(a), "b": _floats(b), "method": method,
-            "ticks": int(steps)}
+            "ticks": int(steps), "closest": _closest_spec(bundle, closest, closest_title)}
     _mount(bundle, key, spec, [control], vals, z, state, display=display, caption=caption,
            alt=alt, reset=False, server_image=server_image, echo=settled)
     live = state.get("live") if isinstance(state, dict) else None
-    return LiveResult(vals, z, settled, live)
+    return LiveResult(vals, z, settled, live, _closest_shown(spec, state))

@@ -299,15 +299,10 @@ def product_strip(bundle: Bundle, indices, distances=None, width: int = 112,
     indices = [int(i) for i in indices]
     if title:
         st.markdown(f"**{esc(title)}**")
-    md = bundle.metadata
+    from explorer.app.live_catalogue import caption_parts   # the browser's strip says the same
     captions = []
     for j, i in enumerate(indices):
-        row = md.iloc[i]
-        name = row["name"] if "name" in md.columns else row.get("file", row["sku"])
-        parts = [esc(name)]
-        if "brand" in md.columns and isinstance(row["brand"], str):
-            parts.append(esc(row["brand"]))
-        parts.append(esc(row["sku"]))
+        parts = [esc(p) for p in caption_parts(bundle.metadata, i)]
         if distances is not None:
             parts.append(f"distance {float(distances[j]):.2f}")
         captions.append(" · ".join(parts))

@@ -2,6 +2,8 @@
 // dragged (onnxruntime-web, WebAssembly, single thread); tell the server only settled values.
 // Python side and data contract: explorer/app/live_decoder.py.
 
+import { ClosestStrip } from "./closest.js";
+
 const VENDOR = new URL("./vendor/", import.meta.url);
 const sessions = new Map();   // model URL -> Promise<InferenceSession> (shared by instances)
 const instances = new WeakMap();
@@ -149,6 +151,38 @@ class LiveDecoder {
     this.resetButton.addEventListener("click", () => this.reset());
     this.panel.append(this.resetButton, this.controls);
     root.append(this.figure, this.panel);
+    this.closest = new ClosestStrip(root);
+    this.closestKey = null;
+    this.closestFailed = false;
+  }
+
+  // the closest real products to the current values, found and drawn here (closest.js);
+  // only when the values or the spec changed since the last time
+  showClosest() {
+    const spec = this.d && this.d.closest;
+    if (!spec || this.closestFailed) {
+      this.closest.hide();
+      this.closestKey = null;
+      return;
+    }
+    const vals = this.values.slice();
+    const key = JSON.stringify([this.specKey, spec.dir, spec.k, vals]);
+    if (key === this.closestKey) return;
+    this.closestKey = key;
+    const t0 = performance.now();
+    this.closest.show(spec, latent(this.d, vals)).then((shown) => {
+      if (!shown) return;
+      this.root.dataset.closest = shown.join(",");
+      this.root.dataset.closestValues = vals.join(",");
+      stats.closestShown = (stats.closestShown || 0) + 1;
+      stats.closestAt = performance.now();
+      (stats.closestTimes = stats.closestTimes || []).push(performance.now() - t0);
+    }).catch((e) => {
+      console.warn("KickSpace: closest products in the browser are unavailable", e);
+      this.closestFailed = true;   // the server shows them from the next release on
+      this.closest.hide();
+      this.closestKey = null;
+    });
   }
 
   update(args) {
@@ -180,6 +214,7 @@ class LiveDecoder {
     }
     this.specKey = specKey;
     this.setCaption();
+    this.showClosest();
     if (d.image && (this.mode !== "wasm" || specChanged)) this.showServerImage(d.image);
     if (!wasmAvailable()) {
       this.setMode("server");
@@ -344,12 +379,23 @@ class LiveDecoder {
     const search = q.toString();
     url.search = search ? `?${search}` : "";
     if (url.href !== window.location.href) window.history.replaceState(window.history.state, "", url.href);
-    const n = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    this.sent.add(n);
     stats.lastSettle = performance.now();
     stats.settles = (stats.settles || 0) + 1;
+    this.setCaption();
+    const closestHere = Boolean(d.closest) && !this.closestFailed;
+    this.showClosest();
+    // The browser drew the picture and the closest products, and the URL holds the values:
+    // the server has nothing to do. It reads the values from the URL, which Streamlit's
+    // frontend sends with every later rerun (another widget, Back, a reload, a link).
+    if (closestHere && this.mode === "wasm") {
+      stats.kept = (stats.kept || 0) + 1;
+      return;
+    }
+    const n = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    this.sent.add(n);
     try {
-      this.setStateValue("settled", { values: this.values.slice(), live: this.mode === "wasm", n });
+      this.setStateValue("settled", { values: this.values.slice(), live: this.mode === "wasm", n,
+        closest: closestHere });
     } catch (e) {
       console.error("KickSpace: could not send the settled values", e);
     }
