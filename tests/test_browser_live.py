@@ -16,6 +16,7 @@ import pytest
 
 from bench.appserver import CHROMIUM_FLAGS, start_app, stop_app, wait_idle
 from bench.bench_live import WS_COUNTER
+from explorer.latent.index import LatentIndex
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.browser
@@ -96,7 +97,7 @@ def _open_live(browser, server, path="sliders", init=None, **kw):
     return page
 
 
-def test_drag_decodes_in_the_browser_like_the_server_and_only_release_reaches_it(
+def test_drag_decodes_in_the_browser_like_the_server_and_nothing_reaches_it(
         server, browser, demo):
     b, order = demo
     page = _open_live(browser, server, viewport={"width": 1400, "height": 1000},
@@ -124,7 +125,6 @@ def test_drag_decodes_in_the_browser_like_the_server_and_only_release_reaches_it
     st = _state(page)
     v = st["values"][0]
     assert 0.5 <= v <= 3.0
-    assert page.evaluate("() => window.__ws.sent.length") > sent0, "release tells the server"
     # the browser's latent is the anchor moved along the first slider's dimension
     z = np.asarray([float(t) for t in st["z"].split(",")], np.float32)
     want_z = b.mu[0].copy()
@@ -133,9 +133,56 @@ def test_drag_decodes_in_the_browser_like_the_server_and_only_release_reaches_it
     # and its pixels are the server's decode of that latent
     diff = np.abs(_pixels(page).astype(int) - b.decode(z[None])[0].astype(int))
     assert diff.max() <= 2, f"browser and server decodes differ by {diff.max()}/255"
+    # the closest real products are the server's LatentIndex answer, found in the browser
+    got = _closest(page, st["values"])
+    want_i, want_d = LatentIndex(b.mu).query(z, k=3)
+    assert got["indices"] == want_i[0].tolist()
+    for cap, d in zip(got["captions"], want_d[0]):
+        assert cap.endswith(f"distance {float(d):.2f}"), cap
+    assert b.metadata.iloc[int(want_i[0][0])]["sku"] in got["captions"][0]
+    assert page.evaluate("() => window.__ws.sent.length") == sent0, \
+        "the release reached the server: the browser should show picture and products alone"
     # the URL carries the value, replaced in place: no new history entry
     assert f"d{order[0]}={v:g}" in page.url, page.url
     assert page.evaluate("history.length") == history0
+    page.close()
+
+
+def _closest(page, values) -> dict:
+    """The closest products the component shows for these slider values."""
+    key = ",".join(f"{v:g}" for v in values)
+    page.wait_for_function(f"(k) => {{ const r = {ROOT}; return r && r.dataset.closestValues"
+                           f" && r.dataset.closestValues.split(',').map(Number).join(',') === "
+                           f"k.split(',').map(Number).join(',') }}", arg=key, timeout=30_000)
+    return page.evaluate(f"""() => {{ const r = {ROOT};
+        return {{indices: r.dataset.closest.split(',').map(Number),
+                 captions: [...r.querySelectorAll('.ks-card figcaption')].map(c => c.textContent)}} }}""")
+
+
+def test_reload_and_a_later_rerun_keep_the_sliders_and_products_from_the_url(
+        server, browser, demo):
+    b, order = demo
+    page = _open_live(browser, server, viewport={"width": 1400, "height": 1000})
+    page.locator("input.ks-range").nth(2).focus()
+    for _ in range(8):                            # keyboard: -0.8
+        page.keyboard.press("ArrowLeft")
+    st = _wait(page, lambda s: s["values"][2] == pytest.approx(-0.8), "the keyboard moves")
+    before = _closest(page, st["values"])["indices"]
+    z = b.mu[0].copy()
+    z[order[2]] += np.float32(-0.8)
+    assert before == LatentIndex(b.mu).query(z, k=3)[0][0].tolist()
+    # another widget reruns the whole page: the server reads the values from the URL
+    page.get_by_role("slider", name="Factors to show").focus()
+    page.keyboard.press("ArrowLeft")
+    wait_idle(page)
+    time.sleep(0.5)
+    st = _state(page)
+    assert st["values"][2] == pytest.approx(-0.8) and f"d{order[2]}=-0.8" in page.url, page.url
+    page.reload()
+    wait_idle(page)
+    st = _wait(page, lambda s: s["mode"] == "wasm" and s["values"][2] == pytest.approx(-0.8),
+               "the slider state after reload", timeout=120)
+    assert _closest(page, st["values"])["indices"] == before
     page.close()
 
 
