@@ -78,7 +78,7 @@ def hero_live() -> None:
     with hero_box:
         live_sliders(b, key=f"hero_live_{pick}_{dim}", base=za, basis=basis,
                      controls=controls, values=[0.0, 0.0], display=256,
-                     caption=item_label(b, featured[pick]))
+                     caption=item_label(b, featured[pick]), notify=False)
 
 
 @st.fragment

@@ -37,10 +37,15 @@ method = c2.radio("Path", ["linear", "spherical"], horizontal=True, key="path",
 
 @st.fragment
 def walk() -> None:
-    """A scrubber along the path, decoded live; the closest products follow on release."""
+    """A scrubber along the path, decoded live; the closest products follow on release
+    (found in the browser, so that a release costs the server nothing)."""
     st.subheader("Walk the path")
-    if browser_session():
-        z = live_path(b, key="live_walk", a=a.z, b=bb.z, method=method, steps=steps).z
+    if browser_session():   # the browser shows the closest products too (else the server)
+        res = live_path(b, key="live_walk", a=a.z, b=bb.z, method=method, steps=steps,
+                        closest=3, closest_title="Closest real products here")
+        if res.closest_shown:
+            return
+        z = res.z
     else:
         c = PATH_CONTROL
         t = st.slider(c.label.capitalize(), c.min, c.max, c.default, c.step, key=c.param,

@@ -299,6 +299,7 @@ def test_the_interpolation_scrubber_and_the_arithmetic_weights_decode_live(serve
     want = point_on_path(b.mu[0], b.mu[min(len(b) - 1, len(b) // 2)], 0.3, "spherical")
     np.testing.assert_allclose(z, want, atol=1e-5)
     assert np.abs(_pixels(page).astype(int) - b.decode(z[None])[0].astype(int)).max() <= 2
+    assert _closest(page, [0.3])["indices"] == LatentIndex(b.mu).query(z, k=3)[0][0].tolist()
     page.close()
 
     page = _open_live(browser, server, "arithmetic", viewport={"width": 1400, "height": 1000})

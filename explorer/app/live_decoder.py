@@ -295,13 +295,18 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
                  controls: list[Control], values=None, display: int = 512, caption: str = "",
                  alt: str = "decoded sneaker", reset: bool = True,
                  server_image: bool = False, closest: int = 0,
-                 closest_title: str = "Closest real products") -> LiveResult:
+                 closest_title: str = "Closest real products",
+                 notify: bool = True) -> LiveResult:
     """Sliders that move a latent point, decoded live in the browser (see the module doc).
 
     base [D], basis [K, D], one Control per basis row. values: where to start when the
     browser has not settled new ones (first run, Back, a link); None: the controls' query
     parameters (their defaults where absent). A release writes the values to those
-    parameters (sync_query_params)."""
+    parameters (sync_query_params). closest > 0: the component finds and shows the closest
+    real products itself (res.closest_shown; explorer.app.live_catalogue). notify=False: the
+    server needs nothing from a release (the page shows nothing that depends on the values).
+    Either way, where the browser decodes, a release sends the server nothing; the values
+    reach it in the URL with its next rerun."""
     basis = np.atleast_2d(np.asarray(basis, np.float32))
     if len(basis) != len(controls) or (values is not None and len(list(values)) != len(controls)):
         raise ValueError(f"{len(controls)} controls need as many basis rows and values")
@@ -312,7 +317,7 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
         sync_query_params(controls, vals)   # the browser already shows this URL
     z = combine_basis(base, basis, vals)
     spec = {"mode": "sliders", "base": _floats(base), "basis": [_floats(r) for r in basis],
-            "closest": _closest_spec(bundle, closest, closest_title)}
+            "closest": _closest_spec(bundle, closest, closest_title), "quiet": not notify}
     _mount(bundle, key, spec, controls, vals, z, state, display=display, caption=caption,
            alt=alt, reset=reset, server_image=server_image, echo=settled)
     live = state.get("live") if isinstance(state, dict) else None

@@ -387,7 +387,7 @@ class LiveDecoder {
     // The browser drew the picture and the closest products, and the URL holds the values:
     // the server has nothing to do. It reads the values from the URL, which Streamlit's
     // frontend sends with every later rerun (another widget, Back, a reload, a link).
-    if (closestHere && this.mode === "wasm") {
+    if ((closestHere || d.quiet) && this.mode === "wasm") {
       stats.kept = (stats.kept || 0) + 1;
       return;
     }
