@@ -9,8 +9,10 @@
    at ~60 Hz); per input event, the time until the frame showing it is drawn (the page records
    performance.now() at the requestAnimationFrame after the new pixels are put on the canvas),
    median and p95; also the decode alone.
-2. release -> closest products shown: per release, the time until the product strip's pictures
-   change (releases after which the closest products stay the same are counted apart).
+2. release -> closest products shown: per release, the time until the component has drawn
+   them (closest.js; pictures loaded), or, where the server shows them (the page before, a
+   fallback), until the product strip's pictures change (releases after which the closest
+   products stay the same are counted apart).
 3. messages per change: WebSocket frames and bytes the server sends for one settled change
    (Chrome DevTools Protocol frame events, from the release until the page is idle).
    With --repo and --messages-only this part runs alone against another checkout (e.g. the
@@ -36,8 +38,11 @@ from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, REPO, start_app, stop_app,
 
 ROOT = ("(() => { for (const x of document.querySelectorAll('*')) { if (x.shadowRoot) {"
         " const r = x.shadowRoot.querySelector('.ks-live'); if (r) return r; } } return null })()")
-PRODUCTS = """() => [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage']")]
-    .filter(e => e.innerText.includes('distance')).map(e => e.querySelector('img')?.src).join('|')"""
+# the closest products shown: drawn by the component itself (closest.js), else the server's
+# product strip (st.image with "distance" in its captions: the page before, or a fallback)
+PRODUCTS = f"""() => {{ const r = {ROOT}; if (r && r.dataset.closest) return r.dataset.closest;
+    return [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage']")]
+    .filter(e => e.innerText.includes('distance')).map(e => e.querySelector('img')?.src).join('|') }}"""
 
 
 def _pct(values, q):
@@ -112,7 +117,12 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
     frames = Frames(page)
     page.evaluate("() => { window.__ksLive.latencies = []; window.__ksLive.decodes = [] }")
     ranges = page.locator("input.ks-range")
-    shown, same, msgs, nbytes, cpu = [], 0, [], [], []
+    shown, names, from_settle, same, msgs, nbytes, cpu = [], [], [], 0, [], [], []
+    sent0 = frames.sent()
+    wait_idle(page)
+    i0, iw0 = cpu_seconds(pid), time.perf_counter()
+    time.sleep(3)
+    idle = (cpu_seconds(pid) - i0) / (time.perf_counter() - iw0)   # cores, the page open
     for k in range(drags):
         rng = ranges.nth(k % ranges.count())      # a slider still at 0: press at its centre
         rng.scroll_into_view_if_needed()
@@ -127,14 +137,24 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
             page.mouse.move(x + direction * i * box["width"] / 100, y)
             time.sleep(1 / 60)
         mark = frames.mark()
-        t0 = page.evaluate("() => performance.now()")
-        c0 = cpu_seconds(pid)
+        t0, shown0, pics0 = page.evaluate("() => [performance.now(), window.__ksLive.closestShown"
+                                          " || 0, window.__ksLive.picturesShown || 0]")
+        c0, w0 = cpu_seconds(pid), time.perf_counter()
         page.mouse.up()
-        # the server's answer (URL echo + closest products): its last message, once no more
-        # has come for 300 ms, or the last product picture it named, if that came later
-        answered = page.evaluate("""async ([t0, mark]) => {
+        # drawn by the component: when its strip is drawn (pictures in), then 0.5 s more for
+        # any server message; else the server's answer (URL echo + closest products): its
+        # last message, once no more has come for 300 ms, or the last product picture it
+        # named, if that came later
+        answered = page.evaluate("""async ([t0, mark, shown0, pics0]) => {
             while (performance.now() - t0 < 60000) {
                 await new Promise(r => setTimeout(r, 20));
+                const L = window.__ksLive;
+                if ((L.closestShown || 0) > shown0) {
+                    while ((L.picturesShown || 0) <= pics0 && performance.now() - t0 < 20000)
+                        await new Promise(r => setTimeout(r, 10));
+                    await new Promise(r => setTimeout(r, 500));
+                    return [L.picturesAt - t0, L.closestAt - t0, L.lastSettle - t0];
+                }
                 const r = window.__ws.recv.slice(mark);
                 if (r.length && performance.now() - r[r.length - 1][0] > 300) {
                     const imgs = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage'] img")];
@@ -143,11 +163,12 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
                     const media = performance.getEntriesByType("resource")
                         .filter(e => e.name.includes("/media/") && e.startTime > t0)
                         .map(e => e.responseEnd);
-                    return [Math.max(r[r.length - 1][0], ...media) - t0];
+                    return [Math.max(r[r.length - 1][0], ...media) - t0, null,
+                            window.__ksLive.lastSettle - t0];
                 }
             }
-            return null; }""", [t0, mark])
-        cpu.append(cpu_seconds(pid) - c0)
+            return null; }""", [t0, mark, shown0, pics0])
+        cpu.append(cpu_seconds(pid) - c0 - idle * (time.perf_counter() - w0))
         n, b = frames.since(mark)
         if os.environ.get("KICKSPACE_BENCH_DEBUG"):
             print("release", k, n, b, answered, page.evaluate("() => [window.__ksLive.settles, window.__ws.recv.length, window.__ws.sent.length]"), flush=True)
@@ -158,6 +179,9 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
             same += 1
         else:
             shown.append(answered[0])
+            from_settle.append(answered[0] - answered[2])
+            if answered[1] is not None:
+                names.append(answered[1])
             if after == before:
                 same += 1
         wait_idle(page, settle=0.2)
@@ -168,12 +192,21 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
     print(f"decode alone (onnxruntime-web, 1 thread): median {statistics.median(dec):.2f} ms, "
           f"p95 {_pct(dec, 0.95):.2f} ms")
     if shown:
-        print(f"release -> closest products in (last message or picture): {len(shown)} "
+        print(f"release -> closest products shown (drawn in the browser, else the server's last "
+              f"message or picture): {len(shown)} "
               f"releases: median {statistics.median(shown):.0f} ms, p95 "
               f"{_pct(shown, 0.95):.0f} ms ({same} left the closest products unchanged)")
+        print(f"  the same from the slider's change event (in the page, without the driver's "
+              f"mouse-up): median {statistics.median(from_settle):.0f} ms, p95 "
+              f"{_pct(from_settle, 0.95):.0f} ms")
+    if names:
+        print(f"  of which names and distances drawn (before the pictures are in): median "
+              f"{statistics.median(names):.0f} ms, p95 {_pct(names, 0.95):.0f} ms")
     print(f"server -> browser per release: median {statistics.median(msgs):.0f} WebSocket "
-          f"messages, {statistics.median(nbytes) / 1000:.1f} kB")
-    print(f"server CPU per release (from release to answer, the server process): median "
+          f"messages, {statistics.median(nbytes) / 1000:.1f} kB; browser -> server: "
+          f"{frames.sent() - sent0} messages in {drags} releases")
+    print(f"server CPU per release (from release to answer, +0.5 s where the browser "
+          f"answers; the server process, its idle {1000 * idle:.0f} ms/s subtracted): median "
           f"{1000 * statistics.median(cpu):.0f} ms, p95 {1000 * _pct(cpu, 0.95):.0f} ms; "
           f"50 sessions releasing once a second would need "
           f"{50 * statistics.median(cpu):.2f} cores; while dragging they send nothing")

@@ -4,7 +4,9 @@
 // kept by the browser's cache: explorer/app/live_catalogue.py.
 
 const latents = new Map();   // folder URL -> Promise<Float32Array [N * D]>
-const shards = new Map();    // folder URL + shard -> Promise<{img, texts}>
+const texts = new Map();     // folder URL + shard -> Promise<[[caption words], ...]>
+const atlases = new Map();   // folder URL + shard -> Promise<ImageBitmap>, the latest MAX_ATLASES
+const MAX_ATLASES = 4;       // a decoded 1,024-item atlas of 64 px pictures is 16 MB
 
 function fetchOk(url) {
   return fetch(url).then((r) => {
@@ -19,7 +21,10 @@ function once(map, key, make) {
     p.catch(() => map.delete(key));   // a failed fetch may be tried again later
     map.set(key, p);
   }
-  return map.get(key);
+  const p = map.get(key);
+  map.delete(key);                     // most recently used last
+  map.set(key, p);
+  return p;
 }
 
 export function loadLatents(folder, n, dim) {
@@ -30,15 +35,24 @@ export function loadLatents(folder, n, dim) {
     }));
 }
 
-function loadShard(folder, k) {
-  const name = String(k).padStart(5, "0");
-  return once(shards, `${folder}#${k}`, () => {
-    const img = new Image();
-    img.src = new URL(`images-${name}.webp`, folder).href;
-    return Promise.all([img.decode().then(() => img),
-      fetchOk(new URL(`texts-${name}.json`, folder).href).then((r) => r.json())])
-      .then(([im, texts]) => ({ img: im, texts }));
-  });
+const pad = (k) => String(k).padStart(5, "0");
+
+function loadTexts(folder, k) {
+  return once(texts, `${folder}#${k}`,
+    () => fetchOk(new URL(`texts-${pad(k)}.json`, folder).href).then((r) => r.json()));
+}
+
+// the shard's atlas decoded once (off the main thread) and kept while among the latest used:
+// drawing a tile from an <img> would decode the whole 2,048 px atlas again each time
+function loadAtlas(folder, k) {
+  const p = once(atlases, `${folder}#${k}`, () => fetchOk(new URL(`images-${pad(k)}.webp`, folder).href)
+    .then((r) => r.blob()).then((b) => createImageBitmap(b)));
+  while (atlases.size > MAX_ATLASES) {
+    const [key, old] = atlases.entries().next().value;
+    atlases.delete(key);
+    old.then((bm) => bm.close(), () => {});
+  }
+  return p;
 }
 
 // The k nearest rows of X [n, dim] to z under the Euclidean distance, computed in float64 from
@@ -85,35 +99,40 @@ export class ClosestStrip {
   }
 
   // spec: the server's {dir, n, dim, size, cols, per_shard, k, title, scale}; z: Float32Array.
-  // Resolves to the indices shown (or null when a newer call overtook this one).
+  // Draws the cards (captions) as soon as the nearest items are known, each picture when its
+  // atlas is in. Resolves to {indices, pictures: Promise} (null when a newer call overtook it).
   async show(spec, z) {
     const seq = ++this.seq;
     const folder = new URL(`../kickspace.catalogue/${spec.dir}/`, import.meta.url).href;
     const X = await loadLatents(folder, spec.n, spec.dim);
     const found = nearest(X, spec.n, spec.dim, z, spec.k);
-    const parts = await Promise.all(found.map(([i]) => loadShard(folder, Math.floor(i / spec.per_shard))));
+    const shard = (i) => Math.floor(i / spec.per_shard);
+    const words = await Promise.all(found.map(([i]) => loadTexts(folder, shard(i))));
     if (seq !== this.seq) return null;
     const S = spec.size;
+    const pictures = [];
     const cards = found.map(([i, dist], j) => {
-      const { img, texts } = parts[j];
       const t = i % spec.per_shard;
       const card = el("figure", "ks-card");
       card.dataset.index = String(i);
       const c = el("canvas", "ks-thumb");
       c.width = S; c.height = S;
       c.style.width = c.style.height = card.style.width = `${S * (spec.scale || 1)}px`;
-      c.getContext("2d").drawImage(img, (t % spec.cols) * S, Math.floor(t / spec.cols) * S, S, S, 0, 0, S, S);
-      const words = (texts[t] || []).filter((w) => w !== "");
+      const w = (words[j][t] || []).filter((x) => x !== "");
       c.setAttribute("role", "img");
-      c.setAttribute("aria-label", words[0] || `item ${i}`);
-      card.append(c, el("figcaption", "ks-card-caption", [...words, `distance ${dist.toFixed(2)}`].join(" · ")));
+      c.setAttribute("aria-label", w[0] || `item ${i}`);
+      card.append(c, el("figcaption", "ks-card-caption", [...w, `distance ${dist.toFixed(2)}`].join(" · ")));
+      pictures.push(loadAtlas(folder, shard(i)).then((atlas) => {
+        c.getContext("2d").drawImage(atlas, (t % spec.cols) * S, Math.floor(t / spec.cols) * S,
+          S, S, 0, 0, S, S);
+      }));
       return card;
     });
     this.title.textContent = spec.title || "";
     this.title.hidden = !spec.title;
     this.strip.replaceChildren(...cards);
     this.box.hidden = false;
-    return found.map(([i]) => i);
+    return { indices: found.map(([i]) => i), pictures: Promise.all(pictures) };
   }
 
   hide() {

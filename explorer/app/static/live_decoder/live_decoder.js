@@ -172,11 +172,15 @@ class LiveDecoder {
     const t0 = performance.now();
     this.closest.show(spec, latent(this.d, vals)).then((shown) => {
       if (!shown) return;
-      this.root.dataset.closest = shown.join(",");
+      this.root.dataset.closest = shown.indices.join(",");
       this.root.dataset.closestValues = vals.join(",");
       stats.closestShown = (stats.closestShown || 0) + 1;
-      stats.closestAt = performance.now();
-      (stats.closestTimes = stats.closestTimes || []).push(performance.now() - t0);
+      stats.closestAt = performance.now();   // names and distances drawn
+      shown.pictures.then(() => {
+        stats.picturesAt = performance.now();   // and every picture
+        stats.picturesShown = (stats.picturesShown || 0) + 1;
+        (stats.closestTimes = stats.closestTimes || []).push(performance.now() - t0);
+      }, (e) => console.warn("KickSpace: a product picture failed to load", e));
     }).catch((e) => {
       console.warn("KickSpace: closest products in the browser are unavailable", e);
       this.closestFailed = true;   // the server shows them from the next release on
