@@ -57,6 +57,20 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12)) / ticks
 
 
+def quiet_rate(pid: int, longest: float = 20.0) -> float:
+    """The server's CPU rate (cores) with the page open and nothing happening: the lowest of
+    1 s windows, once one is under 0.05 cores or after `longest` s (a page open starts
+    background work, e.g. decoding the image atlases ahead)."""
+    best, t_end = float("inf"), time.perf_counter() + longest
+    while time.perf_counter() < t_end:
+        c, w = cpu_seconds(pid), time.perf_counter()
+        time.sleep(1.0)
+        best = min(best, (cpu_seconds(pid) - c) / (time.perf_counter() - w))
+        if best < 0.05:
+            break
+    return best
+
+
 def start(repo: Path, log: Path):
     """The app of `repo` (this checkout, or another one for a before/after figure)."""
     if repo.resolve() == REPO.resolve():
@@ -120,9 +134,7 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
     shown, names, from_settle, same, msgs, nbytes, cpu = [], [], [], 0, [], [], []
     sent0 = frames.sent()
     wait_idle(page)
-    i0, iw0 = cpu_seconds(pid), time.perf_counter()
-    time.sleep(3)
-    idle = (cpu_seconds(pid) - i0) / (time.perf_counter() - iw0)   # cores, the page open
+    idle = quiet_rate(pid)
     for k in range(drags):
         rng = ranges.nth(k % ranges.count())      # a slider still at 0: press at its centre
         rng.scroll_into_view_if_needed()
@@ -132,6 +144,7 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
         direction = 1 if k % 2 == 0 else -1
         before = page.evaluate(PRODUCTS)
         page.mouse.move(x, y)
+        c0, w0 = cpu_seconds(pid), time.perf_counter()   # the drag may fetch files already
         page.mouse.down()
         for i in range(1, 41):
             page.mouse.move(x + direction * i * box["width"] / 100, y)
@@ -139,7 +152,6 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
         mark = frames.mark()
         t0, shown0, pics0 = page.evaluate("() => [performance.now(), window.__ksLive.closestShown"
                                           " || 0, window.__ksLive.picturesShown || 0]")
-        c0, w0 = cpu_seconds(pid), time.perf_counter()
         page.mouse.up()
         # drawn by the component: when its strip is drawn (pictures in), then 0.5 s more for
         # any server message; else the server's answer (URL echo + closest products): its
@@ -205,8 +217,9 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
     print(f"server -> browser per release: median {statistics.median(msgs):.0f} WebSocket "
           f"messages, {statistics.median(nbytes) / 1000:.1f} kB; browser -> server: "
           f"{frames.sent() - sent0} messages in {drags} releases")
-    print(f"server CPU per release (from release to answer, +0.5 s where the browser "
-          f"answers; the server process, its idle {1000 * idle:.0f} ms/s subtracted): median "
+    print(f"server CPU per drag and release (from the drag's start to the answer, +0.5 s "
+          f"where the browser answers; the server process, its idle {1000 * idle:.0f} ms/s "
+          f"subtracted): median "
           f"{1000 * statistics.median(cpu):.0f} ms, p95 {1000 * _pct(cpu, 0.95):.0f} ms; "
           f"50 sessions releasing once a second would need "
           f"{50 * statistics.median(cpu):.2f} cores; while dragging they send nothing")

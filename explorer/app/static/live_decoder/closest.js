@@ -5,8 +5,9 @@
 
 const latents = new Map();   // folder URL -> Promise<Float32Array [N * D]>
 const texts = new Map();     // folder URL + shard -> Promise<[[caption words], ...]>
+const webps = new Map();     // folder URL + shard -> Promise<Blob>: each atlas fetched once a visit
 const atlases = new Map();   // folder URL + shard -> Promise<ImageBitmap>, the latest MAX_ATLASES
-const MAX_ATLASES = 4;       // a decoded 1,024-item atlas of 64 px pictures is 16 MB
+const MAX_ATLASES = 6;       // a decoded 1,024-item atlas of 64 px pictures is 16 MB
 
 function fetchOk(url) {
   return fetch(url).then((r) => {
@@ -42,11 +43,15 @@ function loadTexts(folder, k) {
     () => fetchOk(new URL(`texts-${pad(k)}.json`, folder).href).then((r) => r.json()));
 }
 
-// the shard's atlas decoded once (off the main thread) and kept while among the latest used:
-// drawing a tile from an <img> would decode the whole 2,048 px atlas again each time
+// the shard's atlas decoded (off the main thread) and kept while among the latest used: drawing
+// a tile from an <img> would decode the whole 2,048 px atlas again each time. The WebP itself
+// (~0.4 MB) is kept for the visit: the server's asset route sends no validators, so the
+// browser's HTTP cache would fetch it again.
 function loadAtlas(folder, k) {
-  const p = once(atlases, `${folder}#${k}`, () => fetchOk(new URL(`images-${pad(k)}.webp`, folder).href)
-    .then((r) => r.blob()).then((b) => createImageBitmap(b)));
+  const key = `${folder}#${k}`;
+  const p = once(atlases, key, () => once(webps, key,
+    () => fetchOk(new URL(`images-${pad(k)}.webp`, folder).href).then((r) => r.blob()))
+    .then((b) => createImageBitmap(b)));
   while (atlases.size > MAX_ATLASES) {
     const [key, old] = atlases.entries().next().value;
     atlases.delete(key);
@@ -133,6 +138,21 @@ export class ClosestStrip {
     this.strip.replaceChildren(...cards);
     this.box.hidden = false;
     return { indices: found.map(([i]) => i), pictures: Promise.all(pictures) };
+  }
+
+  // while a slider is dragged: fetch and decode the atlases and texts of the items nearest
+  // to z now, so that those of the release point are most likely in when it comes
+  prefetch(spec, z) {
+    const folder = new URL(`../kickspace.catalogue/${spec.dir}/`, import.meta.url).href;
+    const X = latents.get(folder);
+    if (!X) return;
+    X.then((x) => {
+      for (const [i] of nearest(x, spec.n, spec.dim, z, spec.k)) {
+        const k = Math.floor(i / spec.per_shard);
+        loadTexts(folder, k).catch(() => {});
+        loadAtlas(folder, k).catch(() => {});
+      }
+    }, () => {});
   }
 
   hide() {

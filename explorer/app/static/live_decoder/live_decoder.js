@@ -156,6 +156,15 @@ class LiveDecoder {
     this.closestFailed = false;
   }
 
+  // during a drag, at most every 150 ms: get the pictures of the products nearest now
+  prefetchClosest() {
+    const spec = this.d && this.d.closest;
+    const now = performance.now();
+    if (!spec || this.closestFailed || now - (this.prefetchedAt || 0) < 150) return;
+    this.prefetchedAt = now;
+    this.closest.prefetch(spec, latent(this.d, this.values));
+  }
+
   // the closest real products to the current values, found and drawn here (closest.js);
   // only when the values or the spec changed since the last time
   showClosest() {
@@ -264,6 +273,7 @@ class LiveDecoder {
         this.values[k] = snap(input.value, c);
         out.textContent = this.show(this.values[k], c);
         this.request(ev.timeStamp || performance.now());
+        this.prefetchClosest();
       });
       input.addEventListener("change", () => this.settle());
       head.addEventListener("dblclick", () => {   // double-click a label: back to default
