@@ -351,3 +351,40 @@ def test_an_uploaded_photo_unlike_the_catalogue_gets_a_red_star_on_top(
     r, g, b_ = Image.open(io.BytesIO(png)).convert("RGB").getpixel((2, 2))
     assert abs(r - 0xd6) < 30 and abs(g - 0x27) < 30 and abs(b_ - 0x28) < 30, (r, g, b_)
     page.close()
+
+
+@pytest.mark.slow
+def test_3d_view_selects_around_a_search_match_into_the_url(map_server, browser,  # noqa: F811
+                                                            shots):  # noqa: F811
+    """View: 3-D with a search for one SKU: "Select them" selects the 25 products nearest it in
+    the stored 3-D UMAP, the 3-D legend counts them, the URL keeps them (`sel`, SKUs, the
+    match first) and a reload restores the selection. Slow (~40 s: two 3-D page loads):
+    python3 -m pytest -m slow tests/test_browser_map.py -k 3d_view"""
+    from explorer.app import cache
+    from explorer.bundle.core import load_bundle
+    sku = str(load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False).metadata["sku"][42])
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(map_server + "/")
+    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
+    wait_idle(page, 120)
+    page.goto(f"{map_server}/catalogue_map?dims=3-D&q={sku}")
+    page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(timeout=180_000)
+    wait_idle(page, 180)
+    assert_no_exception(page, "catalogue_map in 3-D")
+    page.get_by_role("button", name="Select them").click()
+    assert _selected(page) == 25
+    legend = page.locator(".js-plotly-plot .legendtext").filter(has_text="selected (25)")
+    legend.first.wait_for(timeout=60_000)
+    deadline = time.time() + 30
+    while "sel=" not in page.url and time.time() < deadline:
+        time.sleep(0.3)
+    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
+    assert sel["kind"] == "skus" and len(sel["skus"]) == 25 and sel["skus"][0] == sku
+    page.screenshot(path=str(shots / "catalogue_map_3d_select_around.png"))
+    page.reload()
+    page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(timeout=180_000)
+    assert _selected(page) == 25
+    page.locator(".js-plotly-plot .legendtext").filter(
+        has_text="selected (25)").first.wait_for(timeout=60_000)
+    assert "dims=3-D" in page.url
+    page.close()
