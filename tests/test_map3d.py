@@ -247,3 +247,14 @@ def test_page_3d_selects_around_a_search_match(tag_db):
     sel = next(t for t in _traces(at) if t["name"].startswith("selected"))
     assert sorted(map(tuple, _xyz(sel).round(5))) == sorted(map(tuple, xyz[want].round(5)))
     assert "12 products selected" in " ".join(m.value for m in at.markdown)
+
+
+def test_the_3d_view_defaults_to_the_stored_umap():
+    """The demo ships a 3-D UMAP: UMAP and t-SNE (which has no 3-D map) show it, PCA is PCA."""
+    from explorer.app import cache_map
+    b = _bundle()
+    assert b.projections_3d["umap"].shape == (len(b), 3)
+    for method, want in (("umap", "umap"), ("tsne", "umap"), ("pca", "pca")):
+        xyz, shown = cache_map.projection_3d(b, method)
+        assert shown == want and xyz.shape == (len(b), 3)
+    np.testing.assert_array_equal(cache_map.projection_3d(b, "tsne")[0], b.projections_3d["umap"])
