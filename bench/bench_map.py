@@ -91,11 +91,11 @@ def box_select(page, want: int) -> tuple[float, int]:
     print(f"  the box drag itself (7 moves, 20 ms apart, each dispatched and handled in the "
           f"page) took {released - t:.2f} s", flush=True)
     t = released
-    counter = page.get_by_text(re.compile(r"[\d,]+ products selected"))
+    counter = page.get_by_text(re.compile(r"[\d,]+ products? selected"))
     deadline = time.time() + 600
     while time.time() < deadline:
         txt = counter.first.inner_text() if counter.count() else "0 products"
-        n = int(txt.split(" products")[0].replace(",", ""))
+        n = int(txt.split(" product")[0].replace(",", ""))
         if n > 0:
             return time.perf_counter() - t, n
         time.sleep(0.05)

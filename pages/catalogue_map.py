@@ -107,10 +107,12 @@ if q.strip():
     hit = cache_map.search_text(b).str.contains(q.strip().lower(), regex=False)
     matches = np.flatnonzero(hit.to_numpy() & masks["__all__"])
     s1, s2 = st.columns([3, 1.3], vertical_alignment="center")
-    s1.caption(f"{len(matches):,} products match '{esc(q.strip())}'"
+    s1.caption(f"{len(matches):,} product{'s match' if len(matches) != 1 else ' matches'} "
+               f"'{esc(q.strip())}'"
                + (" (among the filtered ones)" if len(visible) < N else ""))
     if len(matches):
-        s2.button(f"Select the {len(matches):,} matches", key="pick_search",
+        s2.button("Select the match" if len(matches) == 1 else
+                  f"Select the {len(matches):,} matches", key="pick_search",
                   on_click=map_sections.pick, args=(f"matching '{q.strip()}'", matches,
                                                    {"kind": "search", "q": q.strip()}))
 

@@ -47,10 +47,10 @@ def _open_map(browser, url: str, query: str = "", viewport=(1400, 1600)):  # noq
 
 
 def _selected(page) -> int:
-    counter = page.get_by_text(re.compile(r"[\d,]+ products selected"))
+    counter = page.get_by_text(re.compile(r"[\d,]+ products? selected"))
     counter.first.wait_for(timeout=90_000)
     wait_idle(page, 90)
-    return int(counter.first.inner_text().split(" products")[0].replace(",", ""))
+    return int(counter.first.inner_text().split(" product")[0].replace(",", ""))
 
 
 def _tip(frame, index: int, want, timeout: float = 60.0) -> tuple[int, str]:

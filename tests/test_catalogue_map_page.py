@@ -139,7 +139,7 @@ def test_a_box_from_the_map_selects_goes_into_the_url_and_comes_back(tag_db):
     again.session_state["map"] = {"seq": 9, "event": {"seq": 2, "kind": "click", "index": 7}}
     again.run()
     _ok(again)
-    assert "1 products selected" in _plain(again.markdown)
+    assert "1 product selected" in _plain(again.markdown)
     assert json.loads(_qp(again, "sel")) == {"kind": "skus",
                                                         "skus": [str(b.metadata["sku"][7])]}
     again.session_state["map"] = {"seq": 10, "event": {"seq": 3, "kind": "clear"}}
@@ -157,7 +157,7 @@ def test_search_rings_matches_and_selects_them(tag_db):
     _button(at, "pick_search").click()
     at.run()
     _ok(at)
-    assert "1 products selected" in _plain(at.markdown)
+    assert "1 product selected" in _plain(at.markdown)
     at.text_input(key="q").input("<script>alert(1)</script> *bold*")
     at.run()
     _ok(at)

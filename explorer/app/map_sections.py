@@ -90,7 +90,8 @@ def selection_panel(b, store, read_only: bool = False) -> None:
                 "the map's toolbar and drag, or pick a cluster below.")
         return
     idx = [i for i in p["indices"] if 0 <= i < n]
-    st.markdown(f"**{len(idx):,} products selected** {esc(p['label'])}")
+    st.markdown(f"**{len(idx):,} product{'' if len(idx) == 1 else 's'} selected** "
+                f"{esc(p['label'])}")
     _summary(b, idx)
     if store is not None:
         c1, c2, c3, c4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
