@@ -1,6 +1,6 @@
 """Decoding in the browser, measured in a real headless Chromium (explorer.app.live_decoder).
 
-    python -m bench.bench_live [--drags 12] [--sessions 50] [--seconds 20]
+    python -m bench.bench_live [--drags 12] [--sessions 50] [--seconds 20] [--input-hz 60]
     python -m bench.bench_live --messages-only --repo OLD_CHECKOUT   # the st.slider page, before
 
 (run from the repository root.) Starts `streamlit run app.py` on a free port and reports:
@@ -18,9 +18,11 @@
    With --repo and --messages-only this part runs alone against another checkout (e.g. the
    page before the live decoder, moved with the keyboard on its first st.slider).
 4. --sessions pages dragging at once for --seconds: each page drives its own first slider from
-   inside the page (an input event every 16 ms, a release every second), so that the driver
-   does not limit the rate; the server's CPU time (utime + stime of its process) over the
-   window, divided by the wall time, is the cores the server used.
+   inside the page (an input event every 1000/--input-hz ms, a release every second by the
+   clock), so that the driver does not limit the rate; the server's CPU time (utime + stime of
+   its process) over the window, divided by the wall time, is the cores the server used. The
+   achieved input and release rates per page are printed: on a small machine the pages' own
+   decoding may not keep up at 60 Hz (lower --input-hz; it changes nothing on the server).
 
 Figures include the browsers' own work on this machine; say the load (`cat /proc/loadavg`).
 """
@@ -254,7 +256,8 @@ def messages_legacy(url: str, browser, changes: int) -> None:
     page.close()
 
 
-async def _many(url: str, n: int, seconds: float, pid: int, chromium: str) -> None:
+async def _many(url: str, n: int, seconds: float, pid: int, chromium: str,
+                hz: float = 60.0) -> None:
     from playwright.async_api import async_playwright
     async with async_playwright() as p:
         # background pages would have their timers throttled to once a second
@@ -266,6 +269,7 @@ async def _many(url: str, n: int, seconds: float, pid: int, chromium: str) -> No
         # one browser context: separate pages are separate Streamlit sessions, and they share
         # the HTTP cache (the WebAssembly and the decoder are fetched once)
         ctx = await browser.new_context(viewport={"width": 1200, "height": 900})
+        await ctx.add_init_script(WS_COUNTER)
         for i in range(n):
             page = await ctx.new_page()
             await page.goto(f"{url}/sliders", timeout=600_000)
@@ -275,33 +279,45 @@ async def _many(url: str, n: int, seconds: float, pid: int, chromium: str) -> No
                                          f"r.dataset.mode === 'wasm' && Number(r.dataset.frames) > 0 }}",
                                          timeout=600_000)
         print(f"{n} pages open and decoding in {time.perf_counter() - t:.0f} s", flush=True)
-        await asyncio.sleep(3)
-        i0, iw0 = cpu_seconds(pid), time.perf_counter()
-        await asyncio.sleep(seconds / 2)
-        idle = (cpu_seconds(pid) - i0) / (time.perf_counter() - iw0)
+        idle, t_end = float("inf"), time.perf_counter() + max(5.0, seconds / 2)
+        while time.perf_counter() < t_end:       # the quietest second (page opens settle)
+            i0, iw0 = cpu_seconds(pid), time.perf_counter()
+            await asyncio.sleep(1.0)
+            idle = min(idle, (cpu_seconds(pid) - i0) / (time.perf_counter() - iw0))
         print(f"server idle with {n} sessions open: {idle:.3f} cores", flush=True)
-        drive = f"""(seconds) => new Promise(done => {{
+        # an input event every 1000/hz ms, a release every second by the clock (not every
+        # so many inputs: a page that cannot keep up still releases once a second)
+        drive = f"""([seconds, hz]) => new Promise(done => {{
             const inp = {ROOT}.querySelector('input.ks-range');
-            let i = 0; const t0 = performance.now(); let frames0 = Number({ROOT}.dataset.frames);
+            let i = 0, rel = 0; const t0 = performance.now(); let last = t0;
+            const frames0 = Number({ROOT}.dataset.frames), sent0 = window.__ws.sent.length;
             const id = setInterval(() => {{
                 i += 1;
-                inp.value = String(2.5 * Math.sin(i / 20));
+                const now = performance.now();
+                inp.value = String(2.5 * Math.sin((now - t0) / 320));
                 inp.dispatchEvent(new Event('input', {{bubbles: true}}));
-                if (i % 60 === 0) inp.dispatchEvent(new Event('change', {{bubbles: true}}));
-                if (performance.now() - t0 > seconds * 1000) {{
-                    clearInterval(id);
-                    done([i, Number({ROOT}.dataset.frames) - frames0, Math.floor(i / 60)]);
+                if (now - last >= 1000) {{
+                    last = now; rel += 1;
+                    inp.dispatchEvent(new Event('change', {{bubbles: true}}));
                 }}
-            }}, 16);
+                if (now - t0 > seconds * 1000) {{
+                    clearInterval(id);
+                    done([i, Number({ROOT}.dataset.frames) - frames0, rel,
+                          window.__ws.sent.length - sent0]);
+                }}
+            }}, 1000 / hz);
         }})"""
         c0, w0 = cpu_seconds(pid), time.perf_counter()
-        got = await asyncio.gather(*[pg.evaluate(drive, seconds) for pg in pages])
+        got = await asyncio.gather(*[pg.evaluate(drive, [seconds, hz]) for pg in pages])
         c1, w1 = cpu_seconds(pid), time.perf_counter()
         events = sum(g[0] for g in got)
         painted = sum(g[1] for g in got)
         releases = sum(g[2] for g in got)
-        print(f"{n} sessions dragging for {w1 - w0:.1f} s: {events} input events, {painted} "
-              f"frames painted, {releases} releases sent; server CPU {c1 - c0:.2f} s = "
+        sent = sum(g[3] for g in got)
+        print(f"{n} sessions dragging for {w1 - w0:.1f} s ({hz:g} input events/s asked): "
+              f"{events} input events ({events / n / (w1 - w0):.1f}/s a page), {painted} "
+              f"frames painted, {releases} releases ({releases / n / (w1 - w0):.2f}/s a page), "
+              f"{sent} messages to the server; server CPU {c1 - c0:.2f} s = "
               f"{(c1 - c0) / (w1 - w0):.2f} cores")
         per_release = max(0.0, (c1 - c0) - idle * (w1 - w0)) / max(1, releases)
         print(f"{1000 * per_release:.1f} ms of server CPU per release (idle subtracted); "
@@ -320,6 +336,9 @@ def main(argv=None) -> int:
     ap.add_argument("--messages-only", action="store_true",
                     help="only count messages per change on the st.slider page (--repo)")
     ap.add_argument("--skip-many", action="store_true", help="skip part 4")
+    ap.add_argument("--input-hz", type=float, default=60.0,
+                    help="part 4: input events a second per page (lower it where the machine "
+                         "cannot decode for every page at 60 Hz; releases stay once a second)")
     ap.add_argument("--chromium", default=CHROMIUM)
     args = ap.parse_args(argv)
     repo = Path(args.repo)
@@ -340,7 +359,8 @@ def main(argv=None) -> int:
                 single_session(url, browser, args.drags, proc.pid)
             browser.close()
         if not args.messages_only and not args.skip_many:
-            asyncio.run(_many(url, args.sessions, args.seconds, proc.pid, args.chromium))
+            asyncio.run(_many(url, args.sessions, args.seconds, proc.pid, args.chromium,
+                              args.input_hz))
     finally:
         stop_app(proc)
     print(f"load average at the end: {Path('/proc/loadavg').read_text().split()[:3]}")
