@@ -1,7 +1,9 @@
 """Live decoding in the browser: a Streamlit component (components v2) that runs the bundle's
 decoder.onnx with onnxruntime-web (WebAssembly, vendored under explorer/app/static/live_decoder,
-no CDN), so the picture follows a slider continuously while it is dragged. The server hears
-only settled values (on release): for the URL and the closest real products.
+no CDN), so the picture follows a slider continuously while it is dragged. With closest=k the
+browser also finds and shows the k closest real products on release (closest.js, over the files
+of explorer.app.live_catalogue), so a release sends the server nothing: the values reach it in
+the URL, which Streamlit's frontend sends with every later rerun.
 
 Python API (pages call these; no torch here)::
 
@@ -15,15 +17,16 @@ Python API (pages call these; no torch here)::
     res.settled  # True in the run that follows a release in the browser
     res.live     # True: the browser decodes; False: no WebAssembly, the server decodes;
                  # None: not heard yet
+    res.closest_shown  # with closest=k: the component shows the closest products itself
 
     res = live_path(bundle, key="scrub", a=za, b=zb, method="spherical", t=0.5, steps=8)
     res.values == [t]; res.z the point at t on the path (explorer.latent.ops's lerp / slerp)
 
 z = base + values @ basis (sliders) or the point at t on the path; decoded pixels match
 `Bundle.decode` within 1/255 (tests/test_browser_live.py). Each control may name a query
-parameter: on release the browser replaces the URL in place (history.replaceState) and the
-server writes st.query_params to the same string, so Back returns to the page as it was left
-and a copied link reopens it. A value at its default leaves the URL. Streamlit pushes a history
+parameter: on release the browser replaces the URL in place (history.replaceState) and, where
+the server hears the release, it writes st.query_params to the same string, so Back returns to
+the page as it was left and a copied link reopens it. A value at its default leaves the URL. Streamlit pushes a history
 entry whenever the server changes st.query_params; once the component has loaded, such a push
 that keeps the page's path is made a replace (one history entry per page visit).
 
