@@ -182,6 +182,10 @@ class LiveDecoder {
     this.specKey = specKey;
     this.setCaption();
     this.showClosest();
+    // a rerun that began before this browser's last release (another widget's) may have put
+    // the older values back in the URL: where the server never hears releases, the
+    // component's values are the truth
+    if (this.local()) this.writeUrl();
     if (d.image && (this.mode !== "wasm" || specChanged)) this.showServerImage(d.image);
     if (!wasmAvailable()) {
       this.setMode("server");
@@ -334,8 +338,8 @@ class LiveDecoder {
     }
   }
 
-  // released: put the values in the URL in place (no history entry) and tell the server
-  settle() {
+  // the values into the URL, in place (no history entry); defaults leave it
+  writeUrl() {
     const d = this.d;
     const url = new URL(window.location.href);
     const q = url.searchParams;
@@ -347,6 +351,19 @@ class LiveDecoder {
     const search = q.toString();
     url.search = search ? `?${search}` : "";
     if (url.href !== window.location.href) window.history.replaceState(window.history.state, "", url.href);
+  }
+
+  // the browser alone answers a release: it decodes, and shows the closest products or the
+  // server needs nothing (d.quiet)
+  local() {
+    const d = this.d;
+    return this.mode === "wasm" && ((Boolean(d.closest) && !this.closestFailed) || d.quiet);
+  }
+
+  // released: put the values in the URL and tell the server, unless the browser answers alone
+  settle() {
+    const d = this.d;
+    this.writeUrl();
     stats.lastSettle = performance.now();
     stats.settles = (stats.settles || 0) + 1;
     this.setCaption();
@@ -355,7 +372,7 @@ class LiveDecoder {
     // The browser drew the picture and the closest products, and the URL holds the values:
     // the server has nothing to do. It reads the values from the URL, which Streamlit's
     // frontend sends with every later rerun (another widget, Back, a reload, a link).
-    if ((closestHere || d.quiet) && this.mode === "wasm") {
+    if (this.local()) {
       stats.kept = (stats.kept || 0) + 1;
       return;
     }
