@@ -271,6 +271,11 @@ def test_without_webassembly_the_server_decodes(server, browser, demo):
         time.sleep(0.2)
     assert np.abs(_pixels(page).astype(int) - want).max() <= 2, "the server's picture of -0.5"
     assert _state(page)["frames"] == 0           # nothing decoded in the browser
+    # the closest products are still found in the browser, and drawn once (no server strip)
+    assert _closest(page, [-0.5] + [0] * (len(_state(page)["values"]) - 1))["indices"] == \
+        LatentIndex(b.mu).query(z, k=3)[0][0].tolist()
+    assert page.locator("[data-testid='stMain'] [data-testid='stImage']",
+                        has_text="distance").count() == 0
     page.close()
 
 
