@@ -13,8 +13,9 @@ Each session keeps one Streamlit session (it moves between pages with the sideba
    decoder's first browser-decoded frame; on the st.slider page, the "decoded sneaker" image);
 2. moves the first factor slider --moves times (ArrowRight), each time timing the key press
    until the new picture is drawn ("slider -> picture": decoded in the browser) and, the key
-   press being also a release, until the server's answer to it (the URL, the closest products)
-   has arrived: its last WebSocket message, counted inside the page;
+   press being also a release, until the closest products are shown with their pictures
+   (drawn by the component in the browser; where the server answers releases, its last
+   WebSocket message, counted inside the page);
 3. goes to Interpolation and moves the Steps slider --steps-moves times, timing each until the
    decoded strip image has changed;
 4. goes to the Catalogue map and tags the first cluster with its own tag ("Tag cluster"),
@@ -57,6 +58,12 @@ FRAMES = f"() => Number({ROOT}.dataset.frames)"
 ANSWERED = """(t0) => { const r = window.__ws.recv.filter(m => m[0] > t0);
     return r.length && performance.now() - r[r.length - 1][0] > 300
         ? r[r.length - 1][0] - t0 : null; }"""
+# after a release at page time t0: the closest products drawn by the component itself
+# (names, distances and every picture: explorer/app/static/live_decoder/closest.js), where the
+# browser answers releases; else the server's answer as above
+SHOWN = """([t0, shown0]) => { const L = window.__ksLive || {};
+    if ((L.picturesShown || 0) > shown0) return L.picturesAt - t0;
+    return (L.closestShown || 0) > shown0 ? null : (""" + ANSWERED + """)(t0); }"""
 STEPS = "[data-testid='stMain'] [data-testid='stSlider']"
 MAP = ".st-key-map .js-plotly-plot .nsewdrag"          # the catalogue map (plotly key "map")
 # the interpolation strip: the first wide picture after the page's "Decoded path" heading
@@ -193,14 +200,15 @@ class Session:
         thumb = page.locator("input.ks-range").first
         await thumb.focus(timeout=self.timeout_ms)
         t = time.perf_counter()
-        t0 = await page.evaluate("() => performance.now()")
+        t0, shown0 = await page.evaluate(
+            "() => [performance.now(), (window.__ksLive || {}).picturesShown || 0]")
         await page.keyboard.press("ArrowRight")
         await page.wait_for_function(f"(n) => ({FRAMES})() > n", arg=frames,
                                      timeout=self.timeout_ms, polling="raf")
         self.record("slider -> picture (browser)", time.perf_counter() - t)
-        handle = await page.wait_for_function(ANSWERED, arg=t0, timeout=self.timeout_ms,
+        handle = await page.wait_for_function(SHOWN, arg=[t0, shown0], timeout=self.timeout_ms,
                                               polling=20)
-        self.record("release -> server answered", (await handle.json_value()) / 1000)
+        self.record("release -> closest products shown", (await handle.json_value()) / 1000)
         await self.idle(page)
         await self.exceptions(page, "sliders, slider moved")
 
