@@ -17,7 +17,7 @@ from explorer.app import cache, cache_map, map3d, map_layers, map_sections, mapc
 
 from explorer.render import mapview
 from explorer.store.annotations import UNTAGGED, AnnotationStoreError
-from explorer.data.imagestore import COLS, PER_SHARD, shard_name
+from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.app.widgets import current_bundle, esc
 
 b = current_bundle()
@@ -205,21 +205,16 @@ def _labels():
 if not len(visible):
     st.warning("No product passes the filters.")
 elif view_3d:                              # the 3-D view in place of the 2-D map
-    map3d.show(b, method, visible, _colours(_labels), ss.get("pick"), matches, layers)
+    if map3d.show(b, method, visible, _colours(_labels), ss.get("pick"), matches, layers):
+        _sync_url()                        # a click on a 3-D point selected it
+        st.rerun()
 else:
     plan = mapview.plan_points(visible, MAX_POINTS, 10 ** 12)
     colours = _colours(_labels)
     pkey = (shown, len(xy), plan.drawn.tobytes().__hash__(), colours.codes.tobytes().__hash__())
     packed = cache_map.packed_points(b, pkey, xy, plan.drawn, colours.codes)
     need = ss.setdefault("map_need", [])
-    shard_urls = {}
-    for k in need:
-        path = b.images.folder / shard_name(k)
-        if path.is_file():
-            shard_urls[k] = {"img": mapcomponent.media_url(str(path), "image/webp", f"s{k}"),
-                             "meta": mapcomponent.media_url(
-                                 cache_map.shard_texts(b, k), "application/json",
-                                 f"m{k}")}
+    shard_urls = cache_map.shard_urls(b, need)
     if "map_view0" not in ss:                        # the view from the link, applied once
         ss["map_view0"] = qp.get("view", "")
     try:

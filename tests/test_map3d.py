@@ -1,7 +1,8 @@
-"""The catalogue map's 3-D view (issue 17): 3-D PCA against a numpy reference, the plotly
-figure (capped, filtered, coloured, highlights escaped; the photo and path overlays), 3-D maps
+"""The catalogue map's 3-D view (issue 17): 3-D PCA against a numpy reference, its plotly
+traces (capped, filtered, coloured, highlights escaped; the photo and path overlays), 3-D maps
 stored by `python -m explorer project --dims 3` in their own file (the demo ships a 3-D UMAP),
-the page's "View" choice, its overlays and "Select around"."""
+the page's "View" choice, the 3-D component's binary points, its overlays, "Select around" and
+a click on a 3-D point (its value) selecting that product."""
 from __future__ import annotations
 
 import base64
@@ -16,7 +17,7 @@ from explorer.bundle.core import BundleError, load_bundle
 from explorer.cli import main
 from explorer.latent.projection import pca_3d, project_large
 from explorer.render import mapview
-from explorer.render.map3d import figure_3d, nearest
+from explorer.render.map3d import figure_3d, frame_3d, nearest, pack_xyz, unpack_xyz
 from streamlit.testing.v1 import AppTest
 
 from test_catalogue_map_page import APP, PAGE, _bundle, _ok, _open, tag_db  # noqa: F401
@@ -108,18 +109,18 @@ def test_page_3d_view_from_the_url_capped_filtered_and_back(tag_db, monkeypatch)
     sku = str(b.metadata["sku"][42])
     at = _open({"dims": "3-D", "proj": "PCA", "q": sku.lower()})
     assert at.radio(key="dims").value == "3-D"
-    assert not at.get("component_instance")                      # in place of the 2-D map
+    assert not _components(at, "kickspace_map")                  # in place of the 2-D map
 
     def traces():
-        charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-        spec = next(s for s in charts if s["data"] and s["data"][0]["type"] == "scatter3d")
-        return [t for t in spec["data"] if t["type"] == "scatter3d"]
+        return _traces(at)
 
     pts = [t for t in traces() if not t["name"].startswith(("selected", "search"))]
-    assert sum(len(_arr(t["x"])) for t in pts) == cap
+    assert sum(len(t["ids"]) for t in pts) == cap
+    assert len(np.unique(np.concatenate([t["ids"] for t in pts]))) == cap
     match = next(t for t in traces() if t["name"].startswith("search matches"))
+    assert match["ids"].tolist() == [42]
     ref = _reference_pca(b.mu)
-    got = np.array([_arr(match[a])[0] for a in "xyz"])
+    got = match["xyz"][0]
     assert np.allclose(np.abs(got), np.abs(ref[42]), atol=1e-3 * np.abs(ref).max())
     assert "3-D PCA map:" in " ".join(c.value for c in at.caption)     # computed, not stored
 
@@ -127,12 +128,13 @@ def test_page_3d_view_from_the_url_capped_filtered_and_back(tag_db, monkeypatch)
     at.run()
     _ok(at)
     want = min(cap, int((b.metadata["brand"] == brand).sum()))
-    assert sum(len(_arr(t["x"])) for t in traces()
-               if not t["name"].startswith(("selected", "search"))) == want
+    drawn = np.concatenate([t["ids"] for t in traces()
+                            if not t["name"].startswith(("selected", "search"))])
+    assert len(drawn) == want and (b.metadata["brand"].to_numpy()[drawn] == brand).all()
     at.radio(key="dims").set_value("2-D")
     at.run()
     _ok(at)
-    assert at.get("component_instance")                          # the 2-D map is back
+    assert _components(at, "kickspace_map") and not _components(at, "kickspace_map3d")
     # (the widget -> URL half of bind="query-params" is the browser's: AppTest keeps the
     # query string it was opened with; bench/shot_map3d.py checks it in Chromium)
 
@@ -183,14 +185,52 @@ def test_nearest_in_3d_among_the_candidates():
     assert nearest(xyz, np.arange(5), [0, 0, 0], 0).tolist() == []
 
 
+_SENT: dict[str, bytes] = {}
+
+
+@pytest.fixture(autouse=True)
+def _record_media(monkeypatch):
+    """Keep what the page puts in the media file store ({url: bytes}): the 3-D component's
+    points go there, fetched by URL in the browser."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    original = MediaFileManager.add
+
+    def add(self, data, mimetype, coordinates, *args, **kwargs):
+        url = original(self, data, mimetype, coordinates, *args, **kwargs)
+        _SENT[url] = data
+        return url
+    monkeypatch.setattr(MediaFileManager, "add", add)
+
+
+def _components(at, name: str) -> list:
+    """The page's component elements named `name` (Streamlit qualifies it by module)."""
+    return [c.proto for c in at.get("component_instance")
+            if c.proto.component_name.rsplit(".", 1)[-1] == name]
+
+
 def _traces(at) -> list[dict]:
-    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    spec = next(s for s in charts if s["data"] and s["data"][0]["type"] == "scatter3d")
-    return spec["data"]
+    """The 3-D component's traces in drawing order, as the browser builds them: its plotly
+    properties plus "ids" (catalogue indices) and "xyz" decoded from the binary points (the
+    sample from its data: URL, the highlights from the inline bytes), then the overlays."""
+    (proto,) = _components(at, "kickspace_map3d")
+    args = json.loads(proto.json_args)
+    special = {a.key: a.bytes for a in proto.special_args}
+    frame = (np.asarray(args["frame"][:3]), args["frame"][3])
+    out = []
+    for blob, specs in ((_SENT[args["points_url"]], args["traces"]),
+                        (special.get("highlights", b""), args["hl_traces"])):
+        ids, xyz = unpack_xyz(blob, sum(t["n"] for t in specs), frame)
+        o = 0
+        for t in specs:
+            out.append(dict(t["spec"], ids=ids[o:o + t["n"]], xyz=xyz[o:o + t["n"]]))
+            o += t["n"]
+    for t in json.loads(args["overlays"]):
+        out.append(dict(t, xyz=np.stack([_arr(t[a]) for a in "xyz"], 1)))
+    return out
 
 
 def _xyz(trace: dict) -> np.ndarray:
-    return np.stack([_arr(trace[a]) for a in "xyz"], 1)
+    return trace["xyz"]
 
 
 @pytest.mark.parametrize("proj", ["UMAP", "PCA"])
@@ -213,7 +253,7 @@ def test_page_3d_draws_the_photo_and_path_where_their_latents_belong(tag_db, pro
     xyz = pca_3d(b.mu) if proj == "PCA" else b.projections_3d["umap"]
     *_, path, photo = _traces(at)
     assert path["name"] == "path: A<br>\u2192 B" and photo["name"] == "photo: shoe.png"
-    tol = 1e-4 if proj == "PCA" else 1e-3
+    tol = 1e-4 if proj == "PCA" else 1e-3               # (overlays go as exact JSON numbers)
     scale = np.ptp(xyz)
     np.testing.assert_allclose(_xyz(photo)[0], xyz[5], atol=tol * scale)
     np.testing.assert_allclose(_xyz(path), xyz[[10, 20, 30]], atol=tol * scale)
@@ -245,7 +285,8 @@ def test_page_3d_selects_around_a_search_match(tag_db):
     assert want[0] == 42
     assert at.session_state["pick"]["indices"] == want.tolist()
     sel = next(t for t in _traces(at) if t["name"].startswith("selected"))
-    assert sorted(map(tuple, _xyz(sel).round(5))) == sorted(map(tuple, xyz[want].round(5)))
+    assert sel["ids"].tolist() == want.tolist()
+    np.testing.assert_allclose(_xyz(sel), xyz[want], atol=1e-4 * np.ptp(xyz))
     assert "12 products selected" in " ".join(m.value for m in at.markdown)
 
 
@@ -258,3 +299,38 @@ def test_the_3d_view_defaults_to_the_stored_umap():
         xyz, shown = cache_map.projection_3d(b, method)
         assert shown == want and xyz.shape == (len(b), 3)
     np.testing.assert_array_equal(cache_map.projection_3d(b, "tsne")[0], b.projections_3d["umap"])
+
+
+def test_pack_xyz_round_trips_within_the_quantisation():
+    xyz = np.random.default_rng(3).normal(size=(1_000, 3)) * [10, 1, 0.1] + 5
+    idx = np.array([999, 0, 17, 500])
+    frame = frame_3d(xyz)
+    ids, got = unpack_xyz(pack_xyz(xyz, idx, frame), len(idx), frame)
+    assert ids.tolist() == idx.tolist()
+    np.testing.assert_allclose(got, xyz[idx], atol=2 * frame[1] / 65535)
+    assert frame[1] >= np.ptp(xyz, 0).max() / 2                  # one cube: the aspect kept
+
+
+def test_page_3d_click_on_a_point_selects_it(tag_db):
+    """The 3-D component's value after a click on product 42 (what map3d.js sends): it
+    becomes the selection, the URL gets its SKU, the view rings it and the Selection section
+    lists it; the same event again (a rerun) does not select anew."""
+    b = _bundle()
+    at = _open({"dims": "3-D"})
+    assert not [t for t in _traces(at) if t["name"].startswith("selected")]
+    at.session_state["map3d"] = {"seq": 3, "event": {"seq": 77, "kind": "click", "index": 42},
+                                 "view": None, "need": []}
+    at.run()
+    _ok(at)
+    assert at.session_state["pick"]["indices"] == [42]
+    assert at.session_state["pick"]["label"] == "by a click on the 3-D map"
+    sel = at.query_params["sel"]
+    sel = sel if isinstance(sel, str) else sel[0]
+    assert json.loads(sel) == {"kind": "skus", "skus": [str(b.metadata["sku"][42])]}
+    sel = next(t for t in _traces(at) if t["name"].startswith("selected"))
+    assert sel["ids"].tolist() == [42]
+    assert "1 product selected" in " ".join(m.value for m in at.markdown)
+    at.session_state["pick"] = {"label": "other", "indices": [7], "def": None}
+    at.run()
+    _ok(at)
+    assert at.session_state["pick"]["indices"] == [7]             # seq 77 was acted on once

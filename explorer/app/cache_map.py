@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.app import cache, mapcomponent
-from explorer.data.imagestore import PER_SHARD
+from explorer.data.imagestore import PER_SHARD, shard_name
 from explorer.render import mapview
 
 if TYPE_CHECKING:
@@ -174,3 +174,16 @@ def packed_points(bundle: Bundle, pkey: tuple, xy, drawn, codes) -> mapcomponent
     """mapcomponent.pack_points for these points, cached per bundle and pkey (the caller's
     hashable summary of xy, drawn and codes)."""
     return _packed(str(bundle.path), bundle.key, pkey, xy, drawn, codes)
+
+
+def shard_urls(bundle: Bundle, need) -> dict[int, dict[str, str]]:
+    """{shard id: {"img": url, "meta": url}} of the wanted thumbnail shards that exist: what the
+    map components fetch a hover's picture and texts from (the 2-D and the 3-D map)."""
+    out = {}
+    for k in need:
+        path = bundle.images.folder / shard_name(int(k))
+        if path.is_file():
+            out[int(k)] = {"img": mapcomponent.media_url(str(path), "image/webp", f"s{k}"),
+                           "meta": mapcomponent.media_url(shard_texts(bundle, int(k)),
+                                                          "application/json", f"m{k}")}
+    return out

@@ -1,39 +1,46 @@
 """The catalogue map's 3-D view (issue 17): a "View: 2-D / 3-D" choice in the sidebar, bound
-to the URL (`dims`), and the rotatable plotly Scatter3d shown in place of the 2-D map.
+to the URL (`dims`), and a rotatable 3-D scatter shown in place of the 2-D map.
 
 Coordinates: the bundle's stored 3-D map of the chosen projection (`python -m explorer
 project BUNDLE --method umap --dims 3`), else 3-D PCA of the latent means
-(explorer.app.cache_map.projection_3d). The 3-D view draws a seeded sample of at most
+(explorer.app.cache_map.projection_3d). The view draws a seeded sample of at most
 KICKSPACE_MAP_3D_MAX_POINTS of the filtered products, coloured like the 2-D map, with the
-selection (made on the 2-D map, or by search, cluster or tag), the search matches, an uploaded
-photo and an interpolation path (explorer.app.map_layers.overlays_3d) on top.
+selection (ringed), the search matches, an uploaded photo and an interpolation path
+(explorer.app.map_layers.overlays_3d) on top.
 
-Selecting from the 3-D view: Streamlit 1.67's st.plotly_chart(on_select=...) cannot report a
-click on a Scatter3d point. plotly.js emits plotly_click for 3-D scenes (it has no box or lasso
-there), but Streamlit's click handler passes on only points that carry both an `id` and a
-`parent` (the hierarchical charts: sunburst, treemap, icicle; PlotlyChart's click handler in
-streamlit/static), and a Scatter3d point has no `parent`; its selection handler listens to
-plotly_selected, which 3-D scenes never emit. So the view offers "Select around": the products
-nearest a search match or the uploaded photo in this 3-D map, the page's usual selection.
+It is a Streamlit component (map_frontend/map3d.html + map3d.js on the vendored plotly.js
+gl3d bundle) rather than st.plotly_chart, because Streamlit 1.67's plotly chart cannot report a
+click on a Scatter3d point (its click handler passes on only points with an `id` and a
+`parent`, the hierarchical charts'; 3-D scenes never emit plotly_selected). The component
+draws the traces of explorer.render.map3d (one per colour, the highlights, the overlays) from
+a binary buffer (int32 ids, uint16 x, y, z, uint8 colour codes), reports a click on a product
+(its value: the 2-D map's, explorer.app.mapcomponent.parse_value) and shows the 2-D map's
+hover tooltip (the product's picture and name, from the same thumbnail shards). "Select
+around" below it selects the products nearest a search match or the photo.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
-from explorer.app import cache_map, map_layers, map_sections
+from plotly.utils import PlotlyJSONEncoder
+
+from explorer.app import cache_map, map_layers, map_sections, mapcomponent
+from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.render import mapview
-from explorer.render.map3d import figure_3d, nearest
+from explorer.render.map3d import (frame_3d, highlight_traces, layout_3d, nearest,
+                                   overlay_trace, pack_xyz, point_size, sample_traces)
 
 if TYPE_CHECKING:
     from explorer.app.mapcomponent import Colours
     from explorer.bundle.core import Bundle
 
 VIEWS = ["2-D", "3-D"]
-NAME_SAMPLE_UP_TO = 3_000       # hover names for every drawn point only up to this many
 ANCHORS = 200                   # search matches offered to "Select around", at most
 LABEL = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 
@@ -64,12 +71,41 @@ def _names(bundle: Bundle):
     return names
 
 
+def _packed(xyz: np.ndarray, frame, groups: list, codes: np.ndarray
+            ) -> tuple[bytes, list[dict]]:
+    """[(indices, spec)] -> one buffer (pack_xyz of every group's points, in order, then their
+    uint8 colour codes) and the specs with each group's size; a numeric colour array (the
+    colour codes) is sent as "@codes"."""
+    idx = np.concatenate([g for g, _ in groups]) if groups else np.zeros(0, np.int64)
+    specs = []
+    for g, spec in groups:
+        spec = dict(spec, marker=dict(spec["marker"]))
+        if isinstance(spec["marker"].get("color"), np.ndarray):
+            spec["marker"]["color"] = "@codes"
+        specs.append(dict(n=int(len(g)), spec=spec))
+    return pack_xyz(xyz, idx, frame) + np.asarray(codes, np.uint8)[idx].tobytes(), specs
+
+
+def _component():
+    global _declared
+    if _declared is None:
+        import streamlit.components.v1 as components
+        # the 2-D map's folder: its index.html sends this frame on to map3d.html
+        _declared = components.declare_component("kickspace_map3d",
+                                                 path=str(mapcomponent.FRONTEND))
+    return _declared
+
+
+_declared = None
+
+
 def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
          pick: dict | None, matches: np.ndarray, layers: map_layers.Choice | None = None,
-         height: int = 560) -> None:
+         height: int = 560) -> bool:
     """Draw the 3-D view of the visible products (catalogue indices passing the filters);
     pick: the page's selection record ({"indices": ...}) or None; matches: search hits;
-    layers: the sidebar's overlays (the photo and the path are drawn; contours are 2-D only)."""
+    layers: the sidebar's overlays (the photo and the path are drawn; contours are 2-D only).
+    True when a click on a product made it the selection (the page syncs the URL, reruns)."""
     xyz, shown = cache_map.projection_3d(bundle, method)
     plan = mapview.plan_points(visible, max_points(), 10 ** 12)
     mask = np.zeros(len(bundle), bool)
@@ -78,12 +114,32 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     selected = selected[(selected >= 0) & (selected < len(mask))]
     selected = selected[mask[selected]]                 # the filtered ones only
     overlays, placed = map_layers.overlays_3d(bundle, xyz, shown, layers) if layers else ([], "")
-    fig = figure_3d(xyz, plan.drawn, colours.codes, colours.palette, kind=colours.kind,
-                    legend=colours.legend, title=colours.title, value_range=colours.range,
-                    selected=selected, matches=matches, names=_names(bundle),
-                    name_sample=len(plan.drawn) <= NAME_SAMPLE_UP_TO, overlays=overlays,
-                    height=height)
-    st.plotly_chart(fig, key="map3d", config={"displaylogo": False, "scrollZoom": True})
+    lit = bool(len(selected) or len(matches))
+    sample = sample_traces(plan.drawn, colours.codes, colours.palette, colours.kind,
+                           colours.legend, colours.title, colours.range, lit)
+    frame = frame_3d(xyz)                       # the whole map's: filtering moves nothing
+    data, specs = _packed(xyz, frame, sample, colours.codes)
+    hl, hl_specs = _packed(xyz, frame, highlight_traces(
+        selected, matches, point_size(len(plan.drawn))), colours.codes)
+    ss = st.session_state
+    value = _component()(
+        key="map3d", default=None, n=int(len(plan.drawn)), frame=[*map(float, frame[0]),
+                                                                    float(frame[1])],
+        data_key=hashlib.sha1(data).hexdigest()[:16],
+        points_url=mapcomponent.media_url(data, "application/octet-stream", "points3d"),
+        traces=specs, highlights=hl, hl_traces=hl_specs,
+        hl_key=hashlib.sha1(hl).hexdigest()[:12],
+        overlays=json.dumps([overlay_trace(o).to_plotly_json() for o in overlays],
+                            cls=PlotlyJSONEncoder),
+        layout=layout_3d(colours.title, height), height=int(height),
+        thumbs={"size": bundle.images.size, "cols": COLS, "per_shard": PER_SHARD},
+        shards={str(k): v for k, v in cache_map.shard_urls(bundle, ss.get("map_need", [])).items()})
+    event, _, wanted = mapcomponent.parse_value(value)
+    n_shards = -(-len(bundle) // PER_SHARD)
+    wanted = [k for k in wanted if 0 <= k < n_shards]
+    if wanted and wanted != ss.get("map_need"):
+        ss["map_need"] = wanted
+        st.rerun()
     n = len(visible)
     drawn = (f"all {n:,} products are drawn" if len(plan.drawn) == n else
              f"a seeded sample of {len(plan.drawn):,} of the {n:,} products is drawn")
@@ -98,9 +154,16 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     extra = "; ".join(filter(None, [placed, "density contours are drawn on the 2-D map only"
                                     if layers and layers.contours else ""]))
     st.caption(f"3-D {name} map{stored}: {drawn}{ringed}{'; ' + extra if extra else ''}. Drag "
-               f"to turn, scroll to zoom; select on the 2-D map or around a product below."
-               f"{note}")
+               f"to turn, scroll to zoom, hover for the picture; click a product to select it, "
+               f"or select around a product below.{note}")
     _select_around(bundle, xyz, name, visible, matches, overlays)
+    if event is not None and event.seq != ss.get("map3d_seq"):
+        ss["map3d_seq"] = event.seq
+        if event.kind == "click" and event.index is not None and 0 <= event.index < len(mask) \
+                and mask[event.index]:
+            map_sections.pick("by a click on the 3-D map", [event.index])
+            return True
+    return False
 
 
 def _select_around(bundle: Bundle, xyz: np.ndarray, name: str, visible: np.ndarray,

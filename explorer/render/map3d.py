@@ -34,6 +34,88 @@ def _label(legend_label: str) -> str:
         else legend_label
 
 
+def point_size(n: int) -> float:
+    return 3.0 if n <= 5_000 else 2.2 if n <= 20_000 else 1.6
+
+
+def sample_traces(drawn: np.ndarray, codes: np.ndarray, palette: Sequence[str],
+                  kind: str = "none", legend: Sequence[tuple[str, str]] = (), title: str = "",
+                  value_range: tuple[str, str] | None = None, lit: bool = False
+                  ) -> list[tuple[np.ndarray, dict]]:
+    """The drawn sample as (catalogue indices, Scatter3d properties but the positions) per
+    trace: one trace per colour (categorical), or the "missing" trace and one colour-scaled
+    trace (numeric; its marker.color holds each point's colour code), or one trace. Names are
+    HTML-escaped (plotly renders legend text as markup). lit: something is highlighted, so
+    the sample is dimmed for the ringed products inside the cloud to show through."""
+    drawn = np.asarray(drawn, np.int64)
+    codes = np.asarray(codes)
+    size = point_size(len(drawn))
+    dim = dict(opacity=0.35) if lit else {}
+    dc = codes[drawn]
+    out: list[tuple[np.ndarray, dict]] = []
+
+    def add(idx: np.ndarray, name: str, marker: dict, showlegend: bool = True) -> None:
+        out.append((idx, dict(type="scatter3d", mode="markers", name=html.escape(name),
+                              showlegend=showlegend, marker=marker)))
+    if kind == "categorical":
+        for code in np.unique(dc):
+            idx = drawn[dc == code]
+            label = _label(legend[code][0]) if code < len(legend) else str(code)
+            add(idx, f"{label} ({len(idx):,})", dict(size=size, color=palette[code], **dim))
+    elif kind == "numeric":
+        missing = len(palette) - 1
+        bins = palette[:missing]
+        ok = dc < missing
+        if (~ok).any():
+            add(drawn[~ok], f"(missing) ({int((~ok).sum()):,})",
+                dict(size=size, color=palette[missing], **dim))
+        if ok.any():
+            top = max(len(bins) - 1, 1)
+            scale = [[i / top, c] for i, c in enumerate(bins)] if len(bins) > 1 else \
+                [[0, bins[0]], [1, bins[0]]]
+            lo, hi = value_range or ("", "")
+            add(drawn[ok], title, dict(
+                size=size, color=dc[ok].astype(np.float32), colorscale=scale, cmin=0, **dim,
+                cmax=top, showscale=True, colorbar=dict(
+                    title=dict(text=html.escape(title)), thickness=12, len=0.6,
+                    tickvals=[0, top], ticktext=[html.escape(lo), html.escape(hi)])),
+                showlegend=False)
+    else:
+        add(drawn, f"products ({len(drawn):,})", dict(size=size, color=palette[0], **dim))
+    return out
+
+
+def highlight_traces(selected: np.ndarray | None, matches: np.ndarray | None,
+                     size: float) -> list[tuple[np.ndarray, dict]]:
+    """The selection (ringed red) and the search matches (black diamonds), at most
+    MAX_HIGHLIGHT each, as (catalogue indices, Scatter3d properties but the positions)."""
+    out = []
+    for idx, name, symbol, colour in ((selected, "selected", "circle-open", SELECTED_COLOUR),
+                                      (matches, "search matches", "diamond-open",
+                                       MATCH_COLOUR)):
+        if idx is None or not len(idx):
+            continue
+        idx = np.asarray(idx, np.int64)[:MAX_HIGHLIGHT]
+        out.append((idx, dict(type="scatter3d", mode="markers", name=f"{name} ({len(idx):,})",
+                              marker=dict(size=size + 6, symbol=symbol, color=colour,
+                                          line=dict(width=3, color=colour)))))
+    return out
+
+
+def layout_3d(title: str = "", height: int = 560) -> dict:
+    """The scene (turntable, equal aspect, no tick labels) with the legend left of it."""
+    axis = dict(showticklabels=False, title=dict(text=""), showbackground=False,
+                gridcolor="#E5E5E5", zerolinecolor="#CCCCCC", showspikes=False)
+    return dict(
+        height=height, margin=dict(l=0, r=0, t=10, b=0), uirevision="map3d",
+        scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="data",
+                   domain=dict(x=[LEGEND_WIDTH, 1], y=[0, 1]),    # the legend beside it
+                   dragmode="turntable", camera=dict(eye=dict(x=1.1, y=1.1, z=0.75))),
+        legend=dict(itemsizing="constant", title=dict(text=html.escape(title)),
+                    bgcolor="rgba(255,255,255,0.7)", x=0, y=1, xanchor="left"),
+        paper_bgcolor="white")
+
+
 def figure_3d(xyz: np.ndarray, drawn: np.ndarray, codes: np.ndarray, palette: Sequence[str],
               kind: str = "none", legend: Sequence[tuple[str, str]] = (), title: str = "",
               value_range: tuple[str, str] | None = None,
@@ -41,7 +123,8 @@ def figure_3d(xyz: np.ndarray, drawn: np.ndarray, codes: np.ndarray, palette: Se
               names: Callable[[np.ndarray], Sequence[str]] | None = None,
               name_sample: bool = False, overlays: Sequence[dict] = (),
               height: int = 560) -> Any:
-    """A plotly Figure of Scatter3d traces.
+    """A plotly Figure of the traces the 3-D view draws (explorer.app.map3d sends the same
+    traces to its component, with the positions as a binary buffer).
 
     xyz [N, 3] the whole catalogue's 3-D coordinates; drawn: catalogue indices to draw (the
     sample); codes uint8 [N] and palette: each product's colour code and the colour of each
@@ -54,9 +137,6 @@ def figure_3d(xyz: np.ndarray, drawn: np.ndarray, codes: np.ndarray, palette: Se
     import plotly.graph_objects as go
 
     xyz = np.asarray(xyz, np.float32)
-    drawn = np.asarray(drawn, np.int64)
-    codes = np.asarray(codes)
-    size = 3.0 if len(drawn) <= 5_000 else 2.2 if len(drawn) <= 20_000 else 1.6
     fig = go.Figure()
 
     def texts(idx: np.ndarray) -> dict:
@@ -65,72 +145,49 @@ def figure_3d(xyz: np.ndarray, drawn: np.ndarray, codes: np.ndarray, palette: Se
         return dict(text=np.asarray([html.escape(str(t)) for t in names(idx)], object),
                     hovertemplate="%{text}<extra></extra>")
 
-    def add(idx: np.ndarray, name: str, marker: dict, showlegend: bool = True,
-            hover_ok: bool = False) -> None:
-        fig.add_trace(go.Scatter3d(
-            x=xyz[idx, 0], y=xyz[idx, 1], z=xyz[idx, 2], mode="markers",
-            name=html.escape(name), showlegend=showlegend, marker=marker,
-            **(texts(idx) if hover_ok else dict(hoverinfo="skip"))))
-
-    sample_hover = bool(name_sample)
-    # highlights on top: dim the sample so that ringed products inside the cloud show through
     lit = any(h is not None and len(h) for h in (selected, matches))
-    dim = dict(opacity=0.35) if lit else {}
-    dc = codes[drawn]
-    if kind == "categorical":
-        for code in np.unique(dc):
-            idx = drawn[dc == code]
-            label = _label(legend[code][0]) if code < len(legend) else str(code)
-            add(idx, f"{label} ({len(idx):,})", dict(size=size, color=palette[code], **dim),
-                hover_ok=sample_hover)
-    elif kind == "numeric":
-        missing = len(palette) - 1
-        bins = palette[:missing]
-        ok = dc < missing
-        if (~ok).any():
-            add(drawn[~ok], f"(missing) ({int((~ok).sum()):,})",
-                dict(size=size, color=palette[missing], **dim), hover_ok=sample_hover)
-        if ok.any():
-            top = max(len(bins) - 1, 1)
-            scale = [[i / top, c] for i, c in enumerate(bins)] if len(bins) > 1 else \
-                [[0, bins[0]], [1, bins[0]]]
-            lo, hi = value_range or ("", "")
-            add(drawn[ok], title, dict(
-                size=size, color=dc[ok].astype(np.float32), colorscale=scale, cmin=0, **dim,
-                cmax=top, showscale=True, colorbar=dict(
-                    title=dict(text=html.escape(title)), thickness=12, len=0.6,
-                    tickvals=[0, top], ticktext=[html.escape(lo), html.escape(hi)])),
-                showlegend=False, hover_ok=sample_hover)
-    else:
-        add(drawn, f"products ({len(drawn):,})", dict(size=size, color=palette[0], **dim),
-            hover_ok=sample_hover)
-
-    for idx, name, symbol, colour in ((selected, "selected", "circle-open", SELECTED_COLOUR),
-                                      (matches, "search matches", "diamond-open",
-                                       MATCH_COLOUR)):
-        if idx is None or not len(idx):
-            continue
-        idx = np.asarray(idx, np.int64)[:MAX_HIGHLIGHT]
-        fig.add_trace(go.Scatter3d(
-            x=xyz[idx, 0], y=xyz[idx, 1], z=xyz[idx, 2], mode="markers",
-            name=f"{name} ({len(idx):,})", marker=dict(
-                size=size + 6, symbol=symbol, color=colour, line=dict(width=3, color=colour)),
-            **texts(idx)))
-
+    for idx, spec in sample_traces(drawn, codes, palette, kind, legend, title, value_range, lit):
+        spec.pop("type")
+        fig.add_trace(go.Scatter3d(x=xyz[idx, 0], y=xyz[idx, 1], z=xyz[idx, 2], **spec,
+                                   **(texts(idx) if name_sample else dict(hoverinfo="skip"))))
+    for idx, spec in highlight_traces(selected, matches, point_size(len(drawn))):
+        spec.pop("type")
+        fig.add_trace(go.Scatter3d(x=xyz[idx, 0], y=xyz[idx, 1], z=xyz[idx, 2], **spec,
+                                   **texts(idx)))
     for o in overlays:
         fig.add_trace(overlay_trace(o))
-
-    axis = dict(showticklabels=False, title=dict(text=""), showbackground=False,
-                gridcolor="#E5E5E5", zerolinecolor="#CCCCCC", showspikes=False)
-    fig.update_layout(
-        height=height, margin=dict(l=0, r=0, t=10, b=0), uirevision="map3d",
-        scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="data",
-                   domain=dict(x=[LEGEND_WIDTH, 1], y=[0, 1]),    # the legend beside it
-                   dragmode="turntable", camera=dict(eye=dict(x=1.1, y=1.1, z=0.75))),
-        legend=dict(itemsizing="constant", title=dict(text=html.escape(title)),
-                    bgcolor="rgba(255,255,255,0.7)", x=0, y=1, xanchor="left"),
-        paper_bgcolor="white")
+    fig.update_layout(**layout_3d(title, height))
     return fig
+
+
+def pack_xyz(xyz: np.ndarray, idx: np.ndarray, frame: tuple[np.ndarray, float]) -> bytes:
+    """Catalogue indices idx and their positions as one buffer the 3-D component reads:
+    [int32 ids][uint16 x][uint16 y][uint16 z], each axis quantised over the cube of the
+    whole map's `frame` (centre [3], half side: frame_3d), so that filtering moves nothing."""
+    idx = np.asarray(idx, np.int64)
+    centre, half = frame
+    p = (np.asarray(xyz, np.float64)[idx] - np.asarray(centre, np.float64)) / half
+    q = np.round((np.clip(p, -1.0, 1.0) + 1.0) / 2.0 * 65535).astype("<u2")
+    return b"".join([idx.astype("<i4").tobytes()] + [q[:, j].tobytes() for j in range(3)])
+
+
+def frame_3d(xyz: np.ndarray) -> tuple[np.ndarray, float]:
+    """(centre [3], half side) of the cube holding every (finite) point of xyz [N, 3]."""
+    a = np.asarray(xyz, np.float64)
+    a = a[np.isfinite(a).all(1)]
+    if not len(a):
+        return np.zeros(3), 1.0
+    lo, hi = a.min(0), a.max(0)
+    return (lo + hi) / 2, float((hi - lo).max()) / 2 * 1.02 or 1.0
+
+
+def unpack_xyz(data: bytes, n: int, frame: tuple[np.ndarray, float]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(catalogue ids [n], positions [n, 3]) back from pack_xyz's buffer (what the browser
+    does; for tests)."""
+    ids = np.frombuffer(data[:4 * n], "<i4").astype(np.int64)
+    q = np.frombuffer(data[4 * n:10 * n], "<u2").reshape(3, n).T
+    return ids, np.asarray(frame[0]) + (q / 65535 * 2 - 1) * frame[1]
 
 
 def _cut(label) -> str:

@@ -14,12 +14,12 @@
 // in the data's own coordinates; Python turns boxes and lassos into catalogue indices over
 // every filtered product.
 import createScatterplot from "./vendor/regl-scatterplot.esm.js";
+import { createThumbs } from "./thumbs.js";
 
 const $ = (id) => document.getElementById(id);
 const wrap = $("wrap"), glCanvas = $("gl"), under = $("under"), over = $("over"), tip = $("tip");
 const tipImg = $("tipimg"), tipText = $("tiptext"), statusEl = $("status");
 const THUMBS_BELOW = 300;       // draw pictures instead of points when fewer are in view
-const MAX_NEED = 48;            // shards asked for at most (memory on both sides)
 
 let args = {};
 let plot = null;
@@ -28,9 +28,7 @@ let n = 0, ids = null, inverse = null, xs = null, ys = null;
 let centre = [0, 0], half = 1;
 let matches = new Int32Array(0);
 let seq = 0, eseq = 0, lastEvent = null, lastView = null, lassoing = false, lassoKind = "lasso";
-const shards = new Map();       // shard id -> {img, meta, ready}
-const need = new Set();
-let needTimer = null, viewTimer = null, overlayQueued = false;
+let viewTimer = null, overlayQueued = false;
 let mouse = [0, 0];
 
 // ------------------------------------------------------------------ Streamlit protocol
@@ -44,7 +42,7 @@ function send(event) {
   if (event) { eseq += 1; lastEvent = { ...event, seq: eseq }; }
   post("streamlit:setComponentValue", {
     dataType: "json",
-    value: { seq, event: lastEvent, view: lastView, need: [...need].slice(-MAX_NEED) },
+    value: { seq, event: lastEvent, view: lastView, need: thumbs.needList() },
   });
 }
 function setHeight() {
@@ -128,62 +126,14 @@ function pointsOf(catalogueIdx) {
 }
 
 // ------------------------------------------------------------------ pictures and texts
-function shardOf(c) { return Math.floor(c / (args.thumbs ? args.thumbs.per_shard : 1024)); }
-function want(k) {
-  if (!args.thumbs || shards.has(k) || need.has(k)) return;
-  need.add(k);
-  while (need.size > MAX_NEED) need.delete(need.values().next().value);
-  clearTimeout(needTimer);
-  needTimer = setTimeout(() => send(null), 120);
-}
-function adoptShards(urls) {
-  for (const [key, u] of Object.entries(urls || {})) {
-    const k = Number(key);
-    if (shards.has(k)) continue;
-    const s = { img: new Image(), meta: null, ready: false };
-    shards.set(k, s);
-    s.img.onload = () => { s.ready = true; queueOverlay(); refreshTip(); };
-    s.img.src = u.img;
-    fetch(u.meta).then((r) => r.json()).then((m) => { s.meta = m; refreshTip(); })
-      .catch(() => { s.meta = []; });
-  }
-}
-function drawThumb(ctx, c, x, y, size) {
-  const s = shards.get(shardOf(c));
-  if (!s || !s.ready) return false;
-  const t = args.thumbs, j = c % t.per_shard;
-  const sx = (j % t.cols) * t.size, sy = Math.floor(j / t.cols) * t.size;
-  ctx.drawImage(s.img, sx, sy, t.size, t.size, x, y, size, size);
-  return true;
-}
+const thumbs = createThumbs({ getArgs: () => args, ask: () => send(null),
+                              loaded: () => queueOverlay(), tip, tipImg, tipText });
+const { shards, shardOf, want } = thumbs, drawThumb = thumbs.draw;
 
 // ------------------------------------------------------------------ hover
 let hovered = -1;
-function refreshTip() {
-  if (hovered < 0) return;
-  const c = catIndex(hovered);
-  const s = shards.get(shardOf(c));
-  const ctx = tipImg.getContext("2d");
-  ctx.fillStyle = "#f4f4f6"; ctx.fillRect(0, 0, 96, 96);
-  if (!drawThumb(ctx, c, 0, 0, 96)) want(shardOf(c));
-  tipText.replaceChildren();
-  const row = s && s.meta ? s.meta[c % args.thumbs.per_shard] : null;
-  if (row) {
-    const b = document.createElement("b");
-    b.textContent = row[0];
-    tipText.append(b, document.createTextNode(row.slice(1).filter(Boolean).join(" · ")));
-  } else {
-    tipText.textContent = args.thumbs ? "loading …" : `product ${c}`;
-  }
-}
-function placeTip() {
-  const w = wrap.clientWidth, h = wrap.clientHeight;
-  const tw = tip.offsetWidth || 120, th = tip.offsetHeight || 130;
-  let x = mouse[0] + 14, y = mouse[1] + 14;
-  if (x + tw > w) x = Math.max(0, mouse[0] - tw - 14);
-  if (y + th > h) y = Math.max(0, mouse[1] - th - 14);
-  tip.style.left = x + "px"; tip.style.top = y + "px";
-}
+const refreshTip = () => thumbs.refresh();
+const placeTip = () => thumbs.place(mouse, wrap.clientWidth, wrap.clientHeight);
 wrap.addEventListener("mousemove", (e) => {
   const r = wrap.getBoundingClientRect();
   mouse = [e.clientX - r.left, e.clientY - r.top];
@@ -350,8 +300,8 @@ function createPlot(a) {
     lassoMinDelay: 10, deselectOnDblClick: true, performanceMode: a.n > 500000,
     actionKeyMap: { lasso: "shift", merge: "meta", remove: "alt" },
   });
-  plot.subscribe("pointOver", (p) => { hovered = p; tip.hidden = false; refreshTip(); placeTip(); });
-  plot.subscribe("pointOut", () => { hovered = -1; tip.hidden = true; });
+  plot.subscribe("pointOver", (p) => { hovered = p; thumbs.show(catIndex(p)); placeTip(); });
+  plot.subscribe("pointOut", () => { hovered = -1; thumbs.show(-1); });
   plot.subscribe("lassoStart", () => { lassoing = true; });
   plot.subscribe("lassoEnd", ({ coordinates }) => {
     lassoing = false;
@@ -425,7 +375,7 @@ async function render(a) {
       `${n.toLocaleString("en")} products`;
   }
   if (a.match_key !== matchKey) { matchKey = a.match_key; matches = int32s(a.matches); }
-  adoptShards(a.shards);
+  thumbs.adopt(a.shards);
   queueOverlay();
   setHeight();
 }
