@@ -130,3 +130,61 @@ def wheel(frame, x: float, y: float, delta: float = -300.0, times: int = 1) -> N
                 clientY: r.top + y, bubbles: true, cancelable: true}));
         }""", [x, y, delta])
         time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------- the 3-D view
+FRAME_3D = "iframe[title*='kickspace_map3d']"
+
+
+def map3d_frame(page, timeout: float = 180.0):
+    """The 3-D view's frame (explorer/app/map_frontend/map3d.js), once it has drawn."""
+    page.wait_for_selector(FRAME_3D, timeout=timeout * 1000)
+    frame = page.locator(FRAME_3D).first.element_handle().content_frame()
+    frame.wait_for_selector("body[data-state='drawn']", timeout=timeout * 1000)
+    return frame
+
+
+def _fire3d(frame, kind: str, x: float, y: float, buttons: int) -> None:
+    """One mouse event at (x, y) px of the 3-D view's #wrap, on whatever is drawn there
+    (plotly's scene canvas picks and turns on its own mouse listeners)."""
+    frame.evaluate("""([kind, x, y, buttons]) => {
+        const r = document.getElementById('wrap').getBoundingClientRect();
+        const el = document.elementFromPoint(r.left + x, r.top + y);
+        el.dispatchEvent(new MouseEvent(kind, {clientX: r.left + x, clientY: r.top + y,
+            buttons, button: 0, bubbles: true, cancelable: true, view: window}));
+    }""", [kind, x, y, buttons])
+
+
+def hover3d(frame, x: float, y: float, settle: float = 0.6) -> int:
+    """Move the mouse to (x, y) in the 3-D view; the product hovered there (-1: none).
+    plotly picks in its next frame: wait `settle` s."""
+    _fire3d(frame, "mousemove", x, y, 0)
+    time.sleep(settle)
+    return int(frame.evaluate("() => kickspace3d.hovered"))
+
+
+def click3d(frame, x: float, y: float) -> None:
+    """Press and release at (x, y) without moving: plotly's scene reports a click on the
+    product there (a press that moves turns the scene instead)."""
+    _fire3d(frame, "mousemove", x, y, 0)
+    time.sleep(0.3)
+    _fire3d(frame, "mousedown", x, y, 1)
+    time.sleep(0.3)                       # the scene reads the pressed button in a frame
+    _fire3d(frame, "mouseup", x, y, 0)
+
+
+def point3d_px(frame, catalogue_index: int) -> tuple[float, float] | None:
+    """Where the scene's camera draws a product (px of #wrap), or None when it is not drawn."""
+    got = frame.evaluate("(c) => kickspace3d.screenOf(c)", catalogue_index)
+    return tuple(got) if got else None
+
+
+def isolated3d(frame, every: int = 97, take: int = 8) -> list[tuple[int, float, float]]:
+    """Drawn products (catalogue index, x, y px) farthest on screen from the view's middle,
+    of every `every`-th one drawn: where the cloud is thin, so a hover finds them."""
+    pts = frame.evaluate("""(every) => { const ids = kickspace3d.traceIds()[0], out = [];
+        for (let i = 0; i < ids.length; i += every) out.push([ids[i], ...kickspace3d.screenOf(ids[i])]);
+        return out; }""", every)
+    mid = sorted(p[1] for p in pts)[len(pts) // 2], sorted(p[2] for p in pts)[len(pts) // 2]
+    pts.sort(key=lambda p: -((p[1] - mid[0]) ** 2 + (p[2] - mid[1]) ** 2))
+    return [(int(c), x, y) for c, x, y in pts[:take]]

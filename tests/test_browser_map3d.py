@@ -1,0 +1,115 @@
+"""The catalogue map's 3-D view (explorer/app/map_frontend/map3d.js, a component on plotly.js
+gl3d) in a real headless Chromium: "Select around" a search match, and a hover showing a
+product's picture and name, a click selecting it. Both slow (a 3-D page load each, ~20 s at
+load 4): python3 -m pytest -m slow tests/test_browser_map3d.py
+
+Mouse input is dispatched inside the component's frame (bench/mapdrive.py says why); the
+server and browser fixtures are test_browser_map's and test_browser's.
+"""
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from bench import mapdrive
+from tests.test_browser import (assert_no_exception, browser, chromium_path_module,  # noqa: F401
+                                server, shots, wait_idle)
+from tests.test_browser_map import _selected, map_server  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.slow
+def test_3d_view_selects_around_a_search_match_into_the_url(map_server, browser,  # noqa: F811
+                                                            shots):  # noqa: F811
+    """View: 3-D with a search for one SKU: "Select them" selects the 25 products nearest it in
+    the stored 3-D UMAP, the 3-D legend counts them, the URL keeps them (`sel`, SKUs, the
+    match first) and a reload restores the selection. Slow (~40 s: two 3-D page loads):
+    python3 -m pytest -m slow tests/test_browser_map.py -k 3d_view"""
+    from explorer.app import cache
+    from explorer.bundle.core import load_bundle
+    sku = str(load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False).metadata["sku"][42])
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(map_server + "/")
+    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
+    wait_idle(page, 120)
+    page.goto(f"{map_server}/catalogue_map?dims=3-D&q={sku}")
+    frame = mapdrive.map3d_frame(page)
+    wait_idle(page, 180)
+    assert_no_exception(page, "catalogue_map in 3-D")
+    page.get_by_role("button", name="Select them").click()
+    assert _selected(page) == 25
+    legend = frame.locator(".legendtext").filter(has_text="selected (25)")
+    legend.first.wait_for(timeout=60_000)
+    deadline = time.time() + 30
+    while "sel=" not in page.url and time.time() < deadline:
+        time.sleep(0.3)
+    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
+    assert sel["kind"] == "skus" and len(sel["skus"]) == 25 and sel["skus"][0] == sku
+    page.screenshot(path=str(shots / "catalogue_map_3d_select_around.png"))
+    page.reload()
+    frame = mapdrive.map3d_frame(page)
+    assert _selected(page) == 25
+    frame.locator(".legendtext").filter(has_text="selected (25)").first.wait_for(timeout=60_000)
+    assert "dims=3-D" in page.url
+    page.close()
+
+
+@pytest.mark.slow
+def test_3d_view_hover_shows_the_product_and_a_click_selects_it(map_server, browser,  # noqa: F811
+                                                                shots):  # noqa: F811
+    """View: 3-D (the component on plotly.js gl3d): hovering a drawn product shows the 2-D
+    map's tooltip (its picture and name), a click on it selects it: "1 product selected", its
+    SKU in the URL's `sel`, "selected (1)" in the 3-D legend. The product is found where the
+    cloud is thin, at the screen position the scene's own camera gives (kickspace3d.screenOf).
+    Slow (~40 s at load 4: the 3-D page load and a rerun):
+    python3 -m pytest -m slow tests/test_browser_map.py -k click_selects"""
+    from explorer.app import cache
+    from explorer.bundle.core import load_bundle
+    md = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False).metadata
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(map_server + "/")
+    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
+    wait_idle(page, 120)
+    page.goto(f"{map_server}/catalogue_map?dims=3-D")
+    frame = mapdrive.map3d_frame(page)
+    wait_idle(page, 180)
+    assert_no_exception(page, "catalogue_map in 3-D")
+    assert page.get_by_text("Nothing selected yet").count() == 1
+    got, x, y = -1, 0.0, 0.0
+    for _, x, y in mapdrive.isolated3d(frame):
+        mapdrive.hover3d(frame, 2, 2, settle=0.2)             # off the scene: no product
+        got = mapdrive.hover3d(frame, x, y)
+        if got >= 0:
+            break
+    assert got >= 0, "no drawn product under the mouse at any thin spot"
+    gx, gy = mapdrive.point3d_px(frame, got)
+    assert abs(gx - x) < 6 and abs(gy - y) < 6               # the one drawn under the mouse
+    name = str(md["name"][got])
+    deadline = time.time() + 60                              # its shard comes after a rerun
+    while name not in frame.locator("#tiptext").inner_text() and time.time() < deadline:
+        time.sleep(0.5)
+        mapdrive.hover3d(frame, x, y, settle=0.3)
+    assert frame.locator("#tip").is_visible()
+    assert name in frame.locator("#tiptext").inner_text()
+    assert str(md["sku"][got]) in frame.locator("#tiptext").inner_text()
+    assert frame.evaluate("""() => { const d = document.getElementById('tipimg').getContext('2d')
+        .getImageData(0, 0, 96, 96).data; let k = 0;
+        for (let i = 0; i < d.length; i += 4) k += d[i] !== 0xf4 || d[i + 1] !== 0xf4;
+        return k; }""") > 500                                 # the picture is drawn in it
+    page.screenshot(path=str(shots / "catalogue_map_3d_hover.png"))
+
+    mapdrive.click3d(frame, x, y)
+    assert _selected(page) == 1
+    deadline = time.time() + 30
+    while "sel=" not in page.url and time.time() < deadline:
+        time.sleep(0.3)
+    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
+    assert sel == {"kind": "skus", "skus": [str(md["sku"][got])]}
+    frame = mapdrive.map3d_frame(page)
+    frame.locator(".legendtext").filter(has_text="selected (1)").first.wait_for(timeout=60_000)
+    assert_no_exception(page, "catalogue_map in 3-D after a click")
+    page.close()
