@@ -3,16 +3,19 @@ the sidebar, check that the choice reaches the URL (`dims=3-D`) and survives a r
 sections below the map still come, and save a screenshot of the view (optionally docs/screen_map_3d.png, made small).
 
     python3 bench/shot_map3d.py [--out docs/screen_map_3d.png] [--proj PCA|UMAP]
-                                [--query "&colour=silhouette"] [--overlays]
+                                [--query "&colour=silhouette"] [--overlays] [--hover OUT.png]
 
 --overlays: first open the Interpolation page (its path is kept for the map), go on to the map
 in the same session and place a catalogue photo in the sidebar, so the 3-D view shows the path
 and the photo's marker (the reload check is skipped: a reload starts a new session).
+--hover OUT.png: also save the view with the hover tooltip (picture and name) of a product
+where the cloud is thin.
 
 KICKSPACE_CHECKPOINTS picks the bundles folder as for the app (e.g. a copy of the demo given a
 3-D UMAP by `python -m explorer project COPY --method umap --dims 3`).
 
-Prints how long the 3-D figure took to appear and the machine load beside it.
+Prints how long the 3-D view took to be drawn (the component's frame says "drawn") and
+the machine load beside it.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from urllib.parse import parse_qs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import mapdrive  # noqa: E402
 from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, start_app, stop_app, wait_idle  # noqa: E402
 
 
@@ -66,6 +70,7 @@ def main() -> int:
     ap.add_argument("--query", default="&colour=silhouette", help="more URL parameters")
     ap.add_argument("--overlays", action="store_true",
                     help="with the Interpolation page's path and an uploaded photo")
+    ap.add_argument("--hover", help="save the view with a product's hover tooltip here")
     args = ap.parse_args()
     from PIL import Image
     from playwright.sync_api import sync_playwright
@@ -83,25 +88,35 @@ def main() -> int:
             wait_idle(page, 180)
             t = time.perf_counter()
             page.get_by_text("3-D", exact=True).first.click()
-            page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=120_000)
+            page.locator(mapdrive.FRAME_3D).first.wait_for(timeout=120_000)
             element = time.perf_counter() - t
-            page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(timeout=120_000)
-            wait_idle(page, 120)
+            mapdrive.map3d_frame(page, 120)
             took = time.perf_counter() - t
+            wait_idle(page, 120)
             assert "dims=3-D" in page.url, page.url
             again = float("nan")
             if not args.overlays:                        # a reload keeps the view
                 t = time.perf_counter()
                 page.reload()
-                page.locator(".js-plotly-plot .gl-container canvas").first.wait_for(
-                    timeout=120_000)
+                mapdrive.map3d_frame(page, 120)
                 again = time.perf_counter() - t
                 wait_idle(page, 180)
             # what sits below the map is laid out in 3-D too
             page.get_by_role("heading", name="Selection").first.wait_for(timeout=120_000)
             time.sleep(2)
             shot = tmp / "map3d.png"
-            page.locator("[data-testid='stPlotlyChart']").first.screenshot(path=str(shot))
+            view = page.locator(mapdrive.FRAME_3D).first
+            view.screenshot(path=str(shot))
+            if args.hover:
+                frame = mapdrive.map3d_frame(page)
+                for _, x, y in mapdrive.isolated3d(frame, take=12):
+                    mapdrive.hover3d(frame, 2, 2, settle=0.2)
+                    if mapdrive.hover3d(frame, x, y) >= 0:
+                        break
+                time.sleep(4)                            # the shard's picture and texts
+                mapdrive.hover3d(frame, x + 1, y, settle=1.0)
+                view.screenshot(path=args.hover)
+                print(f"saved {args.hover}: tooltip {frame.locator('#tiptext').inner_text()!r}")
             caption = page.get_by_text("3-D ").and_(page.get_by_text("Drag to turn")).first.inner_text()
             t = time.perf_counter()                      # the same page in 2-D, for scale
             page.goto(page.url.replace("dims=3-D", "dims=2-D"))

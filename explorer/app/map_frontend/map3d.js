@@ -140,7 +140,8 @@ async function render(a) {
   data = [...sample.traces, ...highlights.traces, ...overlays];
   traceIds = [...sample.ids, ...highlights.ids, ...overlays.map(() => null)];
   const t1 = performance.now();
-  await Plotly.react(plotDiv, data, { ...a.layout, height: a.height },
+  const font = { family: getComputedStyle(document.body).fontFamily, color: "#31333f" };
+  await Plotly.react(plotDiv, data, { font, ...a.layout, height: a.height },
                      { displaylogo: false, scrollZoom: true, responsive: true });
   if (!plotted) { plotted = true; listen(); }
   statusEl.textContent = "";
