@@ -1,5 +1,5 @@
-"""Does a click on a 3-D plotly point reach Streamlit? (issue 17: why the 3-D view selects by
-"Select around" instead of by clicking.)
+"""Does a click on a 3-D plotly point reach Streamlit through st.plotly_chart? (issue 17: why
+the 3-D view is its own component, explorer/app/map_frontend/map3d.js, which reports clicks.)
 
 Serves a two-point chart with st.plotly_chart(on_select="rerun", selection_mode="points"),
 clicks the point at the middle in headless Chromium, and prints what plotly.js emitted
