@@ -334,3 +334,28 @@ def test_page_3d_click_on_a_point_selects_it(tag_db):
     at.run()
     _ok(at)
     assert at.session_state["pick"]["indices"] == [7]             # seq 77 was acted on once
+
+
+def test_the_component_gets_numeric_colours_as_codes_after_the_positions():
+    """explorer.app.map3d._packed: a numeric colouring's per-point colours travel as the
+    buffer's uint8 codes (its spec says "@codes"), the traces' points in order."""
+    from explorer.app.map3d import _packed
+    from explorer.render.map3d import sample_traces
+    n = 400
+    xyz = np.random.default_rng(4).normal(size=(n, 3))
+    num = mapcomponent.colour_codes(mapview.Colouring("numeric", "price", values=np.where(
+        np.arange(n) % 10, np.arange(n, dtype=float), np.nan)), n)
+    drawn = np.arange(0, n, 3)
+    groups = sample_traces(drawn, num.codes, num.palette, num.kind, num.legend, num.title,
+                           num.range)
+    frame = frame_3d(xyz)
+    data, specs = _packed(xyz, frame, groups, num.codes)
+    assert [s["spec"]["name"].split(" (")[0] for s in specs] == ["(missing)", "price"]
+    assert specs[1]["spec"]["marker"]["color"] == "@codes"
+    assert isinstance(specs[0]["spec"]["marker"]["color"], str)       # one colour
+    order = np.concatenate([g for g, _ in groups])
+    ids, got = unpack_xyz(data, len(order), frame)
+    assert ids.tolist() == order.tolist() and sorted(ids.tolist()) == drawn.tolist()
+    np.testing.assert_allclose(got, xyz[order], atol=2 * frame[1] / 65535)
+    assert data[10 * len(order):] == num.codes[order].tobytes()
+    json.dumps(specs)                                              # all of it JSON-able

@@ -54,8 +54,9 @@ def view_choice() -> bool:
     """The sidebar's "View" radio (call inside `with st.sidebar`); True for 3-D."""
     return st.radio("View", VIEWS, key="dims", bind="query-params", horizontal=True,
                     help="3-D: a rotatable view of a sample of the catalogue (drag to turn, "
-                         "scroll to zoom); select on the 2-D map, or around a search "
-                         "match or a photo below the 3-D view") == "3-D"
+                         "scroll to zoom, hover for the picture); click a product to select "
+                         "it, or select around a search match or a photo below the 3-D "
+                         "view") == "3-D"
 
 
 def _names(bundle: Bundle):
