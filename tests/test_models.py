@@ -214,3 +214,16 @@ def test_residual_blocks_and_128_px(kind):
     assert torch.isfinite(model.loss(x, 0, 10, 0.5).loss)
     with pytest.raises(ValueError, match="linear_path"):
         make_config(kind, {"recon_loss": "bernoulli", "linear_path": True})
+
+
+def test_the_recipe_keeps_part_of_pcas_proportions():
+    # new runs start from codes that keep part of PCA's scale (README, "Part colours"); a
+    # saved config without the field rebuilds the whitened start of the first recipe
+    from explorer.training.config import TrainConfig
+    from explorer.training.settings import model_settings
+    from tests.helpers import blocks_catalogue
+    mcfg, _ = model_settings(TrainConfig(), {"latent_dim": 4}, blocks_catalogue(8), False, 1)
+    assert mcfg.linear_path and mcfg.linear_whiten == 0.25
+    mcfg, _ = model_settings(TrainConfig(), {"linear_whiten": 1.0}, blocks_catalogue(8), False, 1)
+    assert mcfg.linear_whiten == 1.0
+    assert make_config("beta-vae", {}).linear_whiten == 1.0

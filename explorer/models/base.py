@@ -8,7 +8,8 @@ Options (each off by default, so that a bundle's saved config rebuilds the net i
 with; `explorer.training.config.RECIPE` turns on the ones the default recipe uses):
 - linear_path: a linear encoder (pixels -> code mean) and a linear decoder (code -> pixels)
   beside the conv nets, set from the PCA basis of the training images by `init_from_pca`
-  (whitened, so the codes start with unit variance), with the conv nets' last layers at zero:
+  (whitened, so the codes start with unit variance; linear_whiten < 1 keeps part of PCA's own
+  proportions, mean variance still 1), with the conv nets' last layers at zero:
   the model starts as PCA and the conv nets learn the residual. The decoder's output is then in
   pixel space (clamped to [0, 1] by `decode`) instead of logits.
 - res_blocks: residual blocks (GroupNorm, SiLU, 3x3 conv, twice) after every conv stage.

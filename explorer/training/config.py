@@ -12,7 +12,10 @@ GALLERY_SIZE = 16
 # The default recipe's model settings, applied to whatever the caller leaves unset (the config
 # dataclasses' own defaults rebuild the first bundles' nets; see explorer/models/base.py).
 # Measured in the README (Training: the recipe).
-RECIPE: dict[str, Any] = {"schedule": "fraction", "linear_path": True}
+# linear_whiten 0.25: the PCA-initialised codes keep some of PCA's proportions, so that the
+# large-variance part colours are not down-weighted in Euclidean neighbours (README, "Part
+# colours")
+RECIPE: dict[str, Any] = {"schedule": "fraction", "linear_path": True, "linear_whiten": 0.25}
 PCA_INIT_BYTES = 256 << 20  # the float32 pixel matrix of the PCA initialisation stays under it
 
 
