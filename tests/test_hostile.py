@@ -176,12 +176,16 @@ def test_no_page_uses_unsafe_html():
     hits = [f"{p.relative_to(REPO)}:{i}" for p in sources
             for i, line in enumerate(p.read_text().splitlines(), 1)
             if re.search(r"unsafe_allow_html|st\.html\(|components\.v1|\.html\(", line)]
-    # the catalogue map's component (explorer/app/mapcomponent.py) is the one reviewed exception:
-    # its frontend puts every string in the page with textContent (checked below and, with
-    # hostile text, in tests/test_browser_map.py)
-    assert [h for h in hits if not h.startswith("explorer/app/mapcomponent.py:")] == []
-    js = (REPO / "explorer" / "app" / "map_frontend" / "map.js").read_text()
-    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", js)
+    # the catalogue map's components (2-D: explorer/app/mapcomponent.py, 3-D:
+    # explorer/app/map3d.py, one frontend folder) are the reviewed exceptions: their frontend
+    # puts every string in the page with textContent (checked below and, with hostile text, in
+    # tests/test_browser_map.py), and the 3-D view's plotly text is HTML-escaped in Python
+    # (explorer/render/map3d.py; tests/test_map3d.py)
+    reviewed = ("explorer/app/mapcomponent.py:", "explorer/app/map3d.py:")
+    assert [h for h in hits if not h.startswith(reviewed)] == []
+    for js in sorted((REPO / "explorer" / "app" / "map_frontend").glob("*.js")):
+        assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write",
+                             js.read_text()), js.name
 
 
 def test_model_card_shows_catalogue_text_literally(hostile_bundle):
