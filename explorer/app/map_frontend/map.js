@@ -15,6 +15,7 @@
 // every filtered product.
 import createScatterplot from "./vendor/regl-scatterplot.esm.js";
 import { createThumbs } from "./thumbs.js";
+import { connect, u8 } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const wrap = $("wrap"), glCanvas = $("gl"), under = $("under"), over = $("over"), tip = $("tip");
@@ -27,41 +28,15 @@ let dataKey = null, selKey = null, matchKey = null, viewKey = null;
 let n = 0, ids = null, inverse = null, xs = null, ys = null;
 let centre = [0, 0], half = 1;
 let matches = new Int32Array(0);
-let seq = 0, eseq = 0, lastEvent = null, lastView = null, lassoing = false, lassoKind = "lasso";
+let lastView = null, lassoing = false, lassoKind = "lasso";
 let viewTimer = null, overlayQueued = false;
-let mouse = [0, 0];
 
 // ------------------------------------------------------------------ Streamlit protocol
-function post(type, extra) {
-  window.parent.postMessage({ isStreamlitMessage: true, type, ...extra }, "*");
-}
-function send(event) {
-  // the last selection event rides along with every later value (a view change or a shard
-  // request sent right after it must not hide it); Python acts on each event seq once
-  seq += 1;
-  if (event) { eseq += 1; lastEvent = { ...event, seq: eseq }; }
-  post("streamlit:setComponentValue", {
-    dataType: "json",
-    value: { seq, event: lastEvent, view: lastView, need: thumbs.needList() },
-  });
-}
-function setHeight() {
-  post("streamlit:setFrameHeight", { height: document.documentElement.scrollHeight });
-}
-let rendering = Promise.resolve();       // one render at a time: a draw must finish first
-window.addEventListener("message", (e) => {
-  if (e.data && e.data.type === "streamlit:render") {
-    const a = e.data.args;
-    rendering = rendering.then(() => render(a)).catch(showError);
-  }
+// (protocol.js: the render queue, the value sent back with its event seqs, errors)
+const { send, setHeight } = connect({
+  render, statusEl, what: "The map",
+  extra: () => ({ view: lastView, need: thumbs.needList() }),
 });
-post("streamlit:componentReady", { apiVersion: 1 });
-
-function showError(err) {
-  statusEl.textContent = "The map could not be drawn: " + (err && err.message ? err.message : err);
-  document.body.dataset.state = "error";
-  console.error(err);
-}
 
 // ------------------------------------------------------------------ coordinates
 const toData = ([gx, gy]) => [centre[0] + gx * half, centre[1] + gy * half];
@@ -75,12 +50,6 @@ function toScreen(gx, gy) {          // GL (normalised) coordinates -> CSS pixel
 const dataToGl = (x, y) => [(x - centre[0]) / half, (y - centre[1]) / half];
 
 // ------------------------------------------------------------------ data
-function u8(v) {               // bytes args arrive as Uint8Array views, maybe unaligned
-  if (!v) return new Uint8Array(0);
-  if (v instanceof Uint8Array) return v;
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  return new Uint8Array(v.buffer || []);
-}
 function int32s(v) {
   const b = u8(v);
   return new Int32Array(b.slice().buffer, 0, b.length >> 2);
@@ -127,18 +96,13 @@ function pointsOf(catalogueIdx) {
 
 // ------------------------------------------------------------------ pictures and texts
 const thumbs = createThumbs({ getArgs: () => args, ask: () => send(null),
-                              loaded: () => queueOverlay(), tip, tipImg, tipText });
+                              loaded: () => queueOverlay(), wrap, tip, tipImg, tipText });
 const { shards, shardOf, want } = thumbs, drawThumb = thumbs.draw;
 
 // ------------------------------------------------------------------ hover
 let hovered = -1;
 const refreshTip = () => thumbs.refresh();
-const placeTip = () => thumbs.place(mouse, wrap.clientWidth, wrap.clientHeight);
-wrap.addEventListener("mousemove", (e) => {
-  const r = wrap.getBoundingClientRect();
-  mouse = [e.clientX - r.left, e.clientY - r.top];
-  if (!tip.hidden) placeTip();
-});
+const placeTip = () => thumbs.place();
 
 // ------------------------------------------------------------------ 2-D canvases
 // #under (density contours) lies beneath the WebGL points, whose canvas is transparent where

@@ -13,6 +13,7 @@
 // The value sent back is the 2-D map's: {seq, event: {seq, kind: "click", index} | null,
 // view: null, need: [shard ids]}.
 import { createThumbs } from "./thumbs.js";
+import { connect, u8 } from "./protocol.js";
 
 const Plotly = window.Plotly;
 const $ = (id) => document.getElementById(id);
@@ -23,45 +24,17 @@ let dataKey = null, hlKey = null, ovText = null;
 let sample = { traces: [], ids: [] }, highlights = { traces: [], ids: [] }, overlays = [];
 let traceIds = [];              // per drawn trace: its catalogue ids, or null (an overlay)
 let data = [];
-// event seqs start at random: a view switched away and back must not repeat an old seq
-let seq = 0, eseq = Math.floor(Math.random() * 1e9), lastEvent = null;
-let mouse = [0, 0], hovered = -1, plotted = false;
+let hovered = -1, plotted = false;
 
 // ------------------------------------------------------------------ Streamlit protocol
-function post(type, extra) {
-  window.parent.postMessage({ isStreamlitMessage: true, type, ...extra }, "*");
-}
-function send(event) {
-  seq += 1;
-  if (event) { eseq += 1; lastEvent = { ...event, seq: eseq }; }
-  post("streamlit:setComponentValue", {
-    dataType: "json", value: { seq, event: lastEvent, view: null, need: thumbs.needList() },
-  });
-}
-const setHeight = () => post("streamlit:setFrameHeight",
-                             { height: document.documentElement.scrollHeight });
-let rendering = Promise.resolve();       // one render at a time
-window.addEventListener("message", (e) => {
-  if (e.data && e.data.type === "streamlit:render") {
-    const a = e.data.args;
-    rendering = rendering.then(() => render(a)).catch(showError);
-  }
+// (protocol.js); event seqs start at random: a view switched away and back must not repeat
+// an old seq
+const { send, setHeight } = connect({
+  render, statusEl, what: "The 3-D view", eseq: Math.floor(Math.random() * 1e9),
+  extra: () => ({ view: null, need: thumbs.needList() }),
 });
-post("streamlit:componentReady", { apiVersion: 1 });
-
-function showError(err) {
-  statusEl.textContent = "The 3-D view could not be drawn: " + (err && err.message ? err.message : err);
-  document.body.dataset.state = "error";
-  console.error(err);
-}
 
 // ------------------------------------------------------------------ data
-function u8(v) {                 // bytes args arrive as Uint8Array views, maybe unaligned
-  if (!v) return new Uint8Array(0);
-  if (v instanceof Uint8Array) return v;
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  return new Uint8Array(v.buffer || []);
-}
 function decode(bytes, specs, frame) {       // -> {traces, ids} (see the header)
   const n = specs.reduce((s, t) => s + t.n, 0);
   if (bytes.length < n * 11) throw new Error(`points: ${bytes.length} bytes for ${n} points`);
@@ -90,13 +63,8 @@ function decode(bytes, specs, frame) {       // -> {traces, ids} (see the header
 
 // ------------------------------------------------------------------ hover: the 2-D map's tooltip
 const thumbs = createThumbs({ getArgs: () => args, ask: () => send(null), loaded: () => {},
-                             tip, tipImg: $("tipimg"), tipText: $("tiptext") });
-const placeTip = () => thumbs.place(mouse, wrap.clientWidth, wrap.clientHeight);
-wrap.addEventListener("mousemove", (e) => {
-  const r = wrap.getBoundingClientRect();
-  mouse = [e.clientX - r.left, e.clientY - r.top];
-  if (!tip.hidden) placeTip();
-});
+                             wrap, tip, tipImg: $("tipimg"), tipText: $("tiptext") });
+const placeTip = () => thumbs.place();
 wrap.addEventListener("mouseleave", () => { hovered = -1; thumbs.show(-1); });
 const productAt = (p) => {       // a plotly event point -> its catalogue index, or -1
   const ids = p ? traceIds[p.curveNumber] : null;

@@ -6,11 +6,12 @@
 export const MAX_NEED = 48;     // shards asked for at most (memory on both sides)
 
 // getArgs(): the args Python last sent ({thumbs, shards}); ask(): send the value now (the need
-// list changed); loaded(): a shard's picture arrived (redraw what uses it).
-export function createThumbs({ getArgs, ask, loaded, tip, tipImg, tipText }) {
+// list changed); loaded(): a shard's picture arrived (redraw what uses it); wrap: the element
+// the tooltip (tip) lies in and follows the mouse over.
+export function createThumbs({ getArgs, ask, loaded, wrap, tip, tipImg, tipText }) {
   const shards = new Map();       // shard id -> {img, meta, ready}
   const need = new Set();
-  let needTimer = null, shown = -1;
+  let needTimer = null, shown = -1, mouse = [0, 0];
   const per = () => (getArgs().thumbs ? getArgs().thumbs.per_shard : 1024);
   const shardOf = (c) => Math.floor(c / per());
 
@@ -63,13 +64,19 @@ export function createThumbs({ getArgs, ask, loaded, tip, tipImg, tipText }) {
     tip.hidden = c < 0;
     refresh();
   }
-  function place(mouse, w, h) {           // beside the mouse, inside a w x h box
+  function place() {                      // beside the mouse, inside wrap
+    const w = wrap.clientWidth, h = wrap.clientHeight;
     const tw = tip.offsetWidth || 120, th = tip.offsetHeight || 130;
     let x = mouse[0] + 14, y = mouse[1] + 14;
     if (x + tw > w) x = Math.max(0, mouse[0] - tw - 14);
     if (y + th > h) y = Math.max(0, mouse[1] - th - 14);
     tip.style.left = x + "px"; tip.style.top = y + "px";
   }
+  wrap.addEventListener("mousemove", (e) => {
+    const r = wrap.getBoundingClientRect();
+    mouse = [e.clientX - r.left, e.clientY - r.top];
+    if (!tip.hidden) place();
+  });
   return { shards, need, shardOf, want, adopt, draw, refresh, show, place,
            needList: () => [...need].slice(-MAX_NEED), get shown() { return shown; } };
 }
