@@ -41,6 +41,13 @@ changes = cache_names.factor_descriptions(b)  # what visibly changes, from decod
 featured = cache_pictures.featured(b)
 
 
+def _start_at_zero() -> None:
+    """A new sneaker or factor starts the hero's sliders at 0; any other rerun keeps them (the
+    live hero: its component keeps what was moved, as the server repeats the same start)."""
+    st.session_state["hero_offset"] = 0.0
+    st.session_state["hero_blend"] = 0.0
+
+
 def _hero_choices(wide: bool = False) -> tuple[int, int, int]:
     """The sneaker, the next one (to blend into) and the factor picked above the hero; wide:
     the strip and the two pickers side by side."""
@@ -48,12 +55,13 @@ def _hero_choices(wide: bool = False) -> tuple[int, int, int]:
     with c1:
         crisp_image(cache_pictures.numbered_strip(b, featured))
         pick = st.segmented_control("Sneaker", list(range(len(featured))), default=0,
-                                    format_func=lambda j: str(j + 1), key="hero_pick")
+                                    format_func=lambda j: str(j + 1), key="hero_pick",
+                                    on_change=_start_at_zero)
     pick = 0 if pick is None else int(pick)
     dims = order[:3]
     with c2:
         dim = st.segmented_control("Factor", dims, default=dims[0], key="hero_dim",
-                                   format_func=lambda d: esc(dim_label(d, names).replace(
+                                   on_change=_start_at_zero, format_func=lambda d: esc(dim_label(d, names).replace(
                                        f" ({SUGGESTED})", "")))
     return pick, (pick + 1) % len(featured), dims[0] if dim is None else int(dim)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,25 @@ def test_the_hero_sneaker_follows_its_sliders():
     at.slider(key="hero_blend").set_value(1.0)
     at.run()
     assert decoded() not in (before, moved)
+
+
+def test_the_hero_keeps_its_sliders_on_a_rerun_and_a_new_pick_starts_at_zero():
+    at = _app()
+    at.slider(key="hero_offset").set_value(2.5)
+    at.slider(key="hero_blend").set_value(0.5)
+    at.run()
+    at.run()                                   # any other rerun keeps what was moved
+    assert (at.slider(key="hero_offset").value, at.slider(key="hero_blend").value) == (2.5, 0.5)
+    at.button_group(key="hero_pick").set_value(1).run()       # sneaker 2: starts at 0
+    assert not at.exception
+    assert (at.slider(key="hero_offset").value, at.slider(key="hero_blend").value) == (0, 0)
+    at.slider(key="hero_offset").set_value(-1.0).run()
+    dim = at.button_group(key="hero_dim")
+    other = int(re.search(r"dim (\d+)", dim.options[1]).group(1))
+    assert other != dim.value
+    dim.set_value(other).run()                                 # another factor: starts at 0
+    assert not at.exception
+    assert at.slider(key="hero_offset").value == 0
 
 
 def test_moving_a_slider_changes_the_decoded_image():

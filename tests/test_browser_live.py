@@ -236,9 +236,9 @@ def test_a_phone_keeps_the_picture_in_view_while_sliding(server, browser, shots)
     page.close()
 
 
-def test_the_home_hero_and_its_control_are_above_the_fold_on_a_phone(server, browser, shots):
+def test_the_home_hero_is_above_the_fold_on_a_phone_and_keeps_its_values_on_rerun(server, browser, shots):
     page = _open_live(browser, server, "", viewport={"width": 390, "height": 844},
-                      device_scale_factor=2, is_mobile=True, has_touch=True)
+                      device_scale_factor=2, is_mobile=True, has_touch=True, init=WS_COUNTER)
     assert page.evaluate("window.scrollY") == 0
     canvas = page.evaluate(f"() => {{ const r = {ROOT}.querySelector('canvas')"
                            f".getBoundingClientRect(); return [r.top, r.bottom, r.width] }}")
@@ -248,6 +248,23 @@ def test_the_home_hero_and_its_control_are_above_the_fold_on_a_phone(server, bro
         f"the hero sneaker is not in view without scrolling: {canvas}"
     assert canvas[1] <= first["y"] and first["y"] + first["height"] <= 844, \
         f"the hero's first control is below the fold: {first}"
+    # a rerun of home (Streamlit's "r" shortcut) keeps what was moved in the hero ...
+    page.locator("input.ks-range").first.focus()
+    for _ in range(5):                            # keyboard: +0.5
+        page.keyboard.press("ArrowRight")
+    _wait(page, lambda s: s["values"] == [0.5, 0.0], "the hero's keyboard moves")
+    heard = page.evaluate("() => window.__ws.recv.length")
+    page.locator("h1").first.click()              # focus out of the slider: "r" reruns
+    page.keyboard.press("r")
+    page.wait_for_function("(n) => window.__ws.recv.length > n", arg=heard, timeout=30_000)
+    wait_idle(page)
+    time.sleep(0.5)
+    assert _state(page)["values"] == [0.5, 0.0], "a rerun of home reset the hero"
+    # ... and a new pick of sneaker starts again at 0
+    page.get_by_role("radio", name="2", exact=True).first.click()
+    wait_idle(page)
+    _wait(page, lambda s: s["values"] == [0.0, 0.0] and s["mode"] == "wasm",
+          "the new sneaker at 0")
     page.close()
 
 

@@ -304,7 +304,9 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
 
     base [D], basis [K, D], one Control per basis row. values: where to start when the
     browser has not settled new ones (first run, Back, a link); None: the controls' query
-    parameters (their defaults where absent). A release writes the values to those
+    parameters (their defaults where absent). The browser applies them when they differ from
+    the server's last values or base/basis/controls changed: a rerun that repeats the same
+    start keeps what was moved there (the home hero). A release writes the values to those
     parameters (sync_query_params). closest > 0: the component finds and shows the closest
     real products itself (res.closest_shown; explorer.app.live_catalogue). notify=False: the
     server needs nothing from a release (the page shows nothing that depends on the values).

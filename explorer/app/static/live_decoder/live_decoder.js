@@ -172,11 +172,14 @@ class LiveDecoder {
       d.controls.map((c) => [c.label, c.min, c.max, c.step, c.param]), d.ticks]);
     const specChanged = specKey !== this.specKey;
     if (specChanged) this.buildControls(d);
-    // values from the server: apply unless they echo a release of this browser's (it may
-    // have moved on since)
+    // values from the server: news only when they differ from its last word (a rerun that
+    // repeats them, e.g. the home hero's starting values, keeps what was moved here) and
+    // do not echo a release of this browser's (it may have moved on since)
     const incoming = d.values.map((v, k) => snap(v, d.controls[k]));
     const echo = d.echo && this.sent.has(d.echo);
-    if (specChanged || (!echo && !sameValues(incoming, this.values))) {
+    const news = !sameValues(incoming, this.incoming);
+    this.incoming = incoming;
+    if (specChanged || (news && !echo && !sameValues(incoming, this.values))) {
       this.setValues(incoming);
     }
     this.specKey = specKey;
