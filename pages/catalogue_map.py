@@ -206,7 +206,7 @@ if not len(visible):
     st.warning("No product passes the filters.")
 elif view_3d:                              # the 3-D view in place of the 2-D map
     if map3d.show(b, method, visible, _colours(_labels), ss.get("pick"), matches, layers):
-        _sync_url()                        # a click on a 3-D point selected it
+        _sync_url()                        # a click in 3-D selected or cleared
         st.rerun()
 else:
     plan = mapview.plan_points(visible, MAX_POINTS, 10 ** 12)
@@ -251,7 +251,7 @@ else:
         _sync_url()
         st.rerun()
     note = "; ".join(filter(None, [plan.describe(), map_layers.caption(layers)]))
-    st.caption(f"{LABEL[shown]} map: {note}. Double-click the map to clear the selection.")
+    st.caption(f"{LABEL[shown]} map: {note}. Click empty space on the map to clear the selection.")
 
 _sync_url()
 selected_now = np.asarray(ss["pick"]["indices"], np.int64) if ss.get("pick") else \

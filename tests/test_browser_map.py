@@ -1,6 +1,7 @@
 """The catalogue map in a real headless Chromium: the WebGL component draws, hover shows a
 product's picture and text (catalogue text as text, never HTML), a box drag and a click select
-products in Python, the URL keeps the selection and a reload restores it.
+products in Python, the URL keeps the selection and a reload restores it; a click on empty
+space clears it.
 
 Mouse input is dispatched inside the component's frame (bench/mapdrive.py says why). Reuses
 the server and browser fixtures of tests/test_browser.py; tags go to a temporary folder.
@@ -128,6 +129,23 @@ def test_hover_select_url_and_reload(map_server, browser, shots):  # noqa: F811
             time.time() < deadline:
         time.sleep(0.3)
     assert frame.evaluate("() => kickspaceMap.plot.get('selectedPoints')") == clicked
+
+    # a press that moves (a pan) keeps the selection; a click on empty space (the map's
+    # corner, outside the square the points fit in) clears it, in Python and in the URL
+    w, h = mapdrive.size(frame)
+    mapdrive.hover(frame, 3, h - 3)
+    assert frame.evaluate("() => kickspaceMap.hovered") == -1
+    for kind, x in (("mousedown", 3), ("mousemove", 20), ("mouseup", 20), ("click", 20)):
+        mapdrive._fire(frame, kind, x, h - 3, int(kind != "mouseup" and kind != "click"),
+                       "window" if kind in ("mousemove", "mouseup") else "canvas")
+    assert frame.evaluate("() => kickspaceMap.plot.get('selectedPoints')") == clicked
+    mapdrive.hover(frame, 3, h - 3)
+    assert frame.evaluate("() => kickspaceMap.hovered") == -1
+    mapdrive.click(frame, 3, h - 3)
+    page.get_by_text("Nothing selected yet").wait_for(timeout=90_000)
+    wait_idle(page, 60)
+    assert "sel" not in parse_qs(urlparse(page.url).query)
+    assert frame.evaluate("() => kickspaceMap.plot.get('selectedPoints').length") == 0
 
     # zooming in: pictures replace the points, and the view goes into the URL
     x, y = mapdrive.point_px(frame, 5)

@@ -63,8 +63,8 @@ def test_3d_view_hover_shows_the_product_and_a_click_selects_it(map_server, brow
                                                                 shots):  # noqa: F811
     """View: 3-D (the component on plotly.js gl3d): hovering a drawn product shows the 2-D
     map's tooltip (its picture and name), a click on it selects it: "1 product selected", its
-    SKU in the URL's `sel`, "selected (1)" in the 3-D legend. The product is found where the
-    cloud is thin, at the screen position the scene's own camera gives (kickspace3d.screenOf).
+    SKU in the URL's `sel`, "selected (1)" in the 3-D legend; a click on empty space clears
+    it again. The product is found where the cloud is thin, at the screen position the scene's own camera gives (kickspace3d.screenOf).
     Slow (~40 s at load 4: the 3-D page load and a rerun):
     python3 -m pytest -m slow tests/test_browser_map.py -k click_selects"""
     from explorer.app import cache
@@ -112,4 +112,21 @@ def test_3d_view_hover_shows_the_product_and_a_click_selects_it(map_server, brow
     frame = mapdrive.map3d_frame(page)
     frame.locator(".legendtext").filter(has_text="selected (1)").first.wait_for(timeout=60_000)
     assert_no_exception(page, "catalogue_map in 3-D after a click")
+
+    # a click on empty space (the scene's bottom right corner, nothing picked there) clears
+    # the selection: in Python, in the URL and in the view's legend
+    w, h = frame.evaluate("() => { const r = document.getElementById('wrap')"
+                          ".getBoundingClientRect(); return [r.width, r.height]; }")
+    assert frame.evaluate("([x, y]) => { const r = document.getElementById('wrap')"
+                          ".getBoundingClientRect(); return document.elementFromPoint("
+                          "r.left + x, r.top + y).tagName; }", [w - 8, h - 8]) == "CANVAS"
+    assert mapdrive.hover3d(frame, w - 8, h - 8) == -1
+    mapdrive.click3d(frame, w - 8, h - 8)
+    page.get_by_text("Nothing selected yet").wait_for(timeout=90_000)
+    wait_idle(page, 60)
+    assert "sel" not in parse_qs(urlparse(page.url).query)
+    frame = mapdrive.map3d_frame(page)
+    frame.locator(".legendtext").filter(has_text="selected (").first.wait_for(
+        state="detached", timeout=60_000)
+    assert_no_exception(page, "catalogue_map in 3-D after a click on empty space")
     page.close()

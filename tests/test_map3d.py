@@ -314,7 +314,8 @@ def test_pack_xyz_round_trips_within_the_quantisation():
 def test_page_3d_click_on_a_point_selects_it(tag_db):
     """The 3-D component's value after a click on product 42 (what map3d.js sends): it
     becomes the selection, the URL gets its SKU, the view rings it and the Selection section
-    lists it; the same event again (a rerun) does not select anew."""
+    lists it; the same event again (a rerun) does not select anew; a "clear" (a click on
+    empty space) clears the selection and the URL's `sel`."""
     b = _bundle()
     at = _open({"dims": "3-D"})
     assert not [t for t in _traces(at) if t["name"].startswith("selected")]
@@ -334,6 +335,18 @@ def test_page_3d_click_on_a_point_selects_it(tag_db):
     at.run()
     _ok(at)
     assert at.session_state["pick"]["indices"] == [7]             # seq 77 was acted on once
+    # a click on empty space (map3d.js sends "clear" when the component was told that
+    # something is selected): the selection and the URL's `sel` go
+    (proto,) = _components(at, "kickspace_map3d")
+    assert json.loads(proto.json_args)["n_selected"] == 1
+    at.session_state["map3d"] = {"seq": 4, "event": {"seq": 78, "kind": "clear"},
+                                 "view": None, "need": []}
+    at.run()
+    _ok(at)
+    assert "pick" not in at.session_state and "sel" not in at.query_params
+    assert "Nothing selected yet" in " ".join(i.value for i in at.info)
+    (proto,) = _components(at, "kickspace_map3d")
+    assert json.loads(proto.json_args)["n_selected"] == 0
 
 
 def test_the_component_gets_numeric_colours_as_codes_after_the_positions():

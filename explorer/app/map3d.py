@@ -106,7 +106,8 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     """Draw the 3-D view of the visible products (catalogue indices passing the filters);
     pick: the page's selection record ({"indices": ...}) or None; matches: search hits;
     layers: the sidebar's overlays (the photo and the path are drawn; contours are 2-D only).
-    True when a click on a product made it the selection (the page syncs the URL, reruns)."""
+    True when a click on a product made it the selection, or a click on empty space cleared
+    the selection (the page syncs the URL, reruns)."""
     xyz, shown = cache_map.projection_3d(bundle, method)
     plan = mapview.plan_points(visible, max_points(), 10 ** 12)
     mask = np.zeros(len(bundle), bool)
@@ -124,8 +125,9 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
         selected, matches, point_size(len(plan.drawn))), colours.codes)
     ss = st.session_state
     value = _component()(
-        key="map3d", default=None, n=int(len(plan.drawn)), frame=[*map(float, frame[0]),
-                                                                    float(frame[1])],
+        key="map3d", default=None, n=int(len(plan.drawn)),
+        frame=[*map(float, frame[0]), float(frame[1])],
+        n_selected=int(len(pick["indices"])) if pick else 0,   # a click on empty space clears
         data_key=hashlib.sha1(data).hexdigest()[:16],
         points_url=mapcomponent.media_url(data, "application/octet-stream", "points3d"),
         traces=specs, highlights=hl, hl_traces=hl_specs,
@@ -155,14 +157,17 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     extra = "; ".join(filter(None, [placed, "density contours are drawn on the 2-D map only"
                                     if layers and layers.contours else ""]))
     st.caption(f"3-D {name} map{stored}: {drawn}{ringed}{'; ' + extra if extra else ''}. Drag "
-               f"to turn, scroll to zoom, hover for the picture; click a product to select it, "
-               f"or select around a product below.{note}")
+               f"to turn, scroll to zoom, hover for the picture; click a product to select it "
+               f"(empty space: clear the selection), or select around a product below.{note}")
     _select_around(bundle, xyz, name, visible, matches, overlays)
     if event is not None and event.seq != ss.get("map3d_seq"):
         ss["map3d_seq"] = event.seq
         if event.kind == "click" and event.index is not None and 0 <= event.index < len(mask) \
                 and mask[event.index]:
             map_sections.pick("by a click on the 3-D map", [event.index])
+            return True
+        if event.kind == "clear" and pick:             # a click on empty space
+            ss.pop("pick", None)
             return True
     return False
 

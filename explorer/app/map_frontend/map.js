@@ -277,6 +277,22 @@ function createPlot(a) {
     if (!lassoing && points.length === 1) send({ kind: "click", index: catIndex(points[0]) });
   });
   plot.subscribe("deselect", () => { statusEl.textContent = ""; send({ kind: "clear" }); });
+  // a click on empty space clears the selection (regl-scatterplot clears only on a double
+  // click or Escape). Its own click handler, added before this one, has already picked the
+  // point under the mouse, if any: the selection unchanged and nothing hovered is a miss
+  let press = null;
+  glCanvas.addEventListener("mousedown", (e) => {
+    press = { x: e.clientX, y: e.clientY, sel: plot.get("selectedPoints") };
+  });
+  glCanvas.addEventListener("click", (e) => {
+    const p = press;
+    press = null;
+    if (!p || Math.hypot(e.clientX - p.x, e.clientY - p.y) >= 3 || hovered >= 0) return;
+    const now = plot.get("selectedPoints");
+    if (now.length !== p.sel.length || now.some((v, i) => v !== p.sel[i])) return;
+    if (now.length) plot.deselect();            // its "deselect" event sends the clear
+    else if (u8(args.selected).length) { statusEl.textContent = ""; send({ kind: "clear" }); }
+  });
   plot.subscribe("view", ({ view }) => {
     queueOverlay();
     clearTimeout(viewTimer);

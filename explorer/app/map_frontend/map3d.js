@@ -10,8 +10,8 @@
 // highlights (the selection, the search matches) come the same way as inline bytes, the
 // overlays (photo, path) as plotly JSON. Catalogue strings reach the page as text only.
 //
-// The value sent back is the 2-D map's: {seq, event: {seq, kind: "click", index} | null,
-// view: null, need: [shard ids]}.
+// The value sent back is the 2-D map's: {seq, event: {seq, kind: "click", index}
+// | {seq, kind: "clear"} | null, view: null, need: [shard ids]}.
 import { createThumbs } from "./thumbs.js";
 import { connect, u8 } from "./protocol.js";
 
@@ -25,6 +25,7 @@ let sample = { traces: [], ids: [] }, highlights = { traces: [], ids: [] }, over
 let traceIds = [];              // per drawn trace: its catalogue ids, or null (an overlay)
 let data = [];
 let hovered = -1, plotted = false;
+let over = false, clicked = false;   // plotly has something under the mouse; reported a click
 
 // ------------------------------------------------------------------ Streamlit protocol
 // (protocol.js); event seqs start at random: a view switched away and back must not repeat
@@ -72,18 +73,38 @@ const productAt = (p) => {       // a plotly event point -> its catalogue index,
 };
 function listen() {
   plotDiv.on("plotly_hover", (ev) => {
+    over = true;
     hovered = productAt(ev && ev.points && ev.points[0]);
     thumbs.show(hovered);                   // an overlay keeps plotly's own label
     if (hovered >= 0) placeTip();
   });
-  plotDiv.on("plotly_unhover", () => { hovered = -1; thumbs.show(-1); });
+  plotDiv.on("plotly_unhover", () => { over = false; hovered = -1; thumbs.show(-1); });
   plotDiv.on("plotly_click", (ev) => {
+    clicked = true;
     const c = productAt(ev && ev.points && ev.points[0]);
     if (c < 0) return;
     statusEl.textContent = "selecting …";
     send({ kind: "click", index: c });
   });
 }
+
+// a click on empty space clears the selection. plotly reports a click only on something it
+// picks, so: a press and release on the scene that did not turn it (under 5 px apart, plotly's
+// own click distance), with nothing picked under the mouse (a product or an overlay) before
+// or during the press
+let press = null;
+plotDiv.addEventListener("mousedown", (e) => {
+  clicked = false;
+  press = e.button === 0 && e.target.tagName === "CANVAS" ? { x: e.clientX, y: e.clientY, over } : null;
+}, true);
+window.addEventListener("mouseup", (e) => {
+  const p = press;
+  press = null;
+  if (!p || p.over || over || clicked || Math.hypot(e.clientX - p.x, e.clientY - p.y) >= 5) return;
+  if (!args.n_selected) return;                // nothing to clear
+  statusEl.textContent = "clearing the selection …";
+  send({ kind: "clear" });
+}, true);
 
 // ------------------------------------------------------------------ render
 async function render(a) {
