@@ -173,6 +173,16 @@ def click3d(frame, x: float, y: float) -> None:
     _fire3d(frame, "mouseup", x, y, 0)
 
 
+def drag3d(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 8) -> None:
+    """Press at (x0, y0), move to (x1, y1), release (px of #wrap): with Box on, a box."""
+    _fire3d(frame, "mousemove", x0, y0, 0)
+    _fire3d(frame, "mousedown", x0, y0, 1)
+    for i in range(1, steps + 1):
+        time.sleep(0.03)
+        _fire3d(frame, "mousemove", x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps, 1)
+    _fire3d(frame, "mouseup", x1, y1, 0)
+
+
 def point3d_px(frame, catalogue_index: int) -> tuple[float, float] | None:
     """Where the scene's camera draws a product (px of #wrap), or None when it is not drawn."""
     got = frame.evaluate("(c) => kickspace3d.screenOf(c)", catalogue_index)

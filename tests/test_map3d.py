@@ -17,7 +17,8 @@ from explorer.bundle.core import BundleError, load_bundle
 from explorer.cli import main
 from explorer.latent.projection import pca_3d, project_large
 from explorer.render import mapview
-from explorer.render.map3d import figure_3d, frame_3d, nearest, pack_xyz, unpack_xyz
+from explorer.render.map3d import (figure_3d, frame_3d, in_screen_box, nearest, pack_xyz,
+                                   unpack_xyz)
 from streamlit.testing.v1 import AppTest
 
 from test_catalogue_map_page import APP, PAGE, _bundle, _ok, _open, tag_db  # noqa: F401
@@ -315,7 +316,8 @@ def test_page_3d_click_on_a_point_selects_it(tag_db):
     """The 3-D component's value after a click on product 42 (what map3d.js sends): it
     becomes the selection, the URL gets its SKU, the view rings it and the Selection section
     lists it; the same event again (a rerun) does not select anew; a "clear" (a click on
-    empty space) clears the selection and the URL's `sel`."""
+    empty space) clears the selection and the URL's `sel`; a box (Box mode) selects every
+    filtered product the camera draws inside it, and the link restores it."""
     b = _bundle()
     at = _open({"dims": "3-D"})
     assert not [t for t in _traces(at) if t["name"].startswith("selected")]
@@ -347,6 +349,53 @@ def test_page_3d_click_on_a_point_selects_it(tag_db):
     assert "Nothing selected yet" in " ".join(i.value for i in at.info)
     (proto,) = _components(at, "kickspace_map3d")
     assert json.loads(proto.json_args)["n_selected"] == 0
+    # a box drawn on the view (Box mode): its corners and the camera; every filtered product
+    # inside is selected, drawn in the sample or not, and the URL keeps the box
+    xyz = b.projections_3d["umap"]
+    s = float(np.abs(xyz).max()) * 1.01                   # a camera fitting the map in view
+    clip = np.diag([1 / s, 1 / s, 1 / s, 1.0]).ravel().tolist()
+    want = np.flatnonzero((xyz[:, 0] >= 0) & (xyz[:, 1] >= -0.5 * s) & (xyz[:, 1] <= 0))
+    at.session_state["map3d"] = {"seq": 5, "event": {"seq": 79, "kind": "box3d", "clip": clip,
+                                                     "x": [0, 1], "y": [-0.5, 0]}}
+    at.run()
+    _ok(at)
+    assert sorted(at.session_state["pick"]["indices"]) == want.tolist() and len(want) > 20
+    assert at.session_state["pick"]["label"] == "in a box on the 3-D UMAP map"
+    sel = json.loads(at.query_params["sel"])
+    assert sel["kind"] == "box3d" and sel["proj"] == "umap"
+    again = _open({"dims": "3-D", "sel": at.query_params["sel"]})        # a reload
+    assert sorted(again.session_state["pick"]["indices"]) == want.tolist()
+
+
+def test_a_box_on_the_3d_view_selects_what_the_camera_draws_inside_it():
+    """explorer.render.map3d.in_screen_box against points projected by hand, with a
+    perspective camera: inside the box and in front of the camera, within its near and far
+    planes; the component's box3d value parsed, a malformed one dropped."""
+    rng = np.random.default_rng(3)
+    xyz = rng.normal(size=(2000, 3))
+    near, far, f = 0.5, 20.0, 1.5                 # looking down -z from (0, 0, 4)
+    proj = np.array([[f, 0, 0, 0], [0, f, 0, 0],
+                     [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+                     [0, 0, -1, 0]])
+    view = np.eye(4)
+    view[2, 3] = -4.0
+    m = proj @ view
+    h = np.c_[xyz, np.ones(len(xyz))] @ m.T
+    ndc = h[:, :3] / h[:, 3:]
+    cand = np.arange(0, 2000, 2)                  # the filtered ones
+    want = cand[(h[cand, 3] > 0) & (np.abs(ndc[cand, 2]) <= 1) & (ndc[cand, 0] >= -0.2)
+                & (ndc[cand, 0] <= 0.6) & (ndc[cand, 1] >= -0.5) & (ndc[cand, 1] <= 0.1)]
+    got = in_screen_box(xyz, cand, m.T.ravel().tolist(), [0.6, -0.2], [-0.5, 0.1])
+    assert got.tolist() == want.tolist() and 50 < len(got) < 1000
+    behind = in_screen_box(np.array([[0.0, 0.0, 9.0]]), [0], m.T.ravel(), [-1, 1], [-1, 1])
+    assert len(behind) == 0                       # behind the camera: its x, y would fit
+    ev = {"seq": 4, "kind": "box3d", "clip": m.T.ravel().tolist(), "x": [0.1, 0.2],
+          "y": [0.3, 0.4]}
+    event, _, _ = mapcomponent.parse_value({"event": ev})
+    assert event.kind == "box3d" and event.clip == m.T.ravel().tolist() and event.y == [0.3, 0.4]
+    for bad in ({"clip": [1.0] * 15}, {"x": [0.1]}, {"clip": [float("nan")] * 16},
+                {"y": ["a", 1]}):
+        assert mapcomponent.parse_value({"event": {**ev, **bad}})[0] is None
 
 
 def test_the_component_gets_numeric_colours_as_codes_after_the_positions():

@@ -13,8 +13,10 @@ gl3d bundle) rather than st.plotly_chart, because Streamlit 1.67's plotly chart 
 click on a Scatter3d point (its click handler passes on only points with an `id` and a
 `parent`, the hierarchical charts'; 3-D scenes never emit plotly_selected). The component
 draws the traces of explorer.render.map3d (one per colour, the highlights, the overlays) from
-a binary buffer (int32 ids, uint16 x, y, z, uint8 colour codes), reports a click on a product
-(its value: the 2-D map's, explorer.app.mapcomponent.parse_value) and shows the 2-D map's
+a binary buffer (int32 ids, uint16 x, y, z, uint8 colour codes), reports a click on a product,
+a click on empty space and a box drawn in its Box mode (with the camera, so that Python selects
+every filtered product drawn inside it: box_selection) (its value: the 2-D map's,
+explorer.app.mapcomponent.parse_value) and shows the 2-D map's
 hover tooltip (the product's picture and name, from the same thumbnail shards). "Select
 around" below it selects the products nearest a search match or the photo.
 """
@@ -33,8 +35,8 @@ from plotly.utils import PlotlyJSONEncoder
 from explorer.app import cache_map, map_layers, map_sections, mapcomponent
 from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.render import mapview
-from explorer.render.map3d import (frame_3d, highlight_traces, layout_3d, nearest,
-                                   overlay_trace, pack_xyz, point_size, sample_traces)
+from explorer.render.map3d import (frame_3d, highlight_traces, in_screen_box, layout_3d,
+                                   nearest, overlay_trace, pack_xyz, point_size, sample_traces)
 
 if TYPE_CHECKING:
     from explorer.app.mapcomponent import Colours
@@ -55,8 +57,8 @@ def view_choice() -> bool:
     return st.radio("View", VIEWS, key="dims", bind="query-params", horizontal=True,
                     help="3-D: a rotatable view of a sample of the catalogue (drag to turn, "
                          "scroll to zoom, hover for the picture); click a product to select "
-                         "it, or select around a search match or a photo below the 3-D "
-                         "view") == "3-D"
+                         "it, pick Box and drag to select many, or select around a search "
+                         "match or a photo below the 3-D view") == "3-D"
 
 
 def _names(bundle: Bundle):
@@ -106,8 +108,8 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     """Draw the 3-D view of the visible products (catalogue indices passing the filters);
     pick: the page's selection record ({"indices": ...}) or None; matches: search hits;
     layers: the sidebar's overlays (the photo and the path are drawn; contours are 2-D only).
-    True when a click on a product made it the selection, or a click on empty space cleared
-    the selection (the page syncs the URL, reruns)."""
+    True when a click on a product or a box made the selection, or a click on empty space
+    cleared it (the page syncs the URL, reruns)."""
     xyz, shown = cache_map.projection_3d(bundle, method)
     plan = mapview.plan_points(visible, max_points(), 10 ** 12)
     mask = np.zeros(len(bundle), bool)
@@ -158,7 +160,8 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
                                     if layers and layers.contours else ""]))
     st.caption(f"3-D {name} map{stored}: {drawn}{ringed}{'; ' + extra if extra else ''}. Drag "
                f"to turn, scroll to zoom, hover for the picture; click a product to select it "
-               f"(empty space: clear the selection), or select around a product below.{note}")
+               f"(empty space: clear the selection), pick Box and drag to select every filtered "
+               f"product in it, or select around a product below.{note}")
     _select_around(bundle, xyz, name, visible, matches, overlays)
     if event is not None and event.seq != ss.get("map3d_seq"):
         ss["map3d_seq"] = event.seq
@@ -169,7 +172,23 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
         if event.kind == "clear" and pick:             # a click on empty space
             ss.pop("pick", None)
             return True
+        if event.kind == "box3d":                      # a box drawn on the view
+            d = {"kind": "box3d", "proj": shown, "clip": event.clip, "x": event.x, "y": event.y}
+            map_sections.pick(f"in a box on the 3-D {name} map", box_selection(bundle, d, visible), d)
+            return True
     return False
+
+
+def box_selection(bundle: Bundle, d: dict, visible: np.ndarray) -> np.ndarray:
+    """The visible products inside a box drawn on the 3-D view, {"kind": "box3d", "proj",
+    "clip", "x", "y"} (the component's event, kept in the URL's `sel`), every filtered product
+    and not only the drawn sample. ValueError, KeyError or TypeError when `d` is malformed."""
+    xyz, _ = cache_map.projection_3d(bundle, str(d["proj"]))
+    clip = [float(v) for v in d["clip"]]
+    xs, ys = [float(v) for v in d["x"]], [float(v) for v in d["y"]]
+    if not np.isfinite(clip + xs + ys).all():
+        raise ValueError("the 3-D box has a number that is not finite")
+    return in_screen_box(xyz, visible, clip, xs, ys)
 
 
 def _select_around(bundle: Bundle, xyz: np.ndarray, name: str, visible: np.ndarray,

@@ -178,10 +178,11 @@ def media_url(data: bytes | str, mimetype: str, name: str) -> str:
 @dataclass
 class MapEvent:
     seq: int
-    kind: str                       # "click", "box", "lasso", "clear"
+    kind: str                       # "click", "box", "lasso", "clear", "box3d"
     index: int | None = None
     x: list[float] | None = None
     y: list[float] | None = None
+    clip: list[float] | None = None   # box3d: the camera (explorer.render.map3d.in_screen_box)
 
 
 def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[int]]:
@@ -193,12 +194,19 @@ def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[i
     ev = value.get("event")
     try:
         seq = int(ev.get("seq", 0)) if isinstance(ev, Mapping) else 0
-        if isinstance(ev, Mapping) and ev.get("kind") in ("click", "box", "lasso", "clear"):
+        if isinstance(ev, Mapping) and ev.get("kind") in ("click", "box", "lasso", "clear",
+                                                          "box3d"):
             kind = ev["kind"]
             if kind == "click":
                 event = MapEvent(seq, kind, index=int(ev["index"]))
             elif kind == "clear":
                 event = MapEvent(seq, kind)
+            elif kind == "box3d":           # a box on the 3-D view: its corners (NDC), camera
+                xs, ys = [float(v) for v in ev["x"]], [float(v) for v in ev["y"]]
+                clip = [float(v) for v in ev["clip"]]
+                if len(xs) == len(ys) == 2 and len(clip) == 16 and \
+                        np.isfinite(xs + ys + clip).all():
+                    event = MapEvent(seq, kind, x=xs, y=ys, clip=clip)
             else:
                 xs = [float(v) for v in ev["x"]][:2000]
                 ys = [float(v) for v in ev["y"]][:2000]

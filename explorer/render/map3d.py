@@ -246,3 +246,26 @@ def nearest(xyz: np.ndarray, candidates: np.ndarray, centre, k: int) -> np.ndarr
     d = ((np.asarray(xyz, np.float64)[cand] - np.asarray(centre, np.float64)) ** 2).sum(1)
     part = np.argpartition(d, k - 1)[:k] if k < len(cand) else np.arange(len(cand))
     return cand[part[np.lexsort((cand[part], d[part]))]]
+
+
+def in_screen_box(xyz: np.ndarray, candidates: np.ndarray, clip: Sequence[float],
+                  x: Sequence[float], y: Sequence[float]) -> np.ndarray:
+    """The candidates (catalogue indices) that a camera draws inside a box on the screen: what
+    a box drawn on the 3-D view selects, drawn in the sample or not. xyz [N, 3]: the 3-D map;
+    clip: the 16 numbers (column-major, as WebGL's) of the 4x4 matrix taking [x, y, z, 1] in
+    the map's coordinates to clip space (map3d.js: projection . view . model . plotly's data
+    scale); x, y: the box's corners in normalised device coordinates (-1 .. 1, y up). A point
+    behind the camera or past its near or far plane is not drawn, so not in the box."""
+    cand = np.asarray(candidates, np.int64)
+    m = np.asarray(clip, np.float64).reshape(4, 4).T       # column-major -> m @ column vector
+    if m.shape != (4, 4) or len(x) != 2 or len(y) != 2:
+        raise ValueError("in_screen_box: clip takes 16 numbers, x and y 2 each")
+    p = np.asarray(xyz, np.float64)[cand]
+    h = p @ m[:, :3].T + m[:, 3]
+    w = h[:, 3]
+    front = w > 1e-12
+    ndc = h[:, :3] / np.where(front, w, 1.0)[:, None]
+    inside = front & (np.abs(ndc[:, 2]) <= 1) \
+        & (ndc[:, 0] >= min(x)) & (ndc[:, 0] <= max(x)) \
+        & (ndc[:, 1] >= min(y)) & (ndc[:, 1] <= max(y))
+    return cand[inside]

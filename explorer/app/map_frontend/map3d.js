@@ -106,6 +106,52 @@ window.addEventListener("mouseup", (e) => {
   send({ kind: "clear" });
 }, true);
 
+// ------------------------------------------------------------------ Box: a box selection
+// plotly's 3-D scene has no box or lasso. In Box mode a layer over the scene takes the drag
+// and draws the box; the box (corners in normalised device coordinates) goes to Python with
+// the camera (clipMatrix), and Python selects every filtered product the camera draws inside
+// it, drawn in the sample or not (explorer.render.map3d.in_screen_box)
+const boxLayer = $("boxlayer"), boxEl = $("box");
+let boxFrom = null;
+function setMode(mode) {
+  for (const b of document.querySelectorAll("#bar button[data-mode]"))
+    b.classList.toggle("on", b.dataset.mode === mode);
+  document.body.dataset.mode = mode;
+  hovered = -1;
+  thumbs.show(-1);
+}
+for (const b of document.querySelectorAll("#bar button[data-mode]"))
+  b.addEventListener("click", () => setMode(b.dataset.mode));
+const inWrap = (e) => {
+  const r = wrap.getBoundingClientRect();
+  return [e.clientX - r.left, e.clientY - r.top];
+};
+function drawBox([ax, ay], [bx, by]) {
+  Object.assign(boxEl.style, { left: Math.min(ax, bx) + "px", top: Math.min(ay, by) + "px",
+                               width: Math.abs(bx - ax) + "px", height: Math.abs(by - ay) + "px" });
+  boxEl.hidden = false;
+}
+boxLayer.addEventListener("mousedown", (e) => {
+  if (e.button !== 0) return;
+  e.preventDefault();
+  boxFrom = inWrap(e);
+  drawBox(boxFrom, boxFrom);
+});
+window.addEventListener("mousemove", (e) => { if (boxFrom) drawBox(boxFrom, inWrap(e)); });
+window.addEventListener("mouseup", (e) => {
+  if (!boxFrom) return;
+  const a = boxFrom, b = inWrap(e);
+  boxFrom = null;
+  boxEl.hidden = true;
+  if (Math.abs(b[0] - a[0]) < 4 || Math.abs(b[1] - a[1]) < 4 || !plotted) return;  // no box
+  const [x0, y0] = toNdc(...a), [x1, y1] = toNdc(...b);
+  const r6 = (v) => +v.toPrecision(6);
+  statusEl.textContent = "selecting …";
+  send({ kind: "box3d", clip: clipMatrix().map((v) => +v.toPrecision(8)),
+         x: [r6(Math.min(x0, x1)), r6(Math.max(x0, x1))],
+         y: [r6(Math.min(y0, y1)), r6(Math.max(y0, y1))] });
+});
+
 // ------------------------------------------------------------------ render
 async function render(a) {
   args = a;
@@ -141,18 +187,38 @@ async function render(a) {
   setHeight();
 }
 
-// ------------------------------------------------------------------ for tests and benchmarks
-// project data coordinates to CSS px in #wrap with the scene's own camera (gl-plot3d's model,
-// view and projection matrices, column-major, after plotly's per-axis data scale)
-function project(x, y, z) {
-  const sc = plotDiv._fullLayout.scene._scene, cp = sc.glplot.cameraParams, ds = sc.dataScale;
-  let v = [x * ds[0], y * ds[1], z * ds[2], 1];
-  for (const m of [cp.model, cp.view, cp.projection])
-    v = [0, 1, 2, 3].map((i) => m[i] * v[0] + m[4 + i] * v[1] + m[8 + i] * v[2] + m[12 + i] * v[3]);
-  const r = sc.glplot.canvas.getBoundingClientRect(), w = wrap.getBoundingClientRect();
-  return [r.left - w.left + ((v[0] / v[3] + 1) / 2) * r.width,
-          r.top - w.top + ((1 - v[1] / v[3]) / 2) * r.height];
+// ------------------------------------------------------------------ the camera
+// the scene's own camera: gl-plot3d's model, view and projection matrices (column-major, as
+// WebGL's) after plotly's per-axis data scale, as one matrix from data coordinates to clip
+// space; the box sends it, and the tests project drawn products with it
+const scene = () => plotDiv._fullLayout.scene._scene;
+function matMul(a, b) {          // 4x4, column-major
+  const out = new Array(16).fill(0);
+  for (let c = 0; c < 4; c++)
+    for (let r = 0; r < 4; r++)
+      for (let k = 0; k < 4; k++) out[4 * c + r] += a[4 * k + r] * b[4 * c + k];
+  return out;
 }
+function clipMatrix() {
+  const sc = scene(), cp = sc.glplot.cameraParams, ds = sc.dataScale;
+  const scale = [ds[0], 0, 0, 0, 0, ds[1], 0, 0, 0, 0, ds[2], 0, 0, 0, 0, 1];
+  return matMul(cp.projection, matMul(cp.view, matMul(cp.model, scale)));
+}
+function canvasBox() {           // the scene's canvas in CSS px of #wrap
+  const r = scene().glplot.canvas.getBoundingClientRect(), w = wrap.getBoundingClientRect();
+  return { left: r.left - w.left, top: r.top - w.top, width: r.width, height: r.height };
+}
+function toNdc(px, py) {         // CSS px in #wrap -> normalised device coordinates, y up
+  const c = canvasBox();
+  return [((px - c.left) / c.width) * 2 - 1, 1 - ((py - c.top) / c.height) * 2];
+}
+function project(x, y, z) {      // data coordinates -> CSS px in #wrap
+  const m = clipMatrix(), c = canvasBox();
+  const v = [0, 1, 3].map((i) => m[i] * x + m[4 + i] * y + m[8 + i] * z + m[12 + i]);
+  return [c.left + ((v[0] / v[2] + 1) / 2) * c.width, c.top + ((1 - v[1] / v[2]) / 2) * c.height];
+}
+
+// ------------------------------------------------------------------ for tests and benchmarks
 function screenOf(c) {           // a drawn product's position on screen (CSS px in #wrap), or null
   for (let t = 0; t < traceIds.length; t++) {
     const k = traceIds[t] ? traceIds[t].indexOf(c) : -1;
@@ -162,5 +228,6 @@ function screenOf(c) {           // a drawn product's position on screen (CSS px
 }
 window.kickspace3d = {
   get args() { return args; }, get hovered() { return hovered; }, get data() { return data; },
-  traceIds: () => traceIds, screenOf, project, shards: thumbs.shards, plot: plotDiv,
+  traceIds: () => traceIds, screenOf, project, clipMatrix, toNdc, shards: thumbs.shards,
+  plot: plotDiv,
 };
