@@ -28,18 +28,33 @@ WEIGHTS = [Control("weight of A", param="wa", min=-1.0, max=2.0, step=0.05, defa
            Control("weight of B", param="wb", min=-1.0, max=2.0, step=0.05, default=0.5)]
 
 
+CLOSEST = "Closest real products to the result"
+
+
+def _closest(z: np.ndarray) -> None:
+    idx, dist = cache.get_index(b).query(z, k=5)
+    product_strip(b, idx[0], dist[0], width=110, title=CLOSEST)
+
+
 @st.fragment
 def result_panel() -> None:
-    if mode == "A + B":
-        if browser_session():   # the blend follows the weights live; the rest on release
-            st.markdown("**Blend**", help="drag a weight: the picture follows at once")
-            wa, wb = live_sliders(b, key="live_weights", base=np.zeros(b.latent_dim),
-                                  basis=[anchors[0].z, anchors[1].z], controls=WEIGHTS,
-                                  caption="0.5 × A + 0.5 × B is the midpoint").values
-        else:
-            w1, w2 = st.columns(2)
-            wa, wb = (col.slider(c.label, c.min, c.max, c.default, c.step, key=c.param,
-                                 bind="query-params") for col, c in zip((w1, w2), WEIGHTS))
+    if mode == "A + B" and browser_session():
+        # the blend follows the weights live; the equation picture, its download and the
+        # closest products are made in the browser too, so a release costs the server nothing
+        st.markdown("**Blend**", help="drag a weight: the picture follows at once")
+        res = live_sliders(b, key="live_weights", base=np.zeros(b.latent_dim),
+                           basis=[anchors[0].z, anchors[1].z], controls=WEIGHTS,
+                           caption="0.5 × A + 0.5 × B is the midpoint", closest=5,
+                           closest_title=CLOSEST,
+                           equation=[("", anchors[0].image, "A", 0),     # (op, picture,
+                                     ("+", anchors[1].image, "B", 1)])   # label, weight)
+        if not res.closest_shown:   # the browser could not search the catalogue itself
+            _closest(res.z)
+        return
+    if mode == "A + B":   # no browser (AppTest): st.slider, everything made on the server
+        w1, w2 = st.columns(2)
+        wa, wb = (col.slider(c.label, c.min, c.max, c.default, c.step, key=c.param,
+                             bind="query-params") for col, c in zip((w1, w2), WEIGHTS))
         z = combine([anchors[0].z, anchors[1].z], [wa, wb])
         terms = [("", anchors[0].image, f"{wa:g} × A"), ("+", anchors[1].image, f"{wb:g} × B")]
     else:
@@ -50,9 +65,7 @@ def result_panel() -> None:
     st.image(pic)   # its own size: text and pixels stay sharp
     st.download_button("Download the equation (PNG)", png_bytes(pic), file_name="equation.png",
                        mime="image/png")
-    st.subheader("Closest real products to the result")
-    idx, dist = cache.get_index(b).query(z, k=5)
-    product_strip(b, idx[0], dist[0], width=110)
+    _closest(z)
 
 
 result_panel()

@@ -3,8 +3,9 @@
 The sliders page decodes with onnxruntime-web while a slider is dragged: the pixels match the
 server's decode, nothing reaches the server until release, the URL is replaced in place (Back
 returns to the page as it was left), a phone keeps the picture in view (the home page's hero
-and its first control above the fold too), and without
-WebAssembly the server's picture is shown instead.
+and its first control above the fold too, and kept across a rerun), the arithmetic page
+draws its equation, its download and the 5 closest products in the browser (a weight's release
+sends the server nothing), and without WebAssembly the server's picture is shown instead.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from bench.appserver import CHROMIUM_FLAGS, start_app, stop_app, wait_idle
 from bench.bench_live import WS_COUNTER
 from explorer.latent.index import LatentIndex
+from explorer.latent.ops import combine
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.browser
@@ -294,6 +296,18 @@ def test_without_webassembly_the_server_decodes(server, browser, demo):
     assert page.locator("[data-testid='stMain'] [data-testid='stImage']",
                         has_text="distance").count() == 0
     page.close()
+    # arithmetic: the server decodes each release, and the equation follows that picture
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.add_init_script("window.__ksNoWasm = true")
+    page.goto(f"{server}/arithmetic")
+    wait_idle(page)
+    _wait(page, lambda s: s["mode"] == "server" and s["server"] >= 1, "the server picture")
+    page.locator("input.ks-range").first.focus()
+    page.keyboard.press("ArrowLeft")                  # weight of A: 0.5 -> 0.45
+    _wait(page, lambda s: s["values"] == [0.45, 0.5] and s["server"] >= 2, "its picture")
+    a, bb = 0, len(b) // 2
+    _assert_equation(page, b, a, bb, [0.45, 0.5], combine([b.mu[a], b.mu[bb]], [0.45, 0.5]))
+    page.close()
 
 
 @pytest.fixture(scope="module")
@@ -324,8 +338,10 @@ def test_the_interpolation_scrubber_and_the_arithmetic_weights_decode_live(serve
     assert _closest(page, [0.3])["indices"] == LatentIndex(b.mu).query(z, k=3)[0][0].tolist()
     page.close()
 
-    page = _open_live(browser, server, "arithmetic", viewport={"width": 1400, "height": 1000})
+    page = _open_live(browser, server, "arithmetic", viewport={"width": 1400, "height": 1000},
+                      init=WS_COUNTER, accept_downloads=True)
     frames = _state(page)["frames"]
+    sent0 = page.evaluate("() => window.__ws.sent.length")
     page.locator("input.ks-range").nth(1).focus()
     for _ in range(4):                                # weight of B: 0.5 -> 0.7
         page.keyboard.press("ArrowRight")
@@ -333,4 +349,37 @@ def test_the_interpolation_scrubber_and_the_arithmetic_weights_decode_live(serve
                "the weight of B")
     wait_idle(page)
     assert "wb=0.7" in page.url
+    # the 5 closest products and the equation picture are made in the browser: the weight's
+    # releases send the server nothing
+    a, bb = 0, len(b) // 2                            # the page's default anchors
+    z = combine([b.mu[a], b.mu[bb]], [0.5, 0.7])
+    assert _closest(page, [0.5, 0.7])["indices"] == LatentIndex(b.mu).query(z, k=5)[0][0].tolist()
+    _assert_equation(page, b, a, bb, [0.5, 0.7], z)
+    assert page.evaluate("() => window.__ws.sent.length") == sent0, \
+        "a weight's release reached the server"
     page.close()
+
+
+def _assert_equation(page, b, a: int, bb: int, weights: list[float], z: np.ndarray) -> None:
+    """The component's equation picture is the server's (equation_picture) for these weights:
+    its captions, and its downloaded PNG's size and pictures (the text is drawn by Chromium,
+    so only its pixels' places differ)."""
+    from PIL import Image
+    from explorer.render.pictures import equation_picture
+    key = ",".join(f"{w:g}" for w in weights)
+    page.wait_for_function(f"(k) => {{ const e = {ROOT}.querySelector('.ks-equation');"
+                           f" return e && e.dataset.values === k }}", arg=key, timeout=30_000)
+    label = page.evaluate(f"() => {ROOT}.querySelector('.ks-eq-canvas').getAttribute('aria-label')")
+    assert label == f"{weights[0]:g} × A + {weights[1]:g} × B = result", label
+    with page.expect_download() as dl:
+        page.locator(".ks-eq-download").click()
+    assert dl.value.suggested_filename == "equation.png"
+    got = np.asarray(Image.open(dl.value.path()).convert("RGB")).astype(int)
+    want = np.asarray(equation_picture(
+        [("", b.images[a], f"{weights[0]:g} × A"), ("+", b.images[bb], f"{weights[1]:g} × B")],
+        b.decode(z[None])[0])).astype(int)
+    assert got.shape == want.shape
+    t = 2 * b.image_size
+    for x in (16, 16 + t + 16 + 90, 16 + 2 * (t + 16 + 90)):   # A, B and the result
+        diff = np.abs(got[16:16 + t, x:x + t] - want[16:16 + t, x:x + t]).max()
+        assert diff <= 2, f"the equation's picture at x={x} differs by {diff}/255"

@@ -93,3 +93,42 @@ def test_gif_frames_are_crisp():
     first = np.asarray(gif.convert("RGB"))
     # nearest neighbour: each 2 x 2 block holds one colour (GIF palettes may requantise)
     assert np.array_equal(first[::2, ::2], first[1::2, 1::2])
+
+
+def test_the_browsers_equation_has_the_servers_layout_font_and_pictures():
+    """The live component draws equation_picture itself (explorer.app.live_equation): the spec
+    carries the same layout numbers, font and pictures, and a picture of the same size."""
+    import base64
+    from explorer.app.live_equation import equation_spec
+    rng = np.random.default_rng(2)
+    imgs = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)]
+    spec = equation_spec([("", imgs[0], "A", 0), ("+", imgs[1], "<b>B</b>", None)])
+    assert [(t["op"], t["label"], t["weight"]) for t in spec["terms"]] == \
+        [("", "A", 0), ("+", "<b>B</b>", None)]   # labels are drawn as text, never markup
+    for t, img in zip(spec["terms"], imgs):
+        head, data = t["image"].split(",", 1)
+        assert head == "data:image/png;base64"
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(data)))), img)
+    L = spec["layout"]
+    assert L == pictures.EQUATION_LAYOUT and (FONT_PATH.parent / spec["font"]).is_file()
+    assert spec["ascent"] == [font(L["op_size"]).getmetrics()[0],
+                              font(L["cap_size"]).getmetrics()[0]]
+    T = 64 * spec["scale"]                    # what equation.js computes
+    pic = equation_picture([("", imgs[0], "A"), ("+", imgs[1], "B")], imgs[2])
+    assert pic.size == (L["pad"] + 3 * (T + L["pad"]) + 2 * L["op_w"],
+                        2 * L["pad"] + T + L["cap_h"])
+    assert equation_spec([]) is None and equation_spec(None) is None
+    with pytest.raises(ValueError, match="'B'.*control index"):
+        equation_spec([("", imgs[0], "A", 0), ("+", imgs[1], "B", "wb")])
+
+
+def test_weights_read_the_same_in_the_browsers_equation():
+    """equation.js writes a weight with JavaScript's String(v) (url_number's mirror), the
+    server's picture with f"{v:g}": the same text for every value a weight slider can take."""
+    from explorer.app.live_decoder import Control, snap, url_number
+    c = Control("w", min=-1.0, max=2.0, step=0.05)
+    for v in np.arange(-1.0, 2.0001, 0.05):
+        w = snap(v, c)
+        assert f"{w:g}" == url_number(w), w
+    assert pictures.equation_caption("x" * 30) == "x" * 23 + "…"
+    assert pictures.equation_caption("0.5 × A") == "0.5 × A"

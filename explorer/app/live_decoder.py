@@ -3,7 +3,8 @@ decoder.onnx with onnxruntime-web (WebAssembly, vendored under explorer/app/stat
 no CDN), so the picture follows a slider continuously while it is dragged. With closest=k the
 browser also finds and shows the k closest real products on release (closest.js, over the files
 of explorer.app.live_catalogue), so a release sends the server nothing: the values reach it in
-the URL, which Streamlit's frontend sends with every later rerun.
+the URL, which Streamlit's frontend sends with every later rerun. With equation=[...] it also
+draws the equation picture and makes its download (explorer.app.live_equation).
 
 Python API (pages call these; no torch here)::
 
@@ -52,11 +53,13 @@ import numpy as np
 import streamlit as st
 
 from explorer.data.atomic import atomic_write_bytes
+from explorer.app.live_equation import equation_spec
 from explorer.render.pictures import pixel_scale
 
 PROJECT = "explorer"
 COMPONENT = f"{PROJECT}.live_decoder"
 DECODERS = "kickspace.decoders"
+FONTS = "kickspace.fonts"
 ASSET_DIR = Path(__file__).resolve().parent / "static" / "live_decoder"
 
 
@@ -155,6 +158,11 @@ def _register(manager) -> None:
         manager.register_from_manifest(ComponentManifest(
             name="kickspace", version="0", components=[ComponentConfig(
                 name="decoders", asset_dir=".")]), _served_dir())
+    if manager.get_component_asset_root(FONTS) is None:   # the pictures' one font (DejaVu Sans)
+        from explorer.render.pictures import FONT_PATH
+        manager.register_from_manifest(ComponentManifest(
+            name="kickspace", version="0", components=[ComponentConfig(
+                name="fonts", asset_dir=".")]), FONT_PATH.parent)
     from explorer.app.live_catalogue import COMPONENT as CATALOGUE, served_root
     if manager.get_component_asset_root(CATALOGUE) is None:
         manager.register_from_manifest(ComponentManifest(
@@ -299,7 +307,7 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
                  alt: str = "decoded sneaker", reset: bool = True,
                  server_image: bool = False, closest: int = 0,
                  closest_title: str = "Closest real products",
-                 notify: bool = True) -> LiveResult:
+                 notify: bool = True, equation: list | None = None) -> LiveResult:
     """Sliders that move a latent point, decoded live in the browser (see the module doc).
 
     base [D], basis [K, D], one Control per basis row. values: where to start when the
@@ -310,7 +318,10 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
     parameters (sync_query_params). closest > 0: the component finds and shows the closest
     real products itself (res.closest_shown; explorer.app.live_catalogue). notify=False: the
     server needs nothing from a release (the page shows nothing that depends on the values).
-    Either way, where the browser decodes, a release sends the server nothing; the values
+    equation [(operator, image [S, S, 3], label, control index or None)]: the component also
+    draws the equation picture (terms, "=", the decoded picture; "0.5 × A" under a weighted
+    term) and offers it as a PNG download, always for the values of the picture it shows
+    (explorer.render.pictures.equation_picture's layout and font). Either way, where the browser decodes, a release sends the server nothing; the values
     reach it in the URL with its next rerun."""
     basis = np.atleast_2d(np.asarray(basis, np.float32))
     if len(basis) != len(controls) or (values is not None and len(list(values)) != len(controls)):
@@ -322,7 +333,8 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
         sync_query_params(controls, vals)   # the browser already shows this URL
     z = combine_basis(base, basis, vals)
     spec = {"mode": "sliders", "base": _floats(base), "basis": [_floats(r) for r in basis],
-            "closest": _closest_spec(bundle, closest, closest_title), "quiet": not notify}
+            "closest": _closest_spec(bundle, closest, closest_title), "quiet": not notify,
+            "equation": equation_spec(equation)}
     _mount(bundle, key, spec, controls, vals, z, state, display=display, caption=caption,
            alt=alt, reset=reset, server_image=server_image, echo=settled)
     live = state.get("live") if isinstance(state, dict) else None

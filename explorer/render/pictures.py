@@ -51,31 +51,45 @@ def upscale(img: np.ndarray, size: int) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(sharp(np.asarray(img, np.uint8), size)))
 
 
+# the equation picture's layout, in px: the page draws it here (PIL) or, where the browser
+# decodes, the live component draws the same from these numbers (static/live_decoder/equation.js)
+EQUATION_LAYOUT = {"pad": 16, "op_w": 90, "cap_h": 28, "op_size": 30, "cap_size": 13,
+                   "op_dy": -18, "cap_dy": 6, "cap_max": 24, "op_fill": "#282828",
+                   "cap_fill": "#5a5a5a"}
+
+
+def equation_caption(caption: str) -> str:
+    """A term's caption as the picture shows it (at most cap_max characters)."""
+    n = EQUATION_LAYOUT["cap_max"]
+    return caption if len(caption) <= n else caption[:n - 1] + "…"
+
+
 def equation_picture(terms: list[tuple[str, np.ndarray, str]], result: np.ndarray,
                      tile: int = 160) -> Image.Image:
     """terms [(operator, image [S,S,3], caption)], operator '' for the first, '+' or '−'
     (a weight may be part of it, e.g. '+ 0.5 ×'); then '=' and the result. One picture."""
-    pad, op_w, cap_h = 16, 90, 28
+    L = EQUATION_LAYOUT
+    pad, op_w, cap_h = L["pad"], L["op_w"], L["cap_h"]
     tile = upscale(result, tile).width
     n = len(terms) + 1
     width = pad + n * (tile + pad) + (len(terms)) * op_w
     height = pad * 2 + tile + cap_h
     pic = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(pic)
-    big, small = font(30), font(13)
+    big, small = font(L["op_size"]), font(L["cap_size"])
     x = pad
     items = list(terms) + [("=", result, "result")]
     for i, (op, img, caption) in enumerate(items):
-        if i > 0 or op:
-            if i > 0:
-                w = draw.textlength(op, font=big)
-                draw.text((x + (op_w - w) / 2, pad + tile / 2 - 18), op, fill=(40, 40, 40),
-                          font=big)
-                x += op_w
+        if i > 0:
+            w = draw.textlength(op, font=big)
+            draw.text((x + (op_w - w) / 2, pad + tile / 2 + L["op_dy"]), op, fill=L["op_fill"],
+                      font=big)
+            x += op_w
         pic.paste(upscale(img, tile), (x, pad))
-        cap = caption if len(caption) <= 24 else caption[:23] + "…"
+        cap = equation_caption(caption)
         w = draw.textlength(cap, font=small)
-        draw.text((x + (tile - w) / 2, pad + tile + 6), cap, fill=(90, 90, 90), font=small)
+        draw.text((x + (tile - w) / 2, pad + tile + L["cap_dy"]), cap, fill=L["cap_fill"],
+                  font=small)
         x += tile + pad
     return pic
 

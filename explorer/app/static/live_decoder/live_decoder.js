@@ -3,6 +3,7 @@
 // Python side and data contract: explorer/app/live_decoder.py.
 
 import { ClosestStrip } from "./closest.js";
+import { EquationPicture } from "./equation.js";
 import { decimals, latent, snap } from "./maths.js";
 
 const VENDOR = new URL("./vendor/", import.meta.url);
@@ -70,10 +71,6 @@ function sameValues(a, b) {
   return a && b && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function fmt(v) {
-  return String(v);
-}
-
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -105,6 +102,7 @@ class LiveDecoder {
     this.resetButton.addEventListener("click", () => this.reset());
     this.panel.append(this.resetButton, this.controls);
     root.append(this.figure, this.panel);
+    this.equation = new EquationPicture(root);   // arithmetic: the picture drawn with its terms
     this.closest = new ClosestStrip(root);
     this.closestKey = null;
     this.closestFailed = false;
@@ -183,13 +181,14 @@ class LiveDecoder {
       this.setValues(incoming);
     }
     this.specKey = specKey;
+    this.equation.update(d.equation, new URL("../kickspace.fonts/", import.meta.url).href);
     this.setCaption();
     this.showClosest();
     // a rerun that began before this browser's last release (another widget's) may have put
     // the older values back in the URL: where the server never hears releases, the
     // component's values are the truth
     if (this.local()) this.writeUrl();
-    if (d.image && (this.mode !== "wasm" || specChanged)) this.showServerImage(d.image);
+    if (d.image && (this.mode !== "wasm" || specChanged)) this.showServerImage(d.image, incoming);
     if (!wasmAvailable()) {
       this.setMode("server");
       return;
@@ -290,11 +289,12 @@ class LiveDecoder {
     this.settle();
   }
 
-  showServerImage(url) {
+  showServerImage(url, values) {
     const img = new Image();
     img.onload = () => {
       if (this.mode === "wasm" && this.framesPainted) return;   // the browser's own is newer
       this.ctx.drawImage(img, 0, 0, this.canvas.width, this.canvas.height);
+      this.equation.draw(this.canvas, values);
       this.root.dataset.server = String((Number(this.root.dataset.server) || 0) + 1);
     };
     img.src = url;
@@ -322,6 +322,7 @@ class LiveDecoder {
       const rgba = out.rgba.data;
       stats.decodes.push(performance.now() - t1);
       this.ctx.putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, S * S * 4), S, S), 0, 0);
+      this.equation.draw(this.canvas, vals);
       this.framesPainted = (this.framesPainted || 0) + 1;
       this.root.dataset.frames = String(this.framesPainted);
       this.root.dataset.z = Array.from(z).join(",");
@@ -349,7 +350,7 @@ class LiveDecoder {
     d.controls.forEach((c, k) => {
       if (!c.param) return;
       if (this.values[k] === c.default) q.delete(c.param);
-      else q.set(c.param, fmt(this.values[k]));
+      else q.set(c.param, String(this.values[k]));
     });
     const search = q.toString();
     url.search = search ? `?${search}` : "";
