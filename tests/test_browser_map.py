@@ -1,7 +1,7 @@
 """The catalogue map in a real headless Chromium: the WebGL component draws, hover shows a
 product's picture and text (catalogue text as text, never HTML), a box drag and a click select
 products in Python, the URL keeps the selection and a reload restores it; a click on empty
-space clears it.
+space clears it, a click on a product's picture (zoomed in) selects it.
 
 Mouse input is dispatched inside the component's frame (bench/mapdrive.py says why). Reuses
 the server and browser fixtures of tests/test_browser.py; tags go to a temporary folder.
@@ -163,6 +163,25 @@ def test_hover_select_url_and_reload(map_server, browser, shots):  # noqa: F811
     assert "view" in parse_qs(urlparse(page.url).query)
     page.screenshot(path=str(shots / "catalogue_map_zoomed.png"))
 
+    # zoomed in, a click on a product's picture away from its point selects that product
+    pics = frame.evaluate("() => kickspaceMap.pictures")      # [product, x, y, size]
+
+    def alone(a) -> bool:                                     # overlaps no other picture
+        return all(b is a or a[1] + a[3] < b[1] or b[1] + b[3] < a[1] or a[2] + a[3] < b[2]
+                   or b[2] + b[3] < a[2] for b in pics)
+    w, h = mapdrive.size(frame)
+    c, px, py, size = next(p for p in pics if alone(p) and p[1] > 0 and p[2] > 0
+                           and p[1] + p[3] < w and p[2] + p[3] < h)
+    px, py = px + size * 0.12, py + size * 0.12
+    mapdrive.hover(frame, px, py)
+    assert frame.evaluate("() => kickspaceMap.hovered") == -1    # no point there
+    mapdrive.click(frame, px, py)
+    assert _selected(page) == 1
+    deadline = time.time() + 30
+    while "sel=" not in page.url and time.time() < deadline:
+        time.sleep(0.3)
+    assert json.loads(parse_qs(urlparse(page.url).query)["sel"][0]) == \
+        {"kind": "skus", "skus": [str(md["sku"][c])]}
     page.close()
 
 

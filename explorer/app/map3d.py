@@ -194,7 +194,7 @@ def box_selection(bundle: Bundle, d: dict, visible: np.ndarray) -> np.ndarray:
 def _select_around(bundle: Bundle, xyz: np.ndarray, name: str, visible: np.ndarray,
                    matches: np.ndarray, overlays: list[dict]) -> None:
     """"Select around": the k products nearest a search match or the photo in this 3-D map
-    become the selection (a click on a 3-D point cannot reach the app; module docstring)."""
+    become the selection (besides a click on a product or a box on the view)."""
     anchors: dict[str, tuple[np.ndarray, str]] = {}
     photo = next((o for o in overlays if o["kind"] == "photo"), None)
     if photo is not None:

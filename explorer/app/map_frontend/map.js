@@ -30,6 +30,7 @@ let centre = [0, 0], half = 1;
 let matches = new Int32Array(0);
 let lastView = null, lassoing = false, lassoKind = "lasso";
 let viewTimer = null, overlayQueued = false;
+let pictures = [];     // zoomed in: the pictures drawn, [point, x, y, size] in CSS px of #wrap
 
 // ------------------------------------------------------------------ Streamlit protocol
 // (protocol.js: the render queue, the value sent back with its event seqs, errors)
@@ -131,6 +132,7 @@ function drawOverlay() {
   for (const o of args.overlays || []) if (o.kind === "contour") contour(uctx, o);
   const ctx = canvas2d(over, w, h, dpr);
   let thumbs = 0;
+  pictures = [];
   // zoomed in: product pictures replace the points
   if (args.thumbs) {
     // the share of the map in view (about distance^2) says when it is worth asking for them
@@ -141,7 +143,10 @@ function drawOverlay() {
       for (const p of inView) {
         const c = catIndex(p);
         const [sx, sy] = toScreen(xs[p], ys[p]);
-        if (drawThumb(ctx, c, sx - size / 2, sy - size / 2, size)) thumbs += 1;
+        if (drawThumb(ctx, c, sx - size / 2, sy - size / 2, size)) {
+          thumbs += 1;
+          pictures.push([p, sx - size / 2, sy - size / 2, size]);
+        }
         else want(shardOf(c));
       }
     }
@@ -277,9 +282,10 @@ function createPlot(a) {
     if (!lassoing && points.length === 1) send({ kind: "click", index: catIndex(points[0]) });
   });
   plot.subscribe("deselect", () => { statusEl.textContent = ""; send({ kind: "clear" }); });
-  // a click on empty space clears the selection (regl-scatterplot clears only on a double
-  // click or Escape). Its own click handler, added before this one, has already picked the
-  // point under the mouse, if any: the selection unchanged and nothing hovered is a miss
+  // a click off every point: on a product's picture (zoomed in) it selects that product, on
+  // empty space it clears the selection (regl-scatterplot clears only on a double click or
+  // Escape). Its own click handler, added before this one, has already picked the point under
+  // the mouse, if any: the selection unchanged and nothing hovered is a miss
   let press = null;
   glCanvas.addEventListener("mousedown", (e) => {
     press = { x: e.clientX, y: e.clientY, sel: plot.get("selectedPoints") };
@@ -290,6 +296,10 @@ function createPlot(a) {
     if (!p || Math.hypot(e.clientX - p.x, e.clientY - p.y) >= 3 || hovered >= 0) return;
     const now = plot.get("selectedPoints");
     if (now.length !== p.sel.length || now.some((v, i) => v !== p.sel[i])) return;
+    const r = glCanvas.getBoundingClientRect(), mx = e.clientX - r.left, my = e.clientY - r.top;
+    const pic = pictures.findLast(([, x, y, size]) => mx >= x && mx <= x + size &&
+                                                       my >= y && my <= y + size);
+    if (pic) { plot.select([pic[0]]); return; }  // its "select" event sends the click
     if (now.length) plot.deselect();            // its "deselect" event sends the clear
     else if (u8(args.selected).length) { statusEl.textContent = ""; send({ kind: "clear" }); }
   });
@@ -366,4 +376,5 @@ window.kickspaceMap = {
   screenOf: (p) => toScreen(xs[p], ys[p]), shards,
   dataScreen: (x, y) => toScreen(...dataToGl(x, y)),    // map coordinates -> CSS px
   get hovered() { return hovered >= 0 ? catIndex(hovered) : -1; }, refreshTip,
+  get pictures() { return pictures.map(([p, ...rest]) => [catIndex(p), ...rest]); },
 };
