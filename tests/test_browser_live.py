@@ -383,3 +383,40 @@ def _assert_equation(page, b, a: int, bb: int, weights: list[float], z: np.ndarr
     for x in (16, 16 + t + 16 + 90, 16 + 2 * (t + 16 + 90)):   # A, B and the result
         diff = np.abs(got[16:16 + t, x:x + t] - want[16:16 + t, x:x + t]).max()
         assert diff <= 2, f"the equation's picture at x={x} differs by {diff}/255"
+
+
+REPEAT_APP = '''import numpy as np
+import streamlit as st
+from explorer.app import cache
+from explorer.app.live_decoder import Control, live_sliders
+b = cache.get_bundle(str(cache.DEFAULT_BUNDLE))
+runs = st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+live_sliders(b, key="start", base=b.mu[0], basis=np.eye(b.latent_dim, dtype=np.float32)[:1],
+             controls=[Control("move")], values=[0.0], caption=f"run {runs}", notify=False)
+st.button("rerun")
+'''
+
+
+@pytest.mark.slow
+def test_a_rerun_that_repeats_the_start_keeps_what_was_moved(browser, tmp_path):
+    """The home hero's contract, where the rest of the component's data changes (here its
+    caption): the server repeating its starting values is no news, so the browser keeps what
+    was moved."""
+    script = tmp_path / "repeat_app.py"
+    script.write_text(REPEAT_APP)
+    proc, url = start_app(script=script, log=tmp_path / "server.log", timeout=90,
+                          env={"KICKSPACE_DATA_DIR": str(tmp_path / "data")})
+    try:
+        page = _open_live(browser, url, "", viewport={"width": 1000, "height": 800})
+        page.locator("input.ks-range").first.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        _wait(page, lambda s: s["values"] == [0.5], "the keyboard moves")
+        page.get_by_role("button", name="rerun").click()
+        page.wait_for_function(f"() => {ROOT}.querySelector('figcaption').textContent"
+                               f" === 'run 2'", timeout=30_000)
+        wait_idle(page)
+        assert _state(page)["values"] == [0.5], "the repeated start undid the move"
+        page.close()
+    finally:
+        stop_app(proc)
