@@ -321,8 +321,9 @@ def live_sliders(bundle, *, key: str, base: np.ndarray, basis: np.ndarray,
     equation [(operator, image [S, S, 3], label, control index or None)]: the component also
     draws the equation picture (terms, "=", the decoded picture; "0.5 × A" under a weighted
     term) and offers it as a PNG download, always for the values of the picture it shows
-    (explorer.render.pictures.equation_picture's layout and font). Either way, where the browser decodes, a release sends the server nothing; the values
-    reach it in the URL with its next rerun."""
+    (explorer.render.pictures.equation_picture's layout and font). Either way, where the
+    browser decodes, a release sends the server nothing; the values reach it in the URL with
+    its next rerun."""
     basis = np.atleast_2d(np.asarray(basis, np.float32))
     if len(basis) != len(controls) or (values is not None and len(list(values)) != len(controls)):
         raise ValueError(f"{len(controls)} controls need as many basis rows and values")
