@@ -61,7 +61,8 @@ def _hero_choices(wide: bool = False) -> tuple[int, int, int]:
     dims = order[:3]
     with c2:
         dim = st.segmented_control("Factor", dims, default=dims[0], key="hero_dim",
-                                   on_change=_start_at_zero, format_func=lambda d: esc(dim_label(d, names).replace(
+                                   on_change=_start_at_zero,
+                                   format_func=lambda d: esc(dim_label(d, names).replace(
                                        f" ({SUGGESTED})", "")))
     return pick, (pick + 1) % len(featured), dims[0] if dim is None else int(dim)
 
