@@ -18,6 +18,7 @@ from explorer.app import cache, cache_map, map3d, map_layers, map_sections, mapc
 from explorer.render import mapview
 from explorer.store.annotations import UNTAGGED, AnnotationStoreError
 from explorer.data.imagestore import COLS, PER_SHARD
+from explorer.app.live_decoder import browser_session
 from explorer.app.widgets import current_bundle, esc
 
 b = current_bundle()
@@ -35,6 +36,9 @@ if ss.get("map_bundle") != b.key:          # another bundle: forget selections m
     ss["map_bundle"] = b.key
     for k in ("pick", "map_seq", "flash", "import_done", "map_need", "map_view0"):
         ss.pop(k, None)
+
+if mapcomponent.has_shown(ss.get("map")):  # this session's map has been on screen once
+    ss["map_drawn"] = True
 
 st.title(":material/map: Catalogue map")
 st.caption("Every product placed by its visual factors: neighbours look alike. Click a "
@@ -64,7 +68,11 @@ with st.sidebar:
                                 bind="query-params",
                                 format_func=lambda c: "nothing" if c == "none" else c)
     colour_by, colour_column = colour_choices[colour_label]
-    layers = map_layers.sidebar(b)        # contours, an uploaded photo, an interpolation path
+    # A browser's first visit draws the 2-D map first: controls left at their defaults and
+    # the panels under the map follow once the component says it has drawn (one more run)
+    early = not view_3d and browser_session() and not ss.get("map_drawn")
+    # contours, an uploaded photo, an interpolation path
+    layers = map_layers.sidebar(b) if not early or map_layers.in_use(b) else map_layers.Choice()
 
 shown = method if (method in b.projections or method == "pca") else "pca"
 if shown != method:
@@ -78,20 +86,23 @@ ranges: dict[str, tuple[float, float]] = {}
 tag_filter: list[str] = []
 with st.expander(":material/filter_alt: Filters", expanded=any(k.startswith(("flt_", "rng_"))
                                                                 for k in qp)):
-    grid = st.columns(3)
-    for j, (c, opts) in enumerate(columns["values"].items()):
-        chosen[c] = grid[j % 3].multiselect(esc(c), opts, key=f"flt_{c}", placeholder="any",
-                                            bind="query-params")
-    for j, (c, (lo, hi, step)) in enumerate(columns["ranges"].items(), start=len(chosen)):
-        got = grid[j % 3].slider(esc(c), lo, hi, (lo, hi), step=step, key=f"rng_{c}",
-                                 bind="query-params")
-        if tuple(got) != (lo, hi):
-            ranges[c] = got
-    if store is not None:
-        tag_names = store.tags()["tag"].tolist()
-        if tag_names:
-            tag_filter = st.multiselect("has any of these tags", tag_names, key="flt_tags",
-                                        placeholder="any")
+    if early and not any(k.startswith(("flt_", "rng_")) for k in qp):
+        st.caption("The filters appear as soon as the map is drawn.")
+    else:
+        grid = st.columns(3)
+        for j, (c, opts) in enumerate(columns["values"].items()):
+            chosen[c] = grid[j % 3].multiselect(esc(c), opts, key=f"flt_{c}",
+                                                placeholder="any", bind="query-params")
+        for j, (c, (lo, hi, step)) in enumerate(columns["ranges"].items(), start=len(chosen)):
+            got = grid[j % 3].slider(esc(c), lo, hi, (lo, hi), step=step, key=f"rng_{c}",
+                                     bind="query-params")
+            if tuple(got) != (lo, hi):
+                ranges[c] = got
+        if store is not None:
+            tag_names = store.tags()["tag"].tolist()
+            if tag_names:
+                tag_filter = st.multiselect("has any of these tags", tag_names, key="flt_tags",
+                                            placeholder="any")
 masks = {"__all__": mapview.filter_mask(md, chosen, ranges)}
 if tag_filter:
     with_tags = set().union(*(store.skus_with(t) for t in tag_filter))
@@ -256,6 +267,17 @@ else:
     st.caption(f"{LABEL[shown]} map: {note}. Click empty space on the map to clear the selection.")
 
 _sync_url()
+if early and len(visible):
+    if mapcomponent.has_shown(value):
+        ss["map_drawn"] = True
+        st.rerun()
+    st.caption(":material/hourglass_top: The histograms, the selection, the clusters and the "
+               "tags follow as soon as the map is drawn.")
+    st.button("Show them now", key="map_rest", on_click=lambda: ss.update(map_drawn=True))
+    st.stop()
+elif early:                                # nothing drawn, nothing to wait for
+    ss["map_drawn"] = True
+    st.rerun()
 selected_now = np.asarray(ss["pick"]["indices"], np.int64) if ss.get("pick") else \
     np.zeros(0, np.int64)
 

@@ -323,3 +323,33 @@ def test_overlays_photo_path_and_contours_reach_the_component(tag_db):
     _ok(at)
     assert [o["kind"] for o in _map(at)[0]["overlays"]] == ["path", "star"]
 
+
+
+def test_a_browsers_first_visit_draws_the_map_before_the_panels(tag_db, monkeypatch):
+    """In a browser, the first run stops after the map (no filter widgets unless the link
+    sets some, no panels under it); once the component says it has drawn, the next run draws
+    the whole page. AppTest has no browser, so browser_session is forced on here."""
+    from explorer.app import live_decoder
+    monkeypatch.setattr(live_decoder, "browser_session", lambda: True)
+    at = _open()
+    assert _map(at)[0]["n"] == len(_bundle())
+    assert any("follow as soon as the map is drawn" in c.value for c in at.caption)
+    assert not at.multiselect and not [s for s in at.subheader if "Clusters" in s.value]
+    at.session_state["map"] = {"seq": 1, "event": None, "view": None, "need": [],
+                               "shown": len(_bundle())}
+    at.run()
+    _ok(at)
+    assert not any("follow as soon as" in c.value for c in at.caption)
+    assert [s for s in at.subheader if "Clusters" in s.value]
+    assert at.multiselect(key="flt_brand") is not None
+
+    # a link with a filter: its widgets come at once (the map needs their values), and the
+    # escape hatch shows the rest even if the component never reports
+    brand = _bundle().metadata["brand"].value_counts().index[0]
+    at = _open({"flt_brand": brand})
+    assert at.multiselect(key="flt_brand").value == [brand]
+    assert not [s for s in at.subheader if "Clusters" in s.value]
+    _button(at, "map_rest").click()
+    at.run()
+    _ok(at)
+    assert [s for s in at.subheader if "Clusters" in s.value]

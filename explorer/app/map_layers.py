@@ -56,6 +56,15 @@ class Choice:
     path: dict | None = None         # remember_path's record, when shown
 
 
+def in_use(bundle: Bundle) -> bool:
+    """Whether any layer is on or waiting (contours asked for in the link, a photo or a path
+    remembered in this session): the sidebar's controls must then be drawn at once."""
+    ss = st.session_state
+    return ("contours" in st.query_params or bool(ss.get("contours"))
+            or _mine(bundle, PHOTO) is not None or _mine(bundle, PATH) is not None
+            or ss.get("map_photo_up") is not None)
+
+
 def sidebar(bundle: Bundle) -> Choice:
     """The sidebar's "On the map" controls (call inside `with st.sidebar`)."""
     from explorer.app import cache_hygiene

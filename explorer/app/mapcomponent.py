@@ -230,6 +230,15 @@ def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[i
     return event, view, need
 
 
+def has_shown(value: Any) -> bool:
+    """Whether the component has said its first draw is over (drawn, or failed: either way
+    nothing is gained by holding the rest of the page back any longer)."""
+    if not isinstance(value, Mapping):
+        return False
+    shown = value.get("shown")
+    return isinstance(shown, (int, float)) and not isinstance(shown, bool)
+
+
 def event_selection(event: MapEvent, xy: np.ndarray, visible: np.ndarray) -> np.ndarray:
     """Catalogue indices an event selects among `visible` (every filtered item, drawn or
     not): a click its item, a box or lasso every item inside it."""

@@ -31,13 +31,22 @@ let matches = new Int32Array(0);
 let lastView = null, lassoing = false, lassoKind = "lasso";
 let viewTimer = null, overlayQueued = false;
 let pictures = [];     // zoomed in: the pictures drawn, [point, x, y, size] in CSS px of #wrap
+let shown = null;  // products drawn (-1: the draw failed), told to Python once: reportShown
 
 // ------------------------------------------------------------------ Streamlit protocol
 // (protocol.js: the render queue, the value sent back with its event seqs, errors)
 const { send, setHeight } = connect({
   render, statusEl, what: "The map",
-  extra: () => ({ view: lastView, need: thumbs.needList() }),
+  extra: () => ({ view: lastView, need: thumbs.needList(), shown }),
+  onError: () => reportShown(-1),
 });
+// The page holds back its panels on a first visit until the map is on screen (or has
+// failed): say so once, after the first draw.
+function reportShown(count) {
+  if (shown !== null) return;
+  shown = count;
+  send(null);
+}
 
 // ------------------------------------------------------------------ coordinates
 const toData = ([gx, gy]) => [centre[0] + gx * half, centre[1] + gy * half];
@@ -349,6 +358,7 @@ async function render(a) {
     document.body.dataset.drawn = String(a.n);
     document.body.dataset.drawMs = String(Math.round(performance.now() - t0));
     document.body.dataset.state = "drawn";
+    reportShown(a.n);
   }
   if (a.view && a.view_key !== viewKey) {
     viewKey = a.view_key;

@@ -8,8 +8,9 @@
 
 // render(args): draw what Python sent (one at a time: a draw must finish before the next
 // starts); extra(): the rest of the value ({view, need}); statusEl: where an error is said,
-// `what` naming the view ("The map"); eseq: the first event seq.
-export function connect({ render, extra, statusEl, what, eseq = 0 }) {
+// `what` naming the view ("The map"); onError: called after an error is shown; eseq: the
+// first event seq.
+export function connect({ render, extra, statusEl, what, onError = () => {}, eseq = 0 }) {
   let seq = 0, lastEvent = null;
   function post(type, data) {
     window.parent.postMessage({ isStreamlitMessage: true, type, ...data }, "*");
@@ -26,6 +27,7 @@ export function connect({ render, extra, statusEl, what, eseq = 0 }) {
     statusEl.textContent = `${what} could not be drawn: ` + (err && err.message ? err.message : err);
     document.body.dataset.state = "error";
     console.error(err);
+    onError(err);
   }
   let rendering = Promise.resolve();
   window.addEventListener("message", (e) => {
