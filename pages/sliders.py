@@ -19,10 +19,11 @@ b = current_bundle()
 st.title(":material/tune: Factor sliders")
 st.caption("Take one sneaker and move one latent factor at a time. Sliders are ordered by how "
            "much information each factor carries (mean KL over the catalogue); the range is "
-           "−3 to +3 around the anchor, on the prior's scale.")
+           "−3 to +3 standard deviations of the catalogue along the factor, around the anchor.")
 
 order = cache.dimension_order(b)
 kl = cache.kl_per_dim(b)
+unit = cache.factor_scale(b)                 # one slider step of 1: the catalogue's spread
 names = cache_names.slider_names(b)          # saved names, else confirmed suggestions
 changes = cache_names.factor_descriptions(b)  # what visibly changes, from decoded pictures
 directions = load_directions(b.path, b.key, b.latent_dim)  # saved in the disentanglement lab
@@ -31,13 +32,15 @@ dims = active + [d for d in order if d not in active]
 CONTROLS = [Control(dim_label(d, names), param=f"d{d}",
                     help=("" if d in active else "near-inactive: ")
                     + (f"changes {changes[d]}; " if d in changes else "")
-                    + f"mean KL {kl[d]:.2f} nats over the catalogue") for d in dims]
+                    + f"mean KL {kl[d]:.2f} nats over the catalogue; one unit is one standard "
+                    f"deviation of the catalogue along it ({unit[d]:.2f} on the latent's scale)")
+            for d in dims]
 CONTROLS += [Control(x.name, param=slider_key(x),
                      help=f"{x.method}: {x.negative} → {x.positive}, held-out accuracy "
                           f"{x.accuracy:.0%}; one unit is one standard deviation of the "
                           f"catalogue along the direction (fitted in the Disentanglement lab)")
              for x in directions]
-BASIS = np.concatenate([np.eye(b.latent_dim, dtype=np.float32)[dims],
+BASIS = np.concatenate([np.eye(b.latent_dim, dtype=np.float32)[dims] * unit[dims, None],
                         np.asarray([x.vector * x.scale for x in directions], np.float32)
                         .reshape(-1, b.latent_dim)])
 
@@ -86,7 +89,8 @@ else:
 
 st.divider()
 st.subheader("Traversal grid")
-st.caption("One row per factor, columns from −3 to +3 around the anchor.")
+st.caption("One row per factor, columns from −3 to +3 standard deviations of the catalogue "
+           "around the anchor, as the sliders.")
 n_rows = st.slider("Factors to show", 1, b.latent_dim, min(b.latent_dim, 10), key="grid_rows")
 cols = st.select_slider("Columns", options=[5, 7, 9, 11], value=7, key="grid_cols")
 

@@ -63,6 +63,12 @@ def demo():
     return b, [int(d) for d in dimension_order(b.mu, b.logvar)]
 
 
+def _unit(b) -> np.ndarray:
+    """One slider unit per dimension: the catalogue's spread (what the sliders page uses)."""
+    from explorer.latent.ops import factor_scale
+    return factor_scale(b.mu, b.logvar)
+
+
 def _state(page) -> dict:
     return page.evaluate(f"""() => {{ const r = {ROOT}; if (!r) return null;
         return {{mode: r.dataset.mode, frames: Number(r.dataset.frames || 0),
@@ -130,7 +136,7 @@ def test_drag_decodes_in_the_browser_like_the_server_and_nothing_reaches_it(
     # the browser's latent is the anchor moved along the first slider's dimension
     z = np.asarray([float(t) for t in st["z"].split(",")], np.float32)
     want_z = b.mu[0].copy()
-    want_z[order[0]] += np.float32(v)
+    want_z[order[0]] += np.float32(v) * _unit(b)[order[0]]   # in the catalogue's std
     np.testing.assert_allclose(z, want_z, atol=1e-5)
     # and its pixels are the server's decode of that latent
     diff = np.abs(_pixels(page).astype(int) - b.decode(z[None])[0].astype(int))
@@ -171,7 +177,7 @@ def test_reload_and_a_later_rerun_keep_the_sliders_and_products_from_the_url(
     st = _wait(page, lambda s: s["values"][2] == pytest.approx(-0.8), "the keyboard moves")
     before = _closest(page, st["values"])["indices"]
     z = b.mu[0].copy()
-    z[order[2]] += np.float32(-0.8)
+    z[order[2]] += np.float32(-0.8) * _unit(b)[order[2]]
     assert before == LatentIndex(b.mu).query(z, k=3)[0][0].tolist()
     # another widget reruns the whole page: the server reads the values from the URL
     page.get_by_role("slider", name="Factors to show").focus()
@@ -283,7 +289,7 @@ def test_without_webassembly_the_server_decodes(server, browser, demo):
     _wait(page, lambda s: s["values"][0] == pytest.approx(-0.5), "the keyboard moves")
     wait_idle(page)
     z = b.mu[0].copy()
-    z[order[0]] += np.float32(-0.5)
+    z[order[0]] += np.float32(-0.5) * _unit(b)[order[0]]
     want = b.decode(z[None])[0].astype(int)
     deadline = time.monotonic() + 30
     while np.abs(_pixels(page).astype(int) - want).max() > 2 and time.monotonic() < deadline:

@@ -59,3 +59,20 @@ def test_offsets_and_change_points():
     unit = np.eye(8, dtype=np.float32)[3]
     assert apply_offsets(A, {}, directions=[(unit, 1.5)])[3] == pytest.approx(A[3] + 1.5)
     assert change_points([4, 4, 7, 7, 7, 2]) == [2, 5]
+
+
+def test_factor_scale_is_the_aggregate_posteriors_spread():
+    from explorer.latent.ops import factor_scale
+    rng = np.random.default_rng(0)
+    mu = np.zeros((20_000, 3), np.float32)
+    mu[:, 0] = rng.normal(0, 2.0, len(mu))          # spread 2 in the means
+    mu[:, 1] = rng.normal(0, 0.5, len(mu))
+    logvar = np.full_like(mu, np.log(0.25))           # every sigma² is 0.25
+    got = factor_scale(mu, logvar)
+    np.testing.assert_allclose(got, np.sqrt([4.0 + 0.25, 0.25 + 0.25, 0.25]), rtol=0.03)
+    # deterministic (no logvar): the means alone; a dimension that never moves keeps 1
+    np.testing.assert_allclose(factor_scale(mu), [2.0, 0.5, 1.0], rtol=0.03)
+    # the traversal grid steps in these units
+    from explorer.latent.ops import traversal
+    row = traversal(np.zeros(3, np.float32), [0], np.array([-3.0, 3.0]), scale=got)[0]
+    np.testing.assert_allclose(row[:, 0], [-3 * got[0], 3 * got[0]])

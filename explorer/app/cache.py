@@ -236,6 +236,20 @@ def kl_per_dim(bundle: Bundle) -> np.ndarray:
     return _kl_per_dim(str(p), _stamp(p))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _factor_scale(path: str, stamp: float) -> np.ndarray:
+    from explorer.latent.ops import factor_scale
+    b = _load_bundle(path, stamp)
+    return factor_scale(b.mu, None if b.model.deterministic else b.logvar)
+
+
+def factor_scale(bundle: Bundle) -> np.ndarray:
+    """One slider unit per latent dimension [D]: the catalogue's standard deviation along it
+    (explorer.latent.ops.factor_scale)."""
+    p = bundle.path.resolve()
+    return _factor_scale(str(p), _stamp(p))
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _encode_upload(path: str, stamp: float, data: bytes) -> tuple[np.ndarray, np.ndarray]:
     from explorer.data.images import load_and_preprocess

@@ -69,7 +69,7 @@ def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, lab
     bb = cache.get_bundle(path)
     z = np.frombuffer(z_bytes, np.float32)
     values = np.linspace(-3, 3, n_cols)
-    grid = traversal(z, list(dims), values)
+    grid = traversal(z, list(dims), values, scale=cache.factor_scale(bb))
     imgs = bb.decode(grid.reshape(-1, grid.shape[-1])).reshape(len(dims), n_cols,
                                                                 *bb.images[0].shape)
     sheet = row_labelled_grid(imgs, list(labels), [f"{v:+.1f}" for v in values], scale=1)
@@ -77,7 +77,8 @@ def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, lab
 
 
 def traversal_grid_png(bundle: Bundle, z: np.ndarray, dims, n_cols: int, labels) -> bytes:
-    """PNG: one row per latent dimension in dims, n_cols values from -3 to +3 around z."""
+    """PNG: one row per latent dimension in dims, n_cols values from -3 to +3 around z, in
+    the catalogue's standard deviations along each (cache.factor_scale)."""
     return _grid_png(str(bundle.path), bundle.key, np.asarray(z, np.float32).tobytes(),
                      tuple(int(d) for d in dims), int(n_cols), tuple(labels))
 

@@ -63,6 +63,20 @@ def analogy(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return combine([a, b, c], [1.0, -1.0, 1.0])
 
 
+def factor_scale(mu: np.ndarray, logvar: np.ndarray | None = None) -> np.ndarray:
+    """The catalogue's spread along each latent dimension [D]: the standard deviation of
+    the aggregate posterior, sqrt(Var(mu) + E[exp(logvar)]) (of mu alone where logvar is None:
+    deterministic models). It is 1 where a model matches its prior; trained models settle
+    anywhere between ~0.5 and ~2, so sliders and traversals step in these units and ±3 reaches
+    the catalogue's own extremes. A dimension with no spread at all keeps the prior's 1."""
+    mu = np.asarray(mu, np.float64)
+    var = mu.var(axis=0)
+    if logvar is not None:
+        var = var + np.exp(np.clip(np.asarray(logvar, np.float64), -30.0, 30.0)).mean(axis=0)
+    scale = np.sqrt(var)
+    return np.where(np.isfinite(scale) & (scale > 1e-6), scale, 1.0).astype(np.float32)
+
+
 def traversal(z: np.ndarray, dims: list[int] | np.ndarray, values: np.ndarray,
               scale: np.ndarray | None = None) -> np.ndarray:
     """One row per dimension: z with that dimension set to z[d] + v·scale[d] for each v.
