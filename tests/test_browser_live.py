@@ -239,7 +239,7 @@ def test_a_phone_keeps_the_picture_in_view_while_sliding(server, browser, shots)
         slider = rows.nth(k).bounding_box()
         assert 0 <= canvas[0] and canvas[1] <= 844, f"picture out of view at slider {k}: {canvas}"
         assert slider["y"] >= canvas[1] - 1, "the slider hides under the picture"
-        assert slider["y"] + slider["height"] <= 844
+        assert slider["y"] + slider["height"] <= 844 + 1      # sub-pixel layout rounding
     page.screenshot(path=str(shots / "sliders_phone.png"))
     page.close()
 
