@@ -83,6 +83,8 @@ def box_select(page, want: int) -> tuple[float, int]:
     """Drag a box around the densest blob's centre holding about `want` products; returns
     (seconds from the release until Python's count is on the page, products selected)."""
     frame = mapdrive.map_frame(page, 600)
+    if "catalogue_map" in page.url:
+        mapdrive.page_complete(page, 600)
     wait_idle(page, 600)
     # centre the box on the median point and size it so that it holds about `want` of the
     # drawn points: the want-th smallest Chebyshev distance from the centre in screen pixels

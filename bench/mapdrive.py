@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+from bench.appserver import wait_idle
+
 FRAME = "iframe[title*='kickspace_map']"
 
 
@@ -20,6 +22,14 @@ def map_frame(page, timeout: float = 120.0):
     frame = page.locator(FRAME).first.element_handle().content_frame()
     frame.wait_for_selector("body[data-state='drawn']", timeout=timeout * 1000)
     return frame
+
+
+def page_complete(page, timeout: float = 180.0) -> None:
+    """Wait until the catalogue map page has drawn its panels too: on a browser's first
+    visit they follow the map's first draw (one more script run), and the scroll bar they
+    bring narrows the map by a few pixels, moving every point on screen."""
+    page.get_by_role("heading", name="Tags").first.wait_for(timeout=timeout * 1000)
+    wait_idle(page, timeout)
 
 
 def _fire(frame, kind: str, x: float, y: float, buttons: int,

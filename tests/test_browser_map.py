@@ -43,6 +43,7 @@ def _open_map(browser, url: str, query: str = "", viewport=(1400, 1600)):  # noq
     wait_idle(page, 180)
     page.get_by_role("heading", name="Catalogue map").first.wait_for(timeout=60_000)
     frame = mapdrive.map_frame(page)
+    mapdrive.page_complete(page)     # the panels follow the map's first draw (and move it)
     assert_no_exception(page, "catalogue_map")
     return page, frame
 
