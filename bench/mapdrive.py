@@ -117,9 +117,20 @@ def hover(frame, x: float, y: float) -> None:
     _fire(frame, "mousemove", x, y, 0, "window")
 
 
-def mode(frame, name: str) -> None:
-    """"panZoom", "rectangle" (Box) or "freeform" (Lasso): the toolbar's buttons."""
+def mode(frame, name: str, timeout: float = 30.0) -> None:
+    """"panZoom", "rectangle" (Box) or "freeform" (Lasso): the toolbar's buttons. Returns
+    once the plot has taken the mode: a drag dispatched right after the click could otherwise
+    still pan (or lasso), which looked like a box cut short."""
     frame.locator(f"button[data-mode='{name}']").click()
+    want = "panZoom" if name == "panZoom" else "lasso"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = frame.evaluate("() => { const p = kickspaceMap.plot;"
+                             " return [p.get('mouseMode'), p.get('lassoType')]; }")
+        if got[0] == want and (name == "panZoom" or got[1] == name):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"the map did not take the {name} mode: {got}")
 
 
 def point_px(frame, catalogue_index: int) -> tuple[float, float] | None:

@@ -239,7 +239,8 @@ else:
         packed, colours, n_total=N, selected=selected, matches=matches[:20_000],
         shards=shard_urls, thumbs={"size": b.images.size, "cols": COLS, "per_shard": PER_SHARD},
         view=view0 if view0 and len(view0) == 3 else None, view_key=ss["map_view0"],
-        overlays=map_layers.overlays(b, xy, shown, visible, layers), height=560, key="map")
+        overlays=map_layers.overlays(b, xy, shown, visible, layers), height=560,
+        report_shown=early, key="map")
     event, view, wanted = mapcomponent.parse_value(value)
     n_shards = -(-N // PER_SHARD)
     wanted = [k for k in wanted if 0 <= k < n_shards]
@@ -271,9 +272,12 @@ if early and len(visible):
     if mapcomponent.has_shown(value):
         ss["map_drawn"] = True
         st.rerun()
-    st.caption(":material/hourglass_top: The histograms, the selection, the clusters and the "
-               "tags follow as soon as the map is drawn.")
-    st.button("Show them now", key="map_rest", on_click=lambda: ss.update(map_drawn=True))
+    # as tall as the panels to come: the page scrolls from the start, so no scroll bar
+    # appears (narrowing the map under a drag already begun) when they arrive
+    with st.container(height=900, border=False):
+        st.caption(":material/hourglass_top: The histograms, the selection, the clusters and "
+                   "the tags follow as soon as the map is drawn.")
+        st.button("Show them now", key="map_rest", on_click=lambda: ss.update(map_drawn=True))
     st.stop()
 elif early:                                # nothing drawn, nothing to wait for
     ss["map_drawn"] = True

@@ -332,7 +332,7 @@ def test_a_browsers_first_visit_draws_the_map_before_the_panels(tag_db, monkeypa
     from explorer.app import live_decoder
     monkeypatch.setattr(live_decoder, "browser_session", lambda: True)
     at = _open()
-    assert _map(at)[0]["n"] == len(_bundle())
+    assert _map(at)[0]["n"] == len(_bundle()) and _map(at)[0]["report_shown"]
     assert any("follow as soon as the map is drawn" in c.value for c in at.caption)
     assert not at.multiselect and not [s for s in at.subheader if "Clusters" in s.value]
     at.session_state["map"] = {"seq": 1, "event": None, "view": None, "need": [],
@@ -340,6 +340,7 @@ def test_a_browsers_first_visit_draws_the_map_before_the_panels(tag_db, monkeypa
     at.run()
     _ok(at)
     assert not any("follow as soon as" in c.value for c in at.caption)
+    assert not _map(at)[0]["report_shown"]           # no more values asked for
     assert [s for s in at.subheader if "Clusters" in s.value]
     assert at.multiselect(key="flt_brand") is not None
 

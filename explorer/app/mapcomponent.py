@@ -270,13 +270,15 @@ def catalogue_map(points: PackedPoints, colours: Colours, *, n_total: int,
                   shards: Mapping[int, Mapping[str, str]] | None = None,
                   thumbs: Mapping[str, int] | None = None, view: Sequence[float] | None = None,
                   view_key: str = "", overlays: Sequence[Mapping] = (), height: int = 560,
-                  key: str = "catalogue_map") -> Any:
+                  report_shown: bool = False, key: str = "catalogue_map") -> Any:
     """Draw the map; returns the component's value (parse it with parse_value).
 
     shards: {shard id: {"img": url, "meta": url}} already available to the browser;
     thumbs: {"size", "cols", "per_shard"} of the bundle's image atlases (None: no pictures);
     overlays: [{"kind": "star" | "path" | "points", "x": [...], "y": [...],
-    "labels": [...], "color": "#..."}] in map coordinates, drawn on top of everything."""
+    "labels": [...], "color": "#..."}] in map coordinates, drawn on top of everything.
+    report_shown: the page waits for the first draw (has_shown): the component sends one
+    value when it has drawn or failed, else none (no rerun that nobody needs)."""
     sel = np.asarray(selected, "<i4")
     mat = np.asarray(matches, "<i4")
     args = dict(
@@ -289,5 +291,6 @@ def catalogue_map(points: PackedPoints, colours: Colours, *, n_total: int,
         matches=mat.tobytes(), match_key=hashlib.sha1(mat.tobytes()).hexdigest()[:12],
         shards={str(k): dict(v) for k, v in (shards or {}).items()}, thumbs=thumbs,
         view=list(view) if view else None, view_key=view_key,
-        overlays=[dict(o) for o in overlays], height=int(height))
+        overlays=[dict(o) for o in overlays], height=int(height),
+        report_shown=bool(report_shown))
     return _declare()(key=key, default=None, **args)

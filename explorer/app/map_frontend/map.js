@@ -41,9 +41,9 @@ const { send, setHeight } = connect({
   onError: () => reportShown(-1),
 });
 // The page holds back its panels on a first visit until the map is on screen (or has
-// failed): say so once, after the first draw.
+// failed): say so once, after the first draw, when it asks (args.report_shown).
 function reportShown(count) {
-  if (shown !== null) return;
+  if (shown !== null || !args.report_shown) return;
   shown = count;
   send(null);
 }
@@ -58,6 +58,13 @@ function toScreen(gx, gy) {          // GL (normalised) coordinates -> CSS pixel
   return [(w * (x + 1)) / 2, h * (0.5 - y / 2)];
 }
 const dataToGl = (x, y) => [(x - centre[0]) / half, (y - centre[1]) / half];
+function fromScreen(sx, sy) {        // CSS pixels in #wrap -> GL coordinates (toScreen's inverse)
+  const v = plot.get("cameraView");
+  const w = wrap.clientWidth, h = wrap.clientHeight;
+  const x = ((2 * sx) / w - 1) * (w / h) - v[12], y = 1 - (2 * sy) / h - v[13];
+  const det = v[0] * v[5] - v[4] * v[1];
+  return [(x * v[5] - v[4] * y) / det, (v[0] * y - v[1] * x) / det];
+}
 
 // ------------------------------------------------------------------ data
 function int32s(v) {
@@ -280,10 +287,23 @@ function createPlot(a) {
   });
   plot.subscribe("pointOver", (p) => { hovered = p; thumbs.show(catIndex(p)); placeTip(); });
   plot.subscribe("pointOut", () => { hovered = -1; thumbs.show(-1); });
+  // A box is the press and the release, as the hand made them. regl-scatterplot's own box
+  // grows by throttled mouse moves, which lag behind on a busy main thread (a page laying
+  // itself out, a million points): its last corner could stop short of the release.
+  let boxFrom = null, boxTo = null;
+  const onCanvas = (e) => { const r = glCanvas.getBoundingClientRect();
+                            return [e.clientX - r.left, e.clientY - r.top]; };
+  glCanvas.addEventListener("mousedown", (e) => { boxFrom = onCanvas(e); boxTo = null; }, true);
+  window.addEventListener("mouseup", (e) => { if (boxFrom) boxTo = onCanvas(e); }, true);
   plot.subscribe("lassoStart", () => { lassoing = true; });
   plot.subscribe("lassoEnd", ({ coordinates }) => {
     lassoing = false;
-    const pts = coordinates.map(toData);
+    let pts = coordinates.map(toData);
+    if (lassoKind === "box" && boxFrom && boxTo) {
+      const [a, b] = [fromScreen(...boxFrom), fromScreen(...boxTo)].map(toData);
+      pts = [[a[0], a[1]], [b[0], a[1]], [b[0], b[1]], [a[0], b[1]]];
+    }
+    boxFrom = boxTo = null;
     send({ kind: lassoKind, x: pts.map((p) => +p[0].toPrecision(6)), y: pts.map((p) => +p[1].toPrecision(6)) });
   });
   plot.subscribe("select", ({ points }) => {
