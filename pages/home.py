@@ -39,6 +39,7 @@ changes = cache_names.factor_descriptions(b)  # what visibly changes, from decod
 
 
 featured = cache_pictures.featured(b)
+unit = cache.factor_scale(b)                  # the factor moves in the catalogue's std
 
 
 def _start_at_zero() -> None:
@@ -69,7 +70,7 @@ def _hero_choices(wide: bool = False) -> tuple[int, int, int]:
 
 def _help(dim: int) -> str:
     return (f"changes {changes[dim]}; " if dim in changes else "") + \
-        "in units of the prior (−3 … +3)"
+        "in standard deviations of the catalogue along it (−3 … +3), as the sliders page"
 
 
 @st.fragment
@@ -80,7 +81,7 @@ def hero_live() -> None:
     hero_box = st.container()
     pick, other, dim = _hero_choices(wide=True)
     za, zb = b.mu[featured[pick]], b.mu[featured[other]]
-    basis = np.stack([np.eye(b.latent_dim, dtype=np.float32)[dim], zb - za])
+    basis = np.stack([np.eye(b.latent_dim, dtype=np.float32)[dim] * unit[dim], zb - za])
     controls = [Control(f"Move {dim_label(dim, names)}", help=_help(dim)),
                 Control(f"Blend into sneaker {other + 1}", min=0.0, max=1.0, step=0.05,
                         help="walk the straight path between the two")]
@@ -100,7 +101,8 @@ def hero() -> None:
                            key="hero_offset", help=esc(_help(dim)))
         blend = st.slider(f"Blend into sneaker {other + 1}", 0.0, 1.0, 0.0, 0.05,
                           key="hero_blend", help="walk the straight path between the two")
-    z = hero_latent(b.mu[featured[pick]], b.mu[featured[other]], blend, dim, offset)
+    z = hero_latent(b.mu[featured[pick]], b.mu[featured[other]], blend, dim,
+                    offset * float(unit[dim]))
     img = b.decode(z[None])[0]
     with left:
         crisp_image(sharp(img, 256), alt="decoded sneaker",

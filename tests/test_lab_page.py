@@ -65,6 +65,7 @@ def test_information_chart(bundle_copy):
     assert "Active (KL)" in labels and "Active (variance)" in labels
 
 
+@pytest.mark.slow      # ~20-35 s here
 def test_naming_editor_saves_names_and_they_are_reloaded(bundle_copy, info):
     at = _lab(bundle_copy, "Factor names")
     assert "heatmap" in _chart_text(at)

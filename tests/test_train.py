@@ -216,6 +216,7 @@ def test_bf16_autocast_training_runs_and_keeps_a_float32_loss(tmp_path, kind):
     assert out.loss.dtype == torch.float32 and out.recon.dtype == torch.float32
 
 
+@pytest.mark.slow      # ~20-35 s here
 def test_gpu_study_script_runs_end_to_end_on_the_cpu(tmp_path):
     """scripts/train_study_gpu.sh, shrunk to a few seconds on the CPU: it synthesises the
     study catalogue, trains, evaluates, and packs the best bundle (without its optimizer

@@ -35,7 +35,7 @@ def featured_items(mu: np.ndarray, order: list[int], n: int = 6, seed: int = 0) 
 def hero_latent(z_a: np.ndarray, z_b: np.ndarray, blend: float, dim: int,
                 offset: float) -> np.ndarray:
     """The hero's latent [D]: blend (0 = A, 1 = B) along the straight path, then one factor
-    moved by offset (prior units)."""
+    moved by offset (on the latent's scale: the page passes slider value × factor_scale)."""
     z = (1.0 - blend) * np.asarray(z_a, np.float32) + blend * np.asarray(z_b, np.float32)
     z = z.copy()
     z[dim] += offset
