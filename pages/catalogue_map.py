@@ -268,10 +268,7 @@ else:
     st.caption(f"{LABEL[shown]} map: {note}. Click empty space on the map to clear the selection.")
 
 _sync_url()
-if early and len(visible):
-    if mapcomponent.has_shown(value):
-        ss["map_drawn"] = True
-        st.rerun()
+if early and len(visible):   # (the component's report is read at the top of the next run)
     # as tall as the panels to come: the page scrolls from the start, so no scroll bar
     # appears (narrowing the map under a drag already begun) when they arrive
     with st.container(height=900, border=False):
