@@ -2,11 +2,10 @@
 import numpy as np
 import streamlit as st
 
-from explorer.app import cache
 from explorer.latent.ops import analogy, combine
 from explorer.app.live_decoder import Control, browser_session, live_sliders
 from explorer.render.pictures import equation_picture, png_bytes, sharp
-from explorer.app.widgets import anchor_picker, crisp_image, current_bundle, product_strip
+from explorer.app.widgets import anchor_picker, closest_strip, crisp_image, current_bundle
 
 b = current_bundle()
 st.title(":material/add_circle: Sneaker arithmetic")
@@ -32,8 +31,7 @@ CLOSEST = "Closest real products to the result"
 
 
 def _closest(z: np.ndarray) -> None:
-    idx, dist = cache.get_index(b).query(z, k=5)
-    product_strip(b, idx[0], dist[0], width=110, title=CLOSEST)
+    closest_strip(b, z, 5, CLOSEST)
 
 
 @st.fragment

@@ -10,8 +10,8 @@ from explorer.render.pictures import gif_bytes, sharp
 from explorer.latent.projection import place_by_neighbours
 from explorer.render.pictures import png_bytes
 from explorer.render.sheets import row_labelled_grid
-from explorer.app.widgets import (anchor_picker, crisp_image, current_bundle, esc, item_label,
-                                  product_strip)
+from explorer.app.widgets import (anchor_picker, closest_strip, crisp_image, current_bundle, esc,
+                                  item_label)
 
 b = current_bundle()
 st.title(":material/swap_horiz: Interpolation")
@@ -52,8 +52,7 @@ def walk() -> None:
                       bind="query-params", help=c.help)
         z = point_on_path(a.z, bb.z, t, method)
         st.image(sharp(b.decode(z[None])[0], 256), caption="decoded")
-    idx, dist = cache.get_index(b).query(z, k=3)
-    product_strip(b, idx[0], dist[0], width=110, title="Closest real products here")
+    closest_strip(b, z, 3, "Closest real products here")
 
 
 walk()

@@ -13,7 +13,7 @@ from explorer.app.live_decoder import Control, browser_session, combine_basis, l
 from explorer.latent.naming import dim_label
 from explorer.metrics.information import active_dims
 from explorer.render.pictures import sharp
-from explorer.app.widgets import anchor_picker, current_bundle, esc, product_strip
+from explorer.app.widgets import anchor_picker, closest_strip, current_bundle, esc
 
 b = current_bundle()
 st.title(":material/tune: Factor sliders")
@@ -50,8 +50,7 @@ with st.sidebar:
 
 
 def _closest(z: np.ndarray) -> None:
-    idx, dist = cache.get_index(b).query(z, k=3)
-    product_strip(b, idx[0], dist[0], width=110, title="Closest real products")
+    closest_strip(b, z, 3, "Closest real products")
 
 
 @st.fragment

@@ -227,3 +227,32 @@ def test_arithmetic_both_operations():
     at.run()
     assert not at.exception
     assert len(at.selectbox) >= 3
+
+
+
+@pytest.mark.parametrize("page,ops,k,title", [
+    ("pages/sliders.py", [None], 3, "Closest real products"),
+    ("pages/arithmetic.py", ["A + B", "A − B + C"], 5, "Closest real products to the result")])
+def test_the_closest_real_products_are_the_indexs_nearest_to_the_result(page, ops, k, title):
+    from explorer.app.live_catalogue import caption_parts
+    from explorer.app.widgets import esc
+    from explorer.bundle.core import load_bundle
+    from explorer.latent.index import LatentIndex
+    from explorer.latent.ops import analogy, combine
+    b = load_bundle(REPO / "checkpoints" / "demo")
+    n = len(b)
+    at = _open(page)
+    for op in ops:
+        if op == "A − B + C":
+            at.radio(key="op").set_value(op)
+            at.run()
+            assert not at.exception
+        z = {None: b.mu[0],                                  # the anchor, no slider moved
+             "A + B": combine([b.mu[0], b.mu[n // 2]], [0.5, 0.5]),
+             # B stays the one shown under A + B; C is the third anchor's default
+             "A − B + C": analogy(b.mu[0], b.mu[n // 2], b.mu[2 * n // 3])}[op]
+        idx, dist = LatentIndex(b.mu).query(z, k=k)
+        want = [" · ".join([esc(p) for p in caption_parts(b.metadata, int(i))]
+                           + [f"distance {float(d):.2f}"]) for i, d in zip(idx[0], dist[0])]
+        assert f"**{title}**" in [m.value for m in at.markdown], op
+        assert [list(img.captions) for img in at.image if len(img.captions) == k] == [want], op

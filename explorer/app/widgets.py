@@ -310,3 +310,10 @@ def product_strip(bundle: Bundle, indices, distances=None, width: int = 112,
     # encoded once per (bundle, item, width): the same bytes st.image would make of the array
     pics = [THUMBNAILS.get(bundle.key, i, width, bundle.images.__getitem__) for i in indices]
     st.image([p for p, _ in pics], caption=captions, width=pics[0][1] if pics else "content")
+
+
+def closest_strip(bundle: Bundle, z: np.ndarray, k: int, title: str, width: int = 110) -> None:
+    """The k real products nearest the latent point z (by the catalogue's index), as one
+    product_strip with their distances: what the pages show as "closest real products"."""
+    idx, dist = cache.get_index(bundle).query(z, k=k)
+    product_strip(bundle, idx[0], dist[0], width=width, title=title)
