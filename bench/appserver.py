@@ -58,7 +58,8 @@ def start_app(env: dict[str, str | None] | None = None, log: Path | None = None,
                                                       suffix=".log")[1])
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, *(launcher or ["-m", "streamlit"]), "run", str(script or REPO / "app.py"),
+            [sys.executable, *(launcher or ["-m", "streamlit"]), "run",
+             str(script or REPO / "app.py"),
              "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
              "--browser.gatherUsageStats=false"],
             cwd=cwd or REPO, env=full, stdout=out, stderr=subprocess.STDOUT)

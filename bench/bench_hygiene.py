@@ -73,7 +73,8 @@ def main(argv=None) -> int:
             mu, _ = b.encode(rs)
         d = np.linalg.norm(mu - b.mu[:len(imgs)], axis=1)
         r = hygiene.pixel_rmse(imgs, rs)
-        print(f"  JPEG q{q}: latent shift median {np.median(d):.2f} (95th {np.percentile(d, 95):.2f},"
+        print(f"  JPEG q{q}: latent shift median {np.median(d):.2f} "
+              f"(95th {np.percentile(d, 95):.2f},"
               f" max {d.max():.2f}); pixel RMSE median {np.median(r):.1f}")
     other = hygiene.pixel_rmse(imgs, b.images.get(nbr[:len(imgs), 0]))
     print(f"  nearest different product: latent {dist[:len(imgs), 0].min():.2f}+ "

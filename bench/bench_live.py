@@ -44,7 +44,11 @@ ROOT = ("(() => { for (const x of document.querySelectorAll('*')) { if (x.shadow
 # product strip (st.image with "distance" in its captions: the page before, or a fallback)
 PRODUCTS = f"""() => {{ const r = {ROOT}; if (r && r.dataset.closest) return r.dataset.closest;
     return [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage']")]
-    .filter(e => e.innerText.includes('distance')).map(e => e.querySelector('img')?.src).join('|') }}"""
+    .filter(e => e.innerText.includes('distance'))
+    .map(e => e.querySelector('img')?.src).join('|') }}"""
+# with KICKSPACE_BENCH_DEBUG: the page's settles and the websocket messages either way
+COUNTS = ("() => [window.__ksLive.settles, window.__ws.recv.length,"
+          " window.__ws.sent.length]")
 
 
 def _pct(values, q):
@@ -171,8 +175,10 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
                 }
                 const r = window.__ws.recv.slice(mark);
                 if (r.length && performance.now() - r[r.length - 1][0] > 300) {
-                    const imgs = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage'] img")];
-                    await Promise.all(imgs.map(i => i.complete ? 0 : new Promise(ok => { i.onload = i.onerror = ok; })));
+                    const imgs = [...document.querySelectorAll(
+                        "[data-testid='stMain'] [data-testid='stImage'] img")];
+                    await Promise.all(imgs.map(i => i.complete ? 0
+                        : new Promise(ok => { i.onload = i.onerror = ok; })));
                     await new Promise(r => requestAnimationFrame(r));
                     const media = performance.getEntriesByType("resource")
                         .filter(e => e.name.includes("/media/") && e.startTime > t0)
@@ -185,7 +191,7 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
         cpu.append(cpu_seconds(pid) - c0 - idle * (time.perf_counter() - w0))
         n, b = frames.since(mark)
         if os.environ.get("KICKSPACE_BENCH_DEBUG"):
-            print("release", k, n, b, answered, page.evaluate("() => [window.__ksLive.settles, window.__ws.recv.length, window.__ws.sent.length]"), flush=True)
+            print("release", k, n, b, answered, page.evaluate(COUNTS), flush=True)
         msgs.append(n)
         nbytes.append(b)
         after = page.evaluate(PRODUCTS)
@@ -248,7 +254,7 @@ def messages_legacy(url: str, browser, changes: int) -> None:
         took.append(time.perf_counter() - t)
         n, b = frames.since(mark)
         if os.environ.get("KICKSPACE_BENCH_DEBUG"):
-            print("release", k, n, b, page.evaluate("() => [window.__ksLive.settles, window.__ws.recv.length, window.__ws.sent.length]"), flush=True)
+            print("release", k, n, b, page.evaluate(COUNTS), flush=True)
         msgs.append(n)
         nbytes.append(b)
     print(f"server -> browser per change (st.slider page): median {statistics.median(msgs):.0f} "
@@ -276,7 +282,8 @@ async def _many(url: str, n: int, seconds: float, pid: int, chromium: str,
             pages.append(page)
         for page in pages:
             await page.wait_for_function(f"() => {{ const r = {ROOT}; return r && "
-                                         f"r.dataset.mode === 'wasm' && Number(r.dataset.frames) > 0 }}",
+                                         f"r.dataset.mode === 'wasm' && "
+                                         f"Number(r.dataset.frames) > 0 }}",
                                          timeout=600_000)
         print(f"{n} pages open and decoding in {time.perf_counter() - t:.0f} s", flush=True)
         idle, t_end = float("inf"), time.perf_counter() + max(5.0, seconds / 2)

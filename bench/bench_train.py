@@ -74,7 +74,8 @@ def _bf16_error() -> None:
     c = LatentIndex(mu16).query(mu16[q], k=10)[0]
     recall = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(a, c)])
     print(f"  bf16 vs fp32 on {len(imgs)} demo items: max |dmu| {d.max():.4f} (mu std "
-          f"{mu32.std():.3f}); median |dmu| / posterior std {np.median(d / np.exp(0.5 * lv32)):.3f}; "
+          f"{mu32.std():.3f}); median |dmu| / posterior std "
+          f"{np.median(d / np.exp(0.5 * lv32)):.3f}; "
           f"10 nearest neighbours agree {recall:.3f}")
 
 

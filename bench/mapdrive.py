@@ -214,7 +214,8 @@ def isolated3d(frame, every: int = 97, take: int = 8) -> list[tuple[int, float, 
     """Drawn products (catalogue index, x, y px) farthest on screen from the view's middle,
     of every `every`-th one drawn: where the cloud is thin, so a hover finds them."""
     pts = frame.evaluate("""(every) => { const ids = kickspace3d.traceIds()[0], out = [];
-        for (let i = 0; i < ids.length; i += every) out.push([ids[i], ...kickspace3d.screenOf(ids[i])]);
+        for (let i = 0; i < ids.length; i += every)
+            out.push([ids[i], ...kickspace3d.screenOf(ids[i])]);
         return out; }""", every)
     mid = sorted(p[1] for p in pts)[len(pts) // 2], sorted(p[2] for p in pts)[len(pts) // 2]
     pts.sort(key=lambda p: -((p[1] - mid[0]) ** 2 + (p[2] - mid[1]) ** 2))

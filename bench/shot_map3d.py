@@ -1,6 +1,7 @@
 """Look at the catalogue map's 3-D view in headless Chromium: open the map, pick "View: 3-D" in
 the sidebar, check that the choice reaches the URL (`dims=3-D`) and survives a reload, that the
-sections below the map still come, and save a screenshot of the view (optionally docs/screen_map_3d.png, made small).
+sections below the map still come, and save a screenshot of the view (optionally
+docs/screen_map_3d.png, made small).
 
     python3 bench/shot_map3d.py [--out docs/screen_map_3d.png] [--proj PCA|UMAP]
                                 [--query "&colour=silhouette"] [--overlays] [--hover OUT.png]
@@ -117,7 +118,8 @@ def main() -> int:
                 mapdrive.hover3d(frame, x + 1, y, settle=1.0)
                 view.screenshot(path=args.hover)
                 print(f"saved {args.hover}: tooltip {frame.locator('#tiptext').inner_text()!r}")
-            caption = page.get_by_text("3-D ").and_(page.get_by_text("Drag to turn")).first.inner_text()
+            caption = page.get_by_text("3-D ").and_(
+                page.get_by_text("Drag to turn")).first.inner_text()
             t = time.perf_counter()                      # the same page in 2-D, for scale
             page.goto(page.url.replace("dims=3-D", "dims=2-D"))
             wait_idle(page, 180)

@@ -66,7 +66,8 @@ changes = set(change_points(nearest))
 st.subheader("Decoded path and the closest real product at each step")
 labels = [f"{i + 1}{' *' if i in changes else ''}" for i in range(steps)]
 strip = row_labelled_grid(np.stack([decoded, b.images.get(nearest)]),
-                          ["decoded", "closest"], labels, scale=2 if steps * b.image_size <= 512 else 1)
+                          ["decoded", "closest"], labels,
+                          scale=2 if steps * b.image_size <= 512 else 1)
 st.image(strip)   # its own size: pixels enlarged x2 by nearest neighbour, never smeared
 st.caption("A star (*) after a step number marks where the closest real product changes.")
 rows = [{"step": i + 1, "closest product": item_label(b, n), "distance": round(float(d), 3),

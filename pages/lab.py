@@ -224,7 +224,8 @@ def directions_section() -> None:
         name_key = f"lab_dir_name_{direction.slug}_{direction.method}"  # follows the choice
         st.text_input("Slider name", value=direction.name, key=name_key, max_chars=80)
         st.button("Save as slider", type="primary", icon=":material/add:",
-                  on_click=lab_sections.save_direction, args=(b, direction, name_key), width="stretch")
+                  on_click=lab_sections.save_direction, args=(b, direction, name_key),
+                  width="stretch")
         if "lab_flash_error" in ss:
             st.error(esc(ss.pop("lab_flash_error")))
 
@@ -262,8 +263,8 @@ def directions_section() -> None:
         c1, c2 = st.columns([6, 1], vertical_alignment="center")
         c1.markdown(f"**{esc(d.name)}** · {esc(d.method)} · held-out accuracy "
                     f"{d.accuracy:.1%} · slider `{slider_key(d)}`")
-        c2.button("Delete", key=f"lab_del_{d.slug}", on_click=lab_sections.delete_direction, args=(b, d.slug),
-                  icon=":material/delete:")
+        c2.button("Delete", key=f"lab_del_{d.slug}", on_click=lab_sections.delete_direction,
+                  args=(b, d.slug), icon=":material/delete:")
     st.page_link("pages/sliders.py", label="Open the factor sliders", icon=":material/tune:")
 
 

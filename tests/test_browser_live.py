@@ -73,7 +73,8 @@ def _state(page) -> dict:
     return page.evaluate(f"""() => {{ const r = {ROOT}; if (!r) return null;
         return {{mode: r.dataset.mode, frames: Number(r.dataset.frames || 0),
                  server: Number(r.dataset.server || 0), z: r.dataset.z || null,
-                 values: [...r.querySelectorAll('input.ks-range')].map(i => Number(i.value))}} }}""")
+                 values: [...r.querySelectorAll('input.ks-range')]
+                         .map(i => Number(i.value))}} }}""")
 
 
 def _wait(page, cond, what: str, timeout: float = 60.0) -> dict:
@@ -164,7 +165,8 @@ def _closest(page, values) -> dict:
                            f"k.split(',').map(Number).join(',') }}", arg=key, timeout=30_000)
     return page.evaluate(f"""() => {{ const r = {ROOT};
         return {{indices: r.dataset.closest.split(',').map(Number),
-                 captions: [...r.querySelectorAll('.ks-card figcaption')].map(c => c.textContent)}} }}""")
+                 captions: [...r.querySelectorAll('.ks-card figcaption')]
+                           .map(c => c.textContent)}} }}""")
 
 
 def test_reload_and_a_later_rerun_keep_the_sliders_and_products_from_the_url(
@@ -244,7 +246,8 @@ def test_a_phone_keeps_the_picture_in_view_while_sliding(server, browser, shots)
     page.close()
 
 
-def test_the_home_hero_is_above_the_fold_on_a_phone_and_keeps_its_values_on_rerun(server, browser, shots):
+def test_the_home_hero_is_above_the_fold_on_a_phone_and_keeps_its_values_on_rerun(server, browser,
+                                                                                  shots):
     page = _open_live(browser, server, "", viewport={"width": 390, "height": 844},
                       device_scale_factor=2, is_mobile=True, has_touch=True, init=WS_COUNTER)
     assert page.evaluate("window.scrollY") == 0

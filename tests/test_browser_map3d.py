@@ -64,9 +64,10 @@ def test_3d_view_hover_shows_the_product_and_a_click_selects_it(map_server, brow
     """View: 3-D (the component on plotly.js gl3d): hovering a drawn product shows the 2-D
     map's tooltip (its picture and name), a click on it selects it: "1 product selected", its
     SKU in the URL's `sel`, "selected (1)" in the 3-D legend; a click on empty space clears
-    it again; a box (Box mode) selects every filtered product drawn inside it. The product is found where the cloud is thin, at the screen position the scene's own camera gives (kickspace3d.screenOf).
-    Slow (~40 s at load 4: the 3-D page load and a rerun):
-    python3 -m pytest -m slow tests/test_browser_map.py -k click_selects"""
+    it again; a box (Box mode) selects every filtered product drawn inside it. The product is
+    found where the cloud is thin, at the screen position the scene's own camera gives
+    (kickspace3d.screenOf). Slow (~40 s at load 4: the 3-D page load and a rerun):
+    python3 -m pytest -m slow tests/test_browser_map3d.py -k click_selects"""
     from explorer.app import cache
     from explorer.bundle.core import load_bundle
     md = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False).metadata

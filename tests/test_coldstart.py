@@ -12,8 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_the_first_paint_imports_neither_torch_nor_pandas():
     code = ("import sys, streamlit\n"
-            "import explorer.app.cache, explorer.app.widgets, explorer.render.landing, explorer.render.pictures, "
-            "explorer.latent.naming, explorer.render.sheets, explorer.bundle.meta\n"
+            "import explorer.app.cache, explorer.app.widgets, explorer.render.landing, "
+            "explorer.render.pictures, explorer.latent.naming, explorer.render.sheets, "
+            "explorer.bundle.meta\n"
             "heavy = [m for m in ('torch', 'pandas', 'sklearn', 'umap') if m in sys.modules]\n"
             "print(','.join(heavy))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,

@@ -36,8 +36,8 @@ def test_torchrun_with_uneven_shards_finishes_with_one_bundle(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "explorer", "train", str(tmp_path / "cat"), "--epochs", "1", "--latent-dim",
            "2", "--channels", "4,4,4", "--hidden-dim", "8", "--batch-size", "64",
-           "--val-fraction", "0.1", "--no-group-duplicates", "--projections", "pca", "--threads", "1", "--no-progress",
-           "--out", str(out)]
+           "--val-fraction", "0.1", "--no-group-duplicates", "--projections", "pca",
+           "--threads", "1", "--no-progress", "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, start_new_session=True)
     try:

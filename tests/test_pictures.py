@@ -11,7 +11,8 @@ from PIL import Image
 from explorer.render import pictures
 
 from explorer.render import sheets
-from explorer.render.pictures import FONT_PATH, equation_picture, font, gif_bytes, pixel_scale, sharp
+from explorer.render.pictures import (FONT_PATH, equation_picture, font, gif_bytes, pixel_scale,
+                                      sharp)
 
 MISSING = "\uffff"   # a noncharacter: every font draws its missing-glyph box for it
 

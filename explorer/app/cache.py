@@ -283,7 +283,7 @@ def annotation_store(bundle: Bundle):
     return _annotation_store(str(db), bundle.fingerprint, bundle)
 
 
-# ---------------------------------------------------------------------------- shared by the derived caches
+# ---------------------------------------------------------------- shared by the derived caches
 def ident(bundle: Bundle) -> tuple[str, float]:
     """(resolved path, bundle.json's mtime): what the derived caches key on."""
     p = bundle.path.resolve()

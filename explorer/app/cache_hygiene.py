@@ -40,8 +40,8 @@ def _neighbours(path: str, stamp: float, k: int) -> tuple[np.ndarray, np.ndarray
 
 def neighbour_table(bundle: Bundle) -> tuple[np.ndarray, np.ndarray]:
     """Every product's 10 nearest other products in latent space: (indices int64 [N, 10],
-    distances float32 [N, 10]; fewer columns in a catalogue of 10 or fewer), nearest first; computed once per bundle (~15 s for 30,000)
-    and kept in the data folder. Read-only."""
+    distances float32 [N, 10]; fewer columns in a catalogue of 10 or fewer), nearest first;
+    computed once per bundle (~15 s for 30,000) and kept in the data folder. Read-only."""
     path, stamp = cache.ident(bundle)
     return _neighbours(path, stamp, _nk(path, stamp))
 

@@ -1,5 +1,5 @@
-"""Streamlit caches of the catalogue map's derived data: projections (2-D and 3-D), k-means / HDBSCAN
-clusters and their names, the suggested k, and the map page's per-bundle tables (filter
+"""Streamlit caches of the catalogue map's derived data: projections (2-D and 3-D), k-means /
+HDBSCAN clusters and their names, the suggested k, and the map page's per-bundle tables (filter
 columns, search text, thumbnail-shard texts, packed points). Projections and clusters key on
 the bundle's path + bundle.json's mtime (explorer.app.cache.ident); the page tables on the
 path + Bundle.key."""

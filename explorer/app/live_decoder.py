@@ -27,9 +27,10 @@ z = base + values @ basis (sliders) or the point at t on the path; decoded pixel
 `Bundle.decode` within 1/255 (tests/test_browser_live.py). Each control may name a query
 parameter: on release the browser replaces the URL in place (history.replaceState) and, where
 the server hears the release, it writes st.query_params to the same string, so Back returns to
-the page as it was left and a copied link reopens it. A value at its default leaves the URL. Streamlit pushes a history
-entry whenever the server changes st.query_params; once the component has loaded, such a push
-that keeps the page's path is made a replace (one history entry per page visit).
+the page as it was left and a copied link reopens it. A value at its default leaves the URL.
+Streamlit pushes a history entry whenever the server changes st.query_params; once the
+component has loaded, such a push that keeps the page's path is made a replace (one history
+entry per page visit).
 
 Where WebAssembly is missing the component keeps its sliders and shows the picture the server
 decodes on each release (the fallback). Where there is no browser at all (AppTest, whose

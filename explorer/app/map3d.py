@@ -174,7 +174,8 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
             return True
         if event.kind == "box3d":                      # a box drawn on the view
             d = {"kind": "box3d", "proj": shown, "clip": event.clip, "x": event.x, "y": event.y}
-            map_sections.pick(f"in a box on the 3-D {name} map", box_selection(bundle, d, visible), d)
+            map_sections.pick(f"in a box on the 3-D {name} map",
+                              box_selection(bundle, d, visible), d)
             return True
     return False
 

@@ -1,6 +1,6 @@
 """What the catalogue map draws with its points, and the sidebar controls for it: density
-contours (beneath the points), an uploaded photo's star (uploaded on the map page, or the last photo of Find
-similar's "Query by photo"), and the last path of the Interpolation page.
+contours (beneath the points), an uploaded photo's star (uploaded on the map page, or the last
+photo of Find similar's "Query by photo"), and the last path of the Interpolation page.
 
 Other pages hand their overlay over in st.session_state (plain keys, not widget keys, so they
 survive a page change): remember_photo / remember_path store the latent means, and the map

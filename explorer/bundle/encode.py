@@ -14,7 +14,8 @@ from explorer.training.precision import PRECISIONS
 
 def images_to_tensor(images: np.ndarray, channels_last: bool = False) -> torch.Tensor:
     """uint8 [B, S, S, 3] -> float32 [B, 3, S, S] in [0, 1]."""
-    t = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).permute(0, 3, 1, 2).float().div_(255.0)
+    t = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True))
+    t = t.permute(0, 3, 1, 2).float().div_(255.0)
     return t.contiguous(memory_format=torch.channels_last) if channels_last else t.contiguous()
 
 

@@ -28,7 +28,8 @@ def describe_bundle(path: str | Path) -> str:
         "projections " + (", ".join(f"{k} {tuple(v.shape)}" for k, v in
                                     [*b.projections.items(), *b.projections_3d.items()])
                           or "none"),
-        f"gallery     {b.gallery.shape[0]} epochs x {b.gallery.shape[1] if b.gallery.ndim > 1 else 0} images",
+        f"gallery     {b.gallery.shape[0]} epochs x "
+        f"{b.gallery.shape[1] if b.gallery.ndim > 1 else 0} images",
         f"history     {len(b.history)} epochs",
     ]
     val = info.get("metrics", {}).get("val")

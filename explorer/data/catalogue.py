@@ -132,8 +132,8 @@ class Catalogue:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise CatalogueError(f"{info_path}: not valid JSON ({e})") from e
         if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:
-            raise CatalogueError(f"{info_path}: unsupported format_version "
-                                 f"{info.get('format_version') if isinstance(info, dict) else info!r}")
+            found = info.get("format_version") if isinstance(info, dict) else info
+            raise CatalogueError(f"{info_path}: unsupported format_version {found!r}")
         try:
             images = np.load(p / "images.npy", mmap_mode="r", allow_pickle=False)
         except FileNotFoundError as e:

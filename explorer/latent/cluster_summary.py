@@ -140,7 +140,8 @@ def cluster_names(metadata, labels: np.ndarray, columns: list[str] | None = None
     labels: int [N] (k-means or HDBSCAN; -1 = noise is named "noise"). A cluster with no
     value standing out is "mixed". Names are unique: a repeated name gets " (2)", " (3)" in
     label order. Names are catalogue text: escape them before Markdown/HTML (widgets.esc).
-    For the map page: ``names = cache_map.cluster_names(b, labels)`` (explorer.app) caches it per bundle."""
+    For the map page: ``names = cache_map.cluster_names(b, labels)`` (explorer.app) caches it
+    per bundle."""
     lab = np.asarray(labels)
     if len(lab) != len(metadata):
         raise ValueError(f"{len(metadata)} products but {len(lab)} cluster labels")
@@ -222,6 +223,7 @@ def selection_summary(metadata, x: np.ndarray, selected, columns: list[str] | No
         central = members[near[:n_central]].astype(np.int64)
     else:
         central = np.zeros(0, np.int64)
-    return SelectionSummary(size=len(members), name=name_from(distinct, metadata) if len(members) else "",
+    return SelectionSummary(size=len(members),
+                            name=name_from(distinct, metadata) if len(members) else "",
                             counts=counts, numeric=numeric, distinctive=distinct,
                             central=central)

@@ -143,7 +143,8 @@ def project_large(x: np.ndarray, method: str, sample: int = 50_000, batch: int =
     rng = np.random.default_rng(seed)
     fit_on = np.sort(rng.choice(n, size=min(n, sample), replace=False))
     if progress:
-        print(f"fitting {method}{' (3-D)' if dims == 3 else ''} on {len(fit_on):,} of {n:,} items …", flush=True)
+        print(f"fitting {method}{' (3-D)' if dims == 3 else ''} on {len(fit_on):,} of {n:,} "
+              "items …", flush=True)
     proj = Projector(method, np.asarray(x)[fit_on], seed=seed, dims=dims, **params)
     out = np.empty((n, dims), np.float32)
     starts = range(0, n, batch)

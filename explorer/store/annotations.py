@@ -41,9 +41,10 @@ Undo
 ----
 `undo_last(user, kinds)` reverts the most recent action not undone yet, among one user's (a
 session's) actions of the given kinds (TAG_KINDS, ATTRIBUTE_KINDS), in one transaction; the app
-always passes both, and `last_undoable` says what it would undo. It restores only rows that are still as that action
-left them; rows another action changed since are left alone, and the returned description says
-how many. Undos are themselves recorded in the history but are not undoable (no redo).
+always passes both, and `last_undoable` says what it would undo. It restores only rows that are
+still as that action left them; rows another action changed since are left alone, and the
+returned description says how many. Undos are themselves recorded in the history but are not
+undoable (no redo).
 
 Code
 ----

@@ -64,7 +64,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     mcfg, warm = model_settings(cfg, model_values, catalogue, resume, world)
 
     # --time-limit bounds the whole command: the training gets what the encoding and the maps
-    # after it will not need (explorer.training.budget); `cfg` from here on carries the training's share
+    # after it will not need (explorer.training.budget); `cfg` from here on carries the
+    # training's share
     asked, t_start = cfg, time.monotonic()
     budget = plan_run_budget(cfg.time_limit, len(catalogue), catalogue.size, cfg.projections,
                              writes_bundle=cfg.write_bundle)

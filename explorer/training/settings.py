@@ -31,8 +31,9 @@ def model_settings(cfg: TrainConfig, model_values: dict[str, Any], catalogue: Ca
                             f"{values['image_size']} px; ingest or synthesise at that size")
     values["image_size"] = catalogue.size
     if cfg.stratify and cfg.stratify not in catalogue.metadata.columns:
+        columns = ", ".join(map(str, catalogue.metadata.columns))
         raise TrainingError(f"--stratify {cfg.stratify!r}: no such column in the catalogue's "
-                            f"metadata (columns: {', '.join(map(str, catalogue.metadata.columns))})")
+                            f"metadata (columns: {columns})")
     if cfg.adversarial > 0 and world > 1:
         raise TrainingError("--adversarial runs in one process only (not under torchrun)")
     try:

@@ -72,9 +72,9 @@ def adversarial_step(model: AutoEncoder, disc: torch.nn.Module, opt_d: torch.opt
 def choose_run_precision(cfg: TrainConfig, model: AutoEncoder, data: torch.Tensor,
                       train_idx: np.ndarray, device: torch.device, dataset_size: int,
                       world: int):
-    """fp32 or bf16 for this run (explorer.training.precision), timing forward+backward steps of a copy
-    of the model on a real batch where bfloat16 could be the faster; every rank takes rank 0's
-    choice."""
+    """fp32 or bf16 for this run (explorer.training.precision), timing forward+backward steps of
+    a copy of the model on a real batch where bfloat16 could be the faster; every rank takes
+    rank 0's choice."""
     import copy
 
     def step(bf16: bool) -> int:
