@@ -21,7 +21,7 @@ from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.app.live_decoder import browser_session
 from explorer.app.widgets import current_bundle, esc
 
-b = current_bundle()
+b = current_bundle(model=False)   # the 2-D map needs no model: it draws while torch loads
 md = b.metadata
 N = len(b)
 ss = st.session_state
@@ -71,7 +71,9 @@ with st.sidebar:
     # A browser's first visit draws the 2-D map first: controls left at their defaults and
     # the panels under the map follow once the component says it has drawn (one more run)
     early = not view_3d and browser_session() and not ss.get("map_drawn")
-    # contours, an uploaded photo, an interpolation path
+if not early or map_layers.in_use(b):   # overlays and panels may encode or decode: wait for
+    current_bundle()                    # the model here (or show why it cannot load)
+with st.sidebar:                        # contours, an uploaded photo, an interpolation path
     layers = map_layers.sidebar(b) if not early or map_layers.in_use(b) else map_layers.Choice()
 
 shown = method if (method in b.projections or method == "pca") else "pca"

@@ -58,6 +58,47 @@ def test_a_preloaded_bundle_is_read_once_and_shared(monkeypatch):
     assert len(calls) == 1
 
 
+def test_a_bundle_loads_without_torch_and_builds_its_model_on_first_use():
+    """The catalogue map draws from the embeddings, projections, metadata and images: the app
+    loads those first (~1 s for the demo) and torch with the model after (~2.5 s)."""
+    code = ("import sys\n"
+            "from explorer.bundle.core import load_bundle\n"
+            "b = load_bundle('checkpoints/demo', lazy_model=True)\n"
+            "print('torch' in sys.modules, b.model_loaded, len(b), b.latent_dim, b.image_size)\n"
+            "b.model\n"
+            "print('torch' in sys.modules, b.model_loaded)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    first, second = out.stdout.split("\n")[:2]
+    from explorer.bundle.meta import read_summary
+    info = read_summary(REPO / "checkpoints" / "demo")
+    assert first == f"False False {info['count']} {info['latent_dim']} {info['image_size']}"
+    assert second == "True True"
+
+
+def test_the_map_gets_the_bundle_before_its_model_and_pages_get_it_whole(monkeypatch):
+    import numpy as np
+
+    from explorer.app import cache
+    from explorer.bundle.core import load_bundle
+    monkeypatch.setenv("KICKSPACE_GC_FREEZE", "0")
+    demo = REPO / "checkpoints" / "demo"
+    cache._load_bundle.clear()
+    cache._PRELOADED.clear()
+    cache._LOADED.clear()
+    gate = __import__("threading").Event()
+    real = cache._load_model
+    monkeypatch.setattr(cache, "_load_model", lambda b, p: gate.wait(60) and real(b, p))
+    light = cache.get_bundle(demo, model=False)     # the model's background load is held
+    assert not light.model_loaded and not cache.is_loaded(demo)
+    gate.set()
+    whole = cache.get_bundle(demo)                   # a page that decodes: waits for the model
+    assert whole is light and whole.model_loaded and cache.is_loaded(demo)
+    z = whole.mu[:3]
+    assert np.array_equal(whole.decode(z), load_bundle(demo).decode(z))
+
+
 def test_the_heap_is_frozen_once_per_load_not_on_every_rerun(monkeypatch):
     """Streamlit collects the whole heap after every rerun; the bundle, torch and the pages'
     modules are frozen once (after the load, and after a page imported new modules), so that

@@ -84,6 +84,38 @@ def test_config_is_checked_against_the_weights_before_building(copy, monkeypatch
     assert built == []
 
 
+def _nan_weights(b: Path) -> None:
+    state = load_file(str(b / "model.safetensors"))
+    save_file({k: torch.full_like(v, float("nan")) for k, v in state.items()},
+              str(b / "model.safetensors"))
+    _rehash(b, "model.safetensors")
+
+
+def test_a_lazy_load_reads_all_but_the_model_and_a_bad_model_says_so_at_every_use(copy):
+    _nan_weights(copy)
+    b = load_bundle(copy, lazy_model=True)          # what the app does: the map needs no model
+    assert not b.model_loaded
+    assert len(b) == 40 and b.latent_dim == b.mu.shape[1] == TINY_MODEL["latent_dim"]
+    assert b.image_size == _info(copy)["catalogue"]["size"] and "pca" in b.projections
+    for _ in range(2):                               # not only the first use
+        with pytest.raises(BundleError, match="NaN"):
+            b.model
+    assert not b.model_loaded
+
+
+def test_a_lazy_model_is_checked_against_the_embeddings_it_came_with(copy):
+    d = TINY_MODEL["latent_dim"]
+    wide = {k: np.zeros((40, d + 1), np.float32) for k in ("mu", "logvar")}
+    np_save_file(wide, str(copy / "embeddings.safetensors"))
+    _rehash(copy, "embeddings.safetensors")
+    _refused(copy, "embeddings.safetensors", f"(40, {d})")     # eager: at the load
+    b = load_bundle(copy, lazy_model=True)                      # lazy: at the model's first use
+    assert b.latent_dim == d + 1
+    with pytest.raises(BundleError, match=f"latent_dim is {d} but embeddings.safetensors "
+                                          f"holds {d + 1}"):
+        b.model
+
+
 def test_weights_of_another_dtype_or_all_nan_are_refused(copy):
     state = load_file(str(copy / "model.safetensors"))
     save_file({k: v.to(torch.bfloat16) for k, v in state.items()}, str(copy / "model.safetensors"))
@@ -210,3 +242,27 @@ def test_every_page_shows_one_clear_message_for_a_crafted_bundle(copy, tmp_path,
     errors = [e.value for e in at.error]
     assert errors and all("gallery" in e for e in errors), errors
     assert len({e.split(":", 1)[0] for e in errors}) == 1 or len(errors) <= 2, errors
+
+
+def test_a_first_map_visit_draws_before_a_broken_model_is_needed_then_says_what_is_wrong(
+        copy, tmp_path, monkeypatch):
+    """A browser's first map visit waits for everything but the model (the map draws while
+    torch loads); the next run, which lays out the panels, shows the model's error."""
+    from streamlit.testing.v1 import AppTest
+
+    from explorer.app import live_decoder
+    _nan_weights(copy)
+    monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(live_decoder, "browser_session", lambda: True)   # as in Chromium
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["bundle_path"] = str(copy)
+    at.switch_page("pages/catalogue_map.py")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert any("40 products are drawn" in c.value for c in at.caption), \
+        [c.value for c in at.caption]
+    at.session_state["map_drawn"] = True             # what the component's report sets
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "NaN" in errors[0] and "holds NaN" in errors[0], errors

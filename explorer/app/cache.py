@@ -11,7 +11,10 @@ re-trained bundle at the same path is picked up.
 
 Importing this module is cheap (no torch, no pandas): a fresh server paints its first page
 while ``preload`` loads the default bundle on a background thread; the first ``get_bundle``
-waits for that load instead of starting another. Once a bundle (and torch) is in memory the
+waits for that load instead of starting another. The load comes in two steps: everything but
+the model, without torch (~1 s for the demo), then the model on the same thread (torch
+imported, ~2.5 s); ``get_bundle(path, model=False)`` (the catalogue map) waits only for the
+first. Once a bundle (and torch) is in memory the
 heap is frozen (``gc.freeze``): Streamlit runs a full garbage collection after every rerun,
 and a frozen object is never traversed again (``settle_heap`` freezes again after a page
 imports more modules). Importing it changes nothing in torch: the thread count is chosen by
@@ -60,7 +63,7 @@ def _stamp(path: Path) -> float:
 _LOCK = threading.Lock()
 _LOADS: dict[tuple[str, float], Future] = {}   # loads started by preload, not yet taken
 _PRELOADED: set[tuple[str, float]] = set()
-_LOADED: set[tuple[str, float]] = set()        # bundles read into memory by this process
+_LOADED: set[tuple[str, float]] = set()        # bundles (model included) in this process
 _POOL: ThreadPoolExecutor | None = None
 _FROZEN_MODULES = 0
 
@@ -96,13 +99,27 @@ def configure_torch_threads() -> int:
 
 
 def _read_bundle(path: str) -> Bundle:
+    """Everything but the model (no torch), then the model queued on the loading thread."""
     from explorer.bundle.core import load_bundle
+    b = load_bundle(path, lazy_model=True)
+    freeze_heap()
+    assert _POOL is not None                   # this runs on it
+    _POOL.submit(_load_model, b, path)
+    return b
+
+
+def _load_model(b: Bundle, path: str) -> None:
+    """Build the bundle's model (on the loading thread, or in the first script that needs it
+    first); a bad model's BundleError is logged here and raised again where a page asks."""
     configure_torch_threads()
-    b = load_bundle(path)
+    try:
+        b.model
+    except Exception as e:  # noqa: BLE001 - get_bundle raises it again for the page to show
+        log.warning("the model of %s did not load: %s", path, e)
+        return
     freeze_heap()
     with _LOCK:
         _LOADED.add((path, _stamp(Path(path))))
-    return b
 
 
 def freeze_heap() -> None:
@@ -171,10 +188,15 @@ def _load_bundle(path: str, stamp: float) -> Bundle:
                 del _LOADS[(path, stamp)]
 
 
-def get_bundle(path: str | Path) -> Bundle:
-    """The shared, read-only Bundle at path (BundleError if it is broken)."""
+def get_bundle(path: str | Path, model: bool = True) -> Bundle:
+    """The shared, read-only Bundle at path (BundleError if it is broken). model=False: do
+    not wait for its model (still loading on the background thread; Bundle.model waits)."""
     p = Path(path).resolve()
-    return _load_bundle(str(p), _stamp(p))
+    b = _load_bundle(str(p), _stamp(p))
+    if model and not b.model_loaded:
+        _load_model(b, str(p))
+        b.model                                # the model's BundleError, for the page
+    return b
 
 
 def bundle_summary(path: str | Path) -> dict | None:

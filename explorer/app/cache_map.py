@@ -117,7 +117,7 @@ def hdbscan_clusters(bundle: Bundle, min_cluster_size: int, seed: int = 0) -> np
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _columns(path: str, key: str) -> dict:
     """Colour options, each categorical filter column's values and each numeric one's range."""
-    meta = cache.get_bundle(path).metadata
+    meta = cache.get_bundle(path, model=False).metadata
     cats, nums = mapview.filterable_columns(meta)
     values = {}
     for c in cats:
@@ -136,7 +136,7 @@ def _columns(path: str, key: str) -> dict:
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _search_text(path: str, key: str) -> pd.Series:
     """name · sku · brand per product, lower case, for the search box; read-only."""
-    meta = cache.get_bundle(path).metadata
+    meta = cache.get_bundle(path, model=False).metadata
     cols = [c for c in ("name", "sku", "brand", "file") if c in meta.columns]
     text = meta[cols[0]].astype(str)
     for c in cols[1:]:
@@ -146,7 +146,8 @@ def _search_text(path: str, key: str) -> pd.Series:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _shard_texts(path: str, key: str, shard: int) -> bytes:
-    return mapcomponent.shard_texts(cache.get_bundle(path).metadata, shard, PER_SHARD)
+    meta = cache.get_bundle(path, model=False).metadata
+    return mapcomponent.shard_texts(meta, shard, PER_SHARD)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

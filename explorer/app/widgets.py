@@ -60,13 +60,14 @@ def _through_app_py() -> None:
         st.rerun()
 
 
-def current_bundle() -> Bundle:
+def current_bundle(model: bool = True) -> Bundle:
     """The bundle this session works on (chosen in app.py's sidebar); stops the page with an
-    error message if it cannot be loaded."""
+    error message if it cannot be loaded. model=False: do not wait for its model (a page that
+    draws from the embeddings alone; Bundle.model loads it when first used)."""
     _through_app_py()
     path = st.session_state.get("bundle_path", str(cache.DEFAULT_BUNDLE))
     try:
-        bundle = cache.get_bundle(path)
+        bundle = cache.get_bundle(path, model=model)
     except (cache.BundleError, OSError, ValueError) as e:
         st.error(f"Cannot load the bundle: {esc(e)}")
         st.stop()

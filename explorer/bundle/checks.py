@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from explorer.models import MODEL_KINDS
 
 FORMAT_VERSION = 1
 
@@ -31,8 +30,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_bundle_info(path: str | os.PathLike) -> dict[str, Any]:
-    """Parse and type-check bundle.json (no other file is read)."""
+def read_bundle_info(path: str | os.PathLike, check_kind: bool = True) -> dict[str, Any]:
+    """Parse and type-check bundle.json (no other file is read). check_kind=False leaves the
+    model kind to the model's own load (the known kinds live with the models, in torch)."""
     p = Path(path)
     f = p / "bundle.json"
     if not p.is_dir():
@@ -56,7 +56,9 @@ def read_bundle_info(path: str | os.PathLike) -> dict[str, Any]:
     if info["format_version"] != FORMAT_VERSION:
         raise BundleError(f"{f}: format_version {info['format_version']} is not supported "
                           f"(this KickSpace reads {FORMAT_VERSION})")
-    if info["model_kind"] not in MODEL_KINDS:
+    if check_kind:
+        from explorer.models import MODEL_KINDS
+    if check_kind and info["model_kind"] not in MODEL_KINDS:
         raise BundleError(f"{f}: unknown model_kind {info['model_kind']!r} "
                           f"(known: {', '.join(MODEL_KINDS)})")
     cat = info["catalogue"]

@@ -19,6 +19,10 @@ A bundle is a folder::
 Loading checks the format version, every file against its recorded size and SHA-256, the
 config, and every tensor's shape against the config and the catalogue size. Weights go through
 safetensors only; nothing is unpickled.
+
+``load_bundle(path, lazy_model=True)`` (the app) reads and checks everything but the weights
+without importing torch, and builds the model on first use of ``Bundle.model``: the catalogue
+map draws from the embeddings, projections, metadata and images while torch (~2 s) still loads.
 """
 from __future__ import annotations
 
@@ -28,27 +32,34 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
-import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as np_load_file
-from safetensors.torch import load_file as torch_load_file
 
 from explorer.bundle.checks import (MAX_JSON_BYTES, BundleError, _check_array, _check_history,
                                     _check_image_header, _safetensors_header, read_bundle_info,
                                     verify_files)
-from explorer.bundle.encode import encode_images, tensor_to_images
 from explorer.bundle.meta import find_bundles  # noqa: F401  (lives there: no torch needed)
 from explorer.data.atomic import restore_hidden_copy
 from explorer.data.catalogue import Catalogue, read_metadata_csv
 from explorer.data.imagestore import COLS as IMAGE_COLS
 from explorer.data.imagestore import PER_SHARD, ImageStore, shard_name
-from explorer.models import AutoEncoder, build_model, shape_model
+
+if TYPE_CHECKING:
+    from explorer.models import AutoEncoder
 
 _GALLERY_LOCK = threading.Lock()
+_MODEL_LOCK = threading.Lock()
+
+
+class _Later:
+    """What builds a bundle's model on its first use (load_bundle(lazy_model=True))."""
+
+    def __init__(self, load: Callable[[], AutoEncoder]):
+        self.load = load
 
 __all__ = ["Bundle", "BundleError", "check_catalogue_matches", "find_bundles", "load_bundle",
            "load_model", "read_bundle_info"]
@@ -60,7 +71,7 @@ class Bundle:
 
     path: Path
     info: dict[str, Any]
-    model: AutoEncoder
+    _model: Any                        # the AutoEncoder, or a _Later that builds it
     mu: np.ndarray                     # [N, latent_dim]
     logvar: np.ndarray                 # [N, latent_dim]
     projections: dict[str, np.ndarray]  # method -> [N, 2]
@@ -84,16 +95,34 @@ class Bundle:
         return self._gallery
 
     @property
+    def model(self) -> AutoEncoder:
+        """The model, in eval mode on the CPU. A bundle loaded with lazy_model=True builds it
+        here on first use (torch imported, weights checked and loaded: ~2-3 s; BundleError
+        if the weights are bad, again at every later use); other threads wait for that."""
+        if isinstance(self._model, _Later):
+            with _MODEL_LOCK:
+                if isinstance(self._model, _Later):
+                    self._model = self._model.load()
+        return self._model
+
+    @property
+    def model_loaded(self) -> bool:
+        """True once the model is in memory (always, unless loaded with lazy_model=True)."""
+        return not isinstance(self._model, _Later)
+
+    @property
     def kind(self) -> str:
         return self.info["model_kind"]
 
     @property
     def latent_dim(self) -> int:
-        return int(self.model.cfg.latent_dim)
+        """The latent size: the embeddings' width, checked against the model's config."""
+        return int(self.mu.shape[1])
 
     @property
     def image_size(self) -> int:
-        return int(self.model.cfg.image_size)
+        """The image size: the catalogue's, checked against the model's config."""
+        return int(self.info["catalogue"]["size"])
 
     @property
     def fingerprint(self) -> str:
@@ -116,12 +145,17 @@ class Bundle:
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """z [B, latent_dim] -> uint8 images [B, S, S, 3]."""
+        import torch
+
+        from explorer.bundle.encode import tensor_to_images
+        model = self.model
         with torch.inference_mode():
-            x = self.model.decode(torch.as_tensor(np.atleast_2d(z), dtype=torch.float32))
+            x = model.decode(torch.as_tensor(np.atleast_2d(z), dtype=torch.float32))
         return tensor_to_images(x)
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 [B, S, S, 3] -> (mu, logvar) [B, latent_dim]."""
+        from explorer.bundle.encode import encode_images
         return encode_images(self.model, images)
 
 
@@ -146,8 +180,18 @@ def _load_tensors(fp: Path, loader) -> dict[str, Any]:
         raise BundleError(f"{fp}: not a readable safetensors file ({e})") from e
 
 
+def build_model(kind: str, values: dict[str, Any]) -> AutoEncoder:
+    """explorer.models.build_model, imported (with torch) on first use."""
+    from explorer.models import build_model as build
+    return build(kind, values)
+
+
 def load_model(path: str | os.PathLike, info: dict[str, Any] | None = None) -> AutoEncoder:
     """Rebuild the model from bundle.json's config and load model.safetensors into it."""
+    import torch
+    from safetensors.torch import load_file as torch_load_file
+
+    from explorer.models import shape_model
     p = Path(path)
     info = info or read_bundle_info(p)
     fp = p / "model.safetensors"
@@ -191,14 +235,49 @@ def load_model(path: str | os.PathLike, info: dict[str, Any] | None = None) -> A
     return model
 
 
-def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
-    """Load and validate a bundle folder; raises BundleError naming the offending file."""
+def _check_model_fits(p: Path, info: dict[str, Any], model: AutoEncoder,
+                      latent_dim: int) -> AutoEncoder:
+    """The model takes the catalogue's image size and codes as wide as the embeddings."""
+    size = model.cfg.image_size
+    if info["catalogue"]["size"] != size:
+        raise BundleError(f"{p / 'bundle.json'}: catalogue size {info['catalogue']['size']} px "
+                          f"but the model takes {size} px")
+    if model.cfg.latent_dim != latent_dim:
+        raise BundleError(f"{p / 'bundle.json'}: model_config's latent_dim is "
+                          f"{model.cfg.latent_dim} but embeddings.safetensors holds "
+                          f"{latent_dim} dimensions")
+    return model
+
+
+def _embedding_width(emb_path: Path, n: int) -> int:
+    """The latent size as embeddings.safetensors records it (for a bundle whose model is not
+    built yet); load_bundle then checks both tensors against (n, width)."""
+    head = _safetensors_header(emb_path)
+    if "mu" not in head:
+        raise BundleError(f"{emb_path}: no tensor 'mu'")
+    shape = head["mu"][1]
+    if len(shape) != 2 or shape[0] != n or shape[1] < 1:
+        raise BundleError(f"{emb_path}: mu has shape {shape}, expected ({n}, latent_dim)")
+    return int(shape[1])
+
+
+def load_bundle(path: str | os.PathLike, check_hashes: bool = True,
+                lazy_model: bool = False) -> Bundle:
+    """Load and validate a bundle folder; raises BundleError naming the offending file.
+    lazy_model: check and load everything else now, without torch, and the weights on the
+    first use of Bundle.model (which raises the BundleError a bad model gives)."""
     p = Path(path)
     restore_hidden_copy(p)
-    info = read_bundle_info(p)
+    info = read_bundle_info(p, check_kind=not lazy_model)
     verify_files(p, info, check_hashes=check_hashes)
-    model = load_model(p, info)
-    n, d = info["catalogue"]["count"], model.cfg.latent_dim
+    n = info["catalogue"]["count"]
+    if lazy_model:
+        d = _embedding_width(p / "embeddings.safetensors", n)
+        model: Any = _Later(lambda: _check_model_fits(p, info, load_model(p, info), d))
+    else:
+        model = load_model(p, info)
+        d = model.cfg.latent_dim
+        _check_model_fits(p, info, model, d)
     listed = info["files"]
     for name in ("projections.safetensors", "projections3d.safetensors", "gallery.webp",
                  "history.json"):
@@ -231,10 +310,7 @@ def load_bundle(path: str | os.PathLike, check_hashes: bool = True) -> Bundle:
             projs[dims] = _load_tensors(pp, np_load_file)
             for k, v in projs[dims].items():
                 _check_array(pp, k, v, ("float32",), (n, dims))
-    size = model.cfg.image_size
-    if info["catalogue"]["size"] != size:
-        raise BundleError(f"{p / 'bundle.json'}: catalogue size {info['catalogue']['size']} px "
-                          f"but the model takes {size} px")
+    size = info["catalogue"]["size"]
     gallery: Any = np.zeros((0, 0, size, size, 3), np.uint8)
     if "gallery.webp" in listed:
         _check_image_header(p / "gallery.webp", None, size)
