@@ -69,7 +69,7 @@ def kmeans_clusters(bundle: Bundle, k: int, seed: int = 0) -> tuple[np.ndarray, 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _suggested_k(path: str, stamp: float, seed: int) -> tuple[int, dict[int, float]]:
-    from explorer.latent.clusters import BIC_SAMPLE, best_k, bic_scores
+    from explorer.latent.clusters import BIC_INITS, BIC_SAMPLE, best_k, bic_scores
     from explorer.latent.hygiene import stored_arrays
     b = cache.load(path, stamp)
 
@@ -77,7 +77,7 @@ def _suggested_k(path: str, stamp: float, seed: int) -> tuple[int, dict[int, flo
         bic = bic_scores(b.mu, range(2, 16), seed=seed)
         return {"k": np.array(list(bic), np.int64), "bic": np.array(list(bic.values()))}
     got = stored_arrays(cache.data_file(b, f"bic-{seed}"), compute,
-                        {"ks": [2, 15], "sample": BIC_SAMPLE, "n": len(b)})
+                        {"ks": [2, 15], "sample": BIC_SAMPLE, "n": len(b), "inits": BIC_INITS})
     bic = {int(k): float(v) for k, v in zip(got["k"], got["bic"])}
     return best_k(bic), bic
 
@@ -85,7 +85,7 @@ def _suggested_k(path: str, stamp: float, seed: int) -> tuple[int, dict[int, flo
 def suggested_k(bundle: Bundle, seed: int = 0) -> tuple[int, dict[int, float]]:
     """(k, {k: BIC}): the k in 2..15 with the lowest Gaussian-mixture BIC on a 4,000-item
     sample of the latent means (lower is better; see explorer.latent.clusters for why not the
-    silhouette). 10-60 s once per bundle (by machine load), then kept in the data folder."""
+    silhouette). 5-30 s once per bundle (by machine load), then kept in the data folder."""
     return _suggested_k(*cache.ident(bundle), int(seed))
 
 
