@@ -17,7 +17,9 @@ link, then the map is visited in a fresh context and timed; the servers take tur
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,12 +63,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def cold(repos: list[str], repeats: int, data: str) -> int:
     res: dict[str, list[tuple[float, float]]] = {r: [] for r in repos}
+    os.makedirs(data, exist_ok=True)
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         br = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         for k in range(repeats):
             for i, r in enumerate(repos):
-                proc, base = _start(r, f"{data}/cold-{k}-{i}")
+                # a data folder of its own: nothing derived (suggested k, ...) kept from before
+                proc, base = _start(r, tempfile.mkdtemp(prefix=f"cold-{k}-{i}-", dir=data))
                 try:
                     ctx = br.new_context()
                     pg = ctx.new_page()
