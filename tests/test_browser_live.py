@@ -330,12 +330,16 @@ def shots(tmp_path_factory) -> Path:
 def test_the_interpolation_scrubber_and_the_arithmetic_weights_decode_live(server, browser, demo):
     from explorer.app.live_decoder import point_on_path
     b, _ = demo
+    # one browser context for both pages: the second reuses the first's cached decoder files
     page = _open_live(browser, server, "interpolation?path=spherical",
-                      viewport={"width": 1400, "height": 1000})
+                      viewport={"width": 1400, "height": 1000}, init=WS_COUNTER,
+                      accept_downloads=True)
     scrub = page.locator("input.ks-range").first
     scrub.focus()
-    for _ in range(60):                               # 0.005 a press: t = 0.3
-        page.keyboard.press("ArrowRight")
+    # Page Up moves a range a tenth of its span (not its 0.005 step): t = 0.3 in three
+    # presses, each a release the browser settles (URL, closest products), not sixty
+    for _ in range(3):
+        page.keyboard.press("PageUp")
     st = _wait(page, lambda s: s["values"][0] == pytest.approx(0.3), "the scrubber")
     wait_idle(page)
     assert "t=0.3" in page.url and page.evaluate("history.length") == 2, page.url
@@ -345,10 +349,11 @@ def test_the_interpolation_scrubber_and_the_arithmetic_weights_decode_live(serve
     np.testing.assert_allclose(z, want, atol=1e-5)
     assert np.abs(_pixels(page).astype(int) - b.decode(z[None])[0].astype(int)).max() <= 2
     assert _closest(page, [0.3])["indices"] == LatentIndex(b.mu).query(z, k=3)[0][0].tolist()
-    page.close()
 
-    page = _open_live(browser, server, "arithmetic", viewport={"width": 1400, "height": 1000},
-                      init=WS_COUNTER, accept_downloads=True)
+    page.goto(f"{server}/arithmetic")                 # a new document: a new app session
+    wait_idle(page)
+    _wait(page, lambda s: s["mode"] == "wasm" and s["frames"] >= 1, "the browser decoder",
+          timeout=240)
     frames = _state(page)["frames"]
     sent0 = page.evaluate("() => window.__ws.sent.length")
     page.locator("input.ks-range").nth(1).focus()
