@@ -45,3 +45,17 @@ def chromium_path() -> str:
     except ImportError:
         require_system(False, "the playwright Python package", "pip install playwright")
     return CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The app on a free port, shared by the browser test modules that need no server of their
+    own (test_browser's `server`, and through it test_browser_links and test_browser_map):
+    started once a session, so its first-run work (page routes, the neighbour table, the map's
+    panels) is done once. Its data folder (tags, derived caches) is a temporary one."""
+    from bench.appserver import start_app, stop_app
+    proc, url = start_app(log=tmp_path_factory.mktemp("server") / "server.log", timeout=90,
+                          env={"KICKSPACE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+                               "KICKSPACE_ANNOTATIONS_DB": None})
+    yield url
+    stop_app(proc)

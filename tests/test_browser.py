@@ -19,10 +19,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc, url = start_app(log=tmp_path_factory.mktemp("server") / "server.log", timeout=90)
-    yield url
-    stop_app(proc)
+def server(app_server):
+    """The session's shared app server (tests/conftest.py), data in a temporary folder."""
+    return app_server
 
 
 @pytest.fixture(scope="module")

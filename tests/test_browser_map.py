@@ -25,12 +25,10 @@ HOSTILE = ["<img src=x onerror=\"window.__pwned=1\">", "<b>SKU-1</b>", "https://
 
 
 @pytest.fixture(scope="module")
-def map_server(request, tmp_path_factory):
-    """test_browser's server, started with its tag database in a temporary folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KICKSPACE_DATA_DIR", str(tmp_path_factory.mktemp("tags")))
-        mp.delenv("KICKSPACE_ANNOTATIONS_DB", raising=False)
-        return request.getfixturevalue("server")
+def map_server(server):  # noqa: F811
+    """test_browser's server: the session's shared one, its tag database in a temporary folder
+    (tests/conftest.py's app_server)."""
+    return server
 
 
 _ROUTED: set[str] = set()     # servers whose first run has been waited for
