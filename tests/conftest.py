@@ -59,3 +59,20 @@ def app_server(tmp_path_factory):
                                "KICKSPACE_ANNOTATIONS_DB": None})
     yield url
     stop_app(proc)
+
+
+@pytest.fixture
+def sent_media(monkeypatch) -> dict[str, bytes]:
+    """{url: bytes} of every media file the app sends in AppTest (pictures; the 3-D map's
+    points, which the browser fetches by URL)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    sent: dict[str, bytes] = {}
+    original = MediaFileManager.add
+
+    def recording_add(self, data, mimetype, coordinates, *args, **kwargs):
+        url = original(self, data, mimetype, coordinates, *args, **kwargs)
+        sent[url] = data
+        return url
+
+    monkeypatch.setattr(MediaFileManager, "add", recording_add)
+    return sent

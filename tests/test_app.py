@@ -173,22 +173,6 @@ def test_interpolation_strip_and_downloads():
     assert not at.exception
 
 
-@pytest.fixture
-def sent_media(monkeypatch) -> dict[str, bytes]:
-    """{url: bytes} of every media file (picture) the app sends."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-    sent: dict[str, bytes] = {}
-    original = MediaFileManager.add
-
-    def recording_add(self, data, mimetype, coordinates, *args, **kwargs):
-        url = original(self, data, mimetype, coordinates, *args, **kwargs)
-        sent[url] = data
-        return url
-
-    monkeypatch.setattr(MediaFileManager, "add", recording_add)
-    return sent
-
-
 def _pixels_sent(sent: dict[str, bytes], url: str):
     import io
 

@@ -22,17 +22,11 @@ _SENT: dict[str, bytes] = {}
 
 
 @pytest.fixture(autouse=True)
-def _record_media(monkeypatch):
-    """Keep what the page puts in the media file store ({url: bytes}): the 3-D component's
-    points go there, fetched by URL in the browser."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-    original = MediaFileManager.add
-
-    def add(self, data, mimetype, coordinates, *args, **kwargs):
-        url = original(self, data, mimetype, coordinates, *args, **kwargs)
-        _SENT[url] = data
-        return url
-    monkeypatch.setattr(MediaFileManager, "add", add)
+def _record_media(sent_media):
+    """Keep what the page puts in the media file store (conftest's sent_media): the 3-D
+    component's points go there, fetched by URL in the browser."""
+    global _SENT
+    _SENT = sent_media
 
 
 def _components(at, name: str) -> list:
