@@ -232,9 +232,9 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     w, h = mapdrive.size(frame)
     shape = [(0.30, 0.30), (0.70, 0.30), (0.52, 0.50), (0.70, 0.70), (0.30, 0.70)]
     mapdrive.mode(frame, "freeform")
-    # a move every 16 px, not 8: the edges are straight, so the polygon is the same, and each
+    # a move every 32 px, not 8: the edges are straight, so the polygon is the same, and each
     # move is a round trip to the page (~0.15 s on a busy machine)
-    poly = mapdrive.lasso(frame, [(w * a, h * b) for a, b in shape], step=16)
+    poly = mapdrive.lasso(frame, [(w * a, h * b) for a, b in shape], step=32)
     n = _selected(page)
     assert '"kind":"lasso"' in parse_qs(urlparse(page.url).query)["sel"][0]
     chosen = []
