@@ -2,6 +2,7 @@
 
     python -m bench.bench_live [--drags 12] [--sessions 50] [--seconds 20] [--input-hz 60]
     python -m bench.bench_live --messages-only --repo OLD_CHECKOUT   # the st.slider page, before
+    python -m bench.bench_live --page arithmetic --skip-many      # parts 1-3 on A + B's weights
 
 (run from the repository root.) Starts `streamlit run app.py` on a free port and reports:
 
@@ -125,10 +126,12 @@ def _wait_live(page, timeout=120):
                            f" && Number(r.dataset.frames) > 0 }}", timeout=timeout * 1000)
 
 
-def single_session(url: str, browser, drags: int, pid: int) -> None:
+def single_session(url: str, browser, drags: int, pid: int, where: str = "sliders") -> None:
+    """Parts 1-3 on one page: the factor sliders (where="sliders") or the arithmetic page's
+    weights (where="arithmetic", its default A + B: the same component, its weight sliders)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.add_init_script(WS_COUNTER)
-    page.goto(f"{url}/sliders")
+    page.goto(f"{url}/{where}")
     wait_idle(page)
     t = time.perf_counter()
     _wait_live(page)
@@ -142,7 +145,11 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
     wait_idle(page)
     idle = quiet_rate(pid)
     for k in range(drags):
-        rng = ranges.nth(k % ranges.count())      # a slider still at 0: press at its centre
+        n_ranges = ranges.count()
+        rng = ranges.nth(k % n_ranges)            # press at its centre
+        # a slider dragged again (a page with fewer sliders than drags: arithmetic's two
+        # weights) goes a shorter way each time, so that every release is a new value
+        reach = 0.40 - 0.07 * ((k // n_ranges) % 5)
         rng.scroll_into_view_if_needed()
         box = rng.bounding_box()
         y = box["y"] + box["height"] / 2
@@ -153,7 +160,7 @@ def single_session(url: str, browser, drags: int, pid: int) -> None:
         c0, w0 = cpu_seconds(pid), time.perf_counter()   # the drag may fetch files already
         page.mouse.down()
         for i in range(1, 41):
-            page.mouse.move(x + direction * i * box["width"] / 100, y)
+            page.mouse.move(x + direction * i * box["width"] * reach / 40, y)
             time.sleep(1 / 60)
         mark = frames.mark()
         t0, shown0, pics0 = page.evaluate("() => [performance.now(), window.__ksLive.closestShown"
@@ -343,6 +350,8 @@ def main(argv=None) -> int:
     ap.add_argument("--messages-only", action="store_true",
                     help="only count messages per change on the st.slider page (--repo)")
     ap.add_argument("--skip-many", action="store_true", help="skip part 4")
+    ap.add_argument("--page", default="sliders", choices=["sliders", "arithmetic"],
+                    help="the page of parts 1-3")
     ap.add_argument("--input-hz", type=float, default=60.0,
                     help="part 4: input events a second per page (lower it where the machine "
                          "cannot decode for every page at 60 Hz; releases stay once a second)")
@@ -363,7 +372,7 @@ def main(argv=None) -> int:
             if args.messages_only:
                 messages_legacy(url, browser, args.drags)
             else:
-                single_session(url, browser, args.drags, proc.pid)
+                single_session(url, browser, args.drags, proc.pid, args.page)
             browser.close()
         if not args.messages_only and not args.skip_many:
             asyncio.run(_many(url, args.sessions, args.seconds, proc.pid, args.chromium,
