@@ -146,8 +146,8 @@ def _restore_from_url() -> None:
             ev = mapcomponent.MapEvent(0, kind, x=[float(v) for v in d["x"]],
                                        y=[float(v) for v in d["y"]])
             idx = mapcomponent.event_selection(ev, xy, visible)
-        elif kind == "box3d":
-            idx = map3d.box_selection(b, d, visible)
+        elif kind in ("box3d", "lasso3d"):
+            idx = map3d.screen_selection(b, d, visible)
         elif kind == "tag" and store is not None:
             idx = np.flatnonzero(md["sku"].astype(str).isin(set(store.skus_with(d["tag"]))))
         elif kind == "search":
@@ -253,7 +253,7 @@ else:
         text = ",".join(f"{v:.6g}" for v in view)
         if qp.get("view") != text:
             qp["view"] = text
-    if event is not None and event.seq != ss.get("map_seq") and event.kind != "box3d":
+    if event is not None and event.seq != ss.get("map_seq") and "3d" not in event.kind:
         ss["map_seq"] = event.seq
         if event.kind == "clear":
             ss.pop("pick", None)

@@ -1,7 +1,7 @@
 """The catalogue map's 3-D view (issue 17), its maths and figures: 3-D PCA against a numpy
 reference, its plotly traces (capped, filtered, coloured, highlights escaped; the photo and path
 overlays), 3-D maps stored by `python -m explorer project --dims 3` in their own file (the demo
-ships a 3-D UMAP), the binary points and their quantisation, the camera's box selection.
+ships a 3-D UMAP), the binary points and their quantisation, the camera's box and lasso selections.
 The page itself (AppTest): tests/test_map3d_page.py."""
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from explorer.bundle.core import BundleError, load_bundle
 from explorer.cli import main
 from explorer.latent.projection import pca_3d, project_large
 from explorer.render import mapview
-from explorer.render.map3d import (figure_3d, frame_3d, in_screen_box, nearest, pack_xyz,
-                                   unpack_xyz)
+from explorer.render.map3d import (figure_3d, frame_3d, in_screen_box, in_screen_polygon,
+                                   nearest, pack_xyz, unpack_xyz)
 
 from test_catalogue_map_page import _bundle
 
@@ -222,3 +222,53 @@ def test_the_component_gets_numeric_colours_as_codes_after_the_positions():
     np.testing.assert_allclose(got, xyz[order], atol=2 * frame[1] / 65535)
     assert data[10 * len(order):] == num.codes[order].tobytes()
     json.dumps(specs)                                              # all of it JSON-able
+
+
+def _camera() -> np.ndarray:
+    """A perspective camera at (0, 0, 4) looking down -z (near 0.5, far 20): its clip matrix."""
+    near, far, f = 0.5, 20.0, 1.5
+    proj = np.array([[f, 0, 0, 0], [0, f, 0, 0],
+                     [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+                     [0, 0, -1, 0]])
+    view = np.eye(4)
+    view[2, 3] = -4.0
+    return proj @ view
+
+
+def test_a_lasso_on_the_3d_view_selects_what_the_camera_draws_inside_its_outline():
+    """explorer.render.map3d.in_screen_polygon with a concave lasso (a C open to the right):
+    against points projected by hand and tested against the C as a square less its notch
+    (not a point-in-polygon routine), the bounding box taking the notch's points the lasso
+    leaves out; either winding the same; behind the camera never; the component's lasso3d
+    value parsed, malformed ones dropped."""
+    rng = np.random.default_rng(5)
+    xyz = rng.normal(size=(3000, 3))
+    m = _camera()
+    h = np.c_[xyz, np.ones(len(xyz))] @ m.T
+    ndc = h[:, :3] / h[:, 3:]
+    cand = np.arange(1, 3000, 2)                  # the filtered ones
+    xs = [-0.6, 0.6, 0.6, -0.2, -0.2, 0.6, 0.6, -0.6]
+    ys = [-0.6, -0.6, -0.2, -0.2, 0.2, 0.2, 0.6, 0.6]
+    x, y = ndc[cand, 0], ndc[cand, 1]
+    square = (np.abs(x) < 0.6) & (np.abs(y) < 0.6)
+    notch = (x > -0.2) & (np.abs(y) < 0.2)
+    drawn = (h[cand, 3] > 0) & (np.abs(ndc[cand, 2]) <= 1)
+    want = cand[drawn & square & ~notch]
+    clip = m.T.ravel().tolist()
+    got = in_screen_polygon(xyz, cand, clip, xs, ys)
+    assert got.tolist() == want.tolist() and 100 < len(got) < 1400
+    assert in_screen_polygon(xyz, cand, clip, xs[::-1], ys[::-1]).tolist() == want.tolist()
+    boxed = in_screen_box(xyz, cand, clip, [-0.6, 0.6], [-0.6, 0.6])
+    left_out = np.setdiff1d(boxed, got)
+    assert len(left_out) > 20 and set(got) <= set(boxed)      # the notch: a box takes it
+    assert notch[np.searchsorted(cand, left_out)].all()
+    behind = in_screen_polygon(np.array([[0.0, 0.0, 9.0]]), [0], clip, xs, ys)
+    assert len(behind) == 0
+    with pytest.raises(ValueError, match="at least 3"):
+        in_screen_polygon(xyz, cand, clip, [0.1, 0.2], [0.1, 0.2])
+    ev = {"seq": 4, "kind": "lasso3d", "clip": clip, "x": xs, "y": ys}
+    event, _, _ = mapcomponent.parse_value({"event": ev})
+    assert event.kind == "lasso3d" and event.clip == clip and event.x == xs and event.y == ys
+    for bad in ({"clip": [1.0] * 15}, {"x": xs[:2], "y": ys[:2]}, {"x": xs[:-1]},
+                {"y": [float("nan")] * 8}, {"x": ["a"] * 8}):
+        assert mapcomponent.parse_value({"event": {**ev, **bad}})[0] is None

@@ -1,6 +1,6 @@
 """The catalogue map page's 3-D view in AppTest (issue 17): the page's "View" choice from
 the URL, capped and filtered; the 3-D component's binary points and overlays (photo, path) where
-their latents belong; "Select around" a search match; a click, a clear and a box on a 3-D
+their latents belong; "Select around" a search match; a click, a clear, a box and a lasso on a 3-D
 point (the component's value) selecting products. Maths and figures: tests/test_map3d.py."""
 from __future__ import annotations
 
@@ -208,3 +208,38 @@ def test_page_3d_click_on_a_point_selects_it(tag_db):
     assert sel["kind"] == "box3d" and sel["proj"] == "umap"
     again = _open({"dims": "3-D", "sel": at.query_params["sel"]})        # a reload
     assert sorted(again.session_state["pick"]["indices"]) == want.tolist()
+
+
+def test_page_3d_lasso_selects_what_the_camera_draws_inside_it_and_the_link_keeps_it(tag_db):
+    """A lasso drawn on the 3-D view (Lasso mode; map3d.js sends its vertices and the camera
+    as "lasso3d"): an L-shaped outline selects every filtered product the camera draws inside
+    the L, drawn in the sample or not, and not those in the L's bounding box outside it; the
+    URL's `sel` keeps the lasso and the camera, and a reload selects the same products."""
+    b = _bundle()
+    at = _open({"dims": "3-D"})
+    xyz = b.projections_3d["umap"]
+    s = float(np.abs(xyz).max()) * 1.01                   # a camera fitting the map in view
+    clip = np.diag([1 / s, 1 / s, 1 / s, 1.0]).ravel().tolist()
+    xs = [0, 1, 1, 0.3, 0.3, 0]                           # an L: a bar and a post on its left
+    ys = [-0.5, -0.5, 0, 0, 0.6, 0.6]
+    x, y = xyz[:, 0] / s, xyz[:, 1] / s
+    bar = (x > 0) & (x < 1) & (y > -0.5) & (y < 0)
+    post = (x > 0) & (x < 0.3) & (y > 0) & (y < 0.6)
+    want = np.flatnonzero(bar | post)
+    boxed = np.flatnonzero((x > 0) & (x < 1) & (y > -0.5) & (y < 0.6))
+    assert len(want) > 20 and len(boxed) > len(want) + 20      # the L leaves out part of its box
+    at.session_state["map3d"] = {"seq": 5, "event": {"seq": 80, "kind": "lasso3d", "clip": clip,
+                                                     "x": xs, "y": ys}}
+    at.run()
+    _ok(at)
+    assert sorted(at.session_state["pick"]["indices"]) == want.tolist()
+    assert at.session_state["pick"]["label"] == "in a lasso on the 3-D UMAP map"
+    sel = json.loads(at.query_params["sel"])
+    assert sel == {"kind": "lasso3d", "proj": "umap", "clip": clip, "x": xs, "y": ys}
+    assert f"{len(want):,} products selected" in " ".join(m.value for m in at.markdown)
+    again = _open({"dims": "3-D", "sel": at.query_params["sel"]})        # a reload
+    assert sorted(again.session_state["pick"]["indices"]) == want.tolist()
+    assert again.session_state["pick"]["label"] == "from the link"
+    bad = _open({"dims": "3-D", "sel": json.dumps(dict(sel, x=xs[:2], y=ys[:2]))})
+    assert "pick" not in bad.session_state
+    assert "could not be read" in " ".join(w.value for w in bad.warning)

@@ -14,11 +14,11 @@ click on a Scatter3d point (its click handler passes on only points with an `id`
 `parent`, the hierarchical charts'; 3-D scenes never emit plotly_selected). The component
 draws the traces of explorer.render.map3d (one per colour, the highlights, the overlays) from
 a binary buffer (int32 ids, uint16 x, y, z, uint8 colour codes), reports a click on a product,
-a click on empty space and a box drawn in its Box mode (with the camera, so that Python selects
-every filtered product drawn inside it: box_selection) (its value: the 2-D map's,
-explorer.app.mapcomponent.parse_value) and shows the 2-D map's
-hover tooltip (the product's picture and name, from the same thumbnail shards). "Select
-around" below it selects the products nearest a search match or the photo.
+a click on empty space and a box or a lasso drawn in its Box or Lasso mode (with the camera, so
+that Python selects every filtered product drawn inside it: screen_selection) (its value:
+the 2-D map's, explorer.app.mapcomponent.parse_value) and shows the 2-D map's hover tooltip
+(the product's picture and name, from the same thumbnail shards). "Select around" below it
+selects the products nearest a search match or the photo.
 """
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ from plotly.utils import PlotlyJSONEncoder
 from explorer.app import cache_map, map_layers, map_sections, mapcomponent
 from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.render import mapview
-from explorer.render.map3d import (frame_3d, highlight_traces, in_screen_box, layout_3d,
-                                   nearest, overlay_trace, pack_xyz, point_size, sample_traces)
+from explorer.render.map3d import (frame_3d, highlight_traces, in_screen_box,
+                                   in_screen_polygon, layout_3d, nearest, overlay_trace,
+                                   pack_xyz, point_size, sample_traces)
 
 if TYPE_CHECKING:
     from explorer.app.mapcomponent import Colours
@@ -57,7 +58,7 @@ def view_choice() -> bool:
     return st.radio("View", VIEWS, key="dims", bind="query-params", horizontal=True,
                     help="3-D: a rotatable view of a sample of the catalogue (drag to turn, "
                          "scroll to zoom, hover for the picture); click a product to select "
-                         "it, pick Box and drag to select many, or select around a search "
+                         "it, pick Box or Lasso and drag to select many, or select around a search "
                          "match or a photo below the 3-D view") == "3-D"
 
 
@@ -108,7 +109,7 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     """Draw the 3-D view of the visible products (catalogue indices passing the filters);
     pick: the page's selection record ({"indices": ...}) or None; matches: search hits;
     layers: the sidebar's overlays (the photo and the path are drawn; contours are 2-D only).
-    True when a click on a product or a box made the selection, or a click on empty space
+    True when a click on a product, a box or a lasso made the selection, or a click on empty space
     cleared it (the page syncs the URL, reruns)."""
     xyz, shown = cache_map.projection_3d(bundle, method)
     plan = mapview.plan_points(visible, max_points(), 10 ** 12)
@@ -160,8 +161,8 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
                                     if layers and layers.contours else ""]))
     st.caption(f"3-D {name} map{stored}: {drawn}{ringed}{'; ' + extra if extra else ''}. Drag "
                f"to turn, scroll to zoom, hover for the picture; click a product to select it "
-               f"(empty space: clear the selection), pick Box and drag to select every filtered "
-               f"product in it, or select around a product below.{note}")
+               f"(empty space: clear the selection), pick Box or Lasso and drag to select every "
+               f"filtered product in it, or select around a product below.{note}")
     _select_around(bundle, xyz, name, visible, matches, overlays)
     if event is not None and event.seq != ss.get("map3d_seq"):
         ss["map3d_seq"] = event.seq
@@ -172,30 +173,35 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
         if event.kind == "clear" and pick:             # a click on empty space
             ss.pop("pick", None)
             return True
-        if event.kind == "box3d":                      # a box drawn on the view
-            d = {"kind": "box3d", "proj": shown, "clip": event.clip, "x": event.x, "y": event.y}
-            map_sections.pick(f"in a box on the 3-D {name} map",
-                              box_selection(bundle, d, visible), d)
+        if event.kind in ("box3d", "lasso3d"):         # a box or a lasso drawn on the view
+            d = {"kind": event.kind, "proj": shown, "clip": event.clip, "x": event.x,
+                 "y": event.y}
+            what = "a box" if event.kind == "box3d" else "a lasso"
+            map_sections.pick(f"in {what} on the 3-D {name} map",
+                              screen_selection(bundle, d, visible), d)
             return True
     return False
 
 
-def box_selection(bundle: Bundle, d: dict, visible: np.ndarray) -> np.ndarray:
-    """The visible products inside a box drawn on the 3-D view, {"kind": "box3d", "proj",
-    "clip", "x", "y"} (the component's event, kept in the URL's `sel`), every filtered product
-    and not only the drawn sample. ValueError, KeyError or TypeError when `d` is malformed."""
+def screen_selection(bundle: Bundle, d: dict, visible: np.ndarray) -> np.ndarray:
+    """The visible products inside a box or a lasso drawn on the 3-D view, {"kind": "box3d"
+    or "lasso3d", "proj", "clip", "x", "y"} (the component's event, kept in the URL's `sel`;
+    a box's x, y are its corners, a lasso's its vertices), every filtered product and not
+    only the drawn sample. ValueError, KeyError or TypeError when `d` is malformed."""
     xyz, _ = cache_map.projection_3d(bundle, str(d["proj"]))
     clip = [float(v) for v in d["clip"]]
     xs, ys = [float(v) for v in d["x"]], [float(v) for v in d["y"]]
     if not np.isfinite(clip + xs + ys).all():
-        raise ValueError("the 3-D box has a number that is not finite")
+        raise ValueError(f"the 3-D {d['kind']} has a number that is not finite")
+    if d["kind"] == "lasso3d":
+        return in_screen_polygon(xyz, visible, clip, xs, ys)
     return in_screen_box(xyz, visible, clip, xs, ys)
 
 
 def _select_around(bundle: Bundle, xyz: np.ndarray, name: str, visible: np.ndarray,
                    matches: np.ndarray, overlays: list[dict]) -> None:
     """"Select around": the k products nearest a search match or the photo in this 3-D map
-    become the selection (besides a click on a product or a box on the view)."""
+    become the selection (besides a click on a product, a box or a lasso on the view)."""
     anchors: dict[str, tuple[np.ndarray, str]] = {}
     photo = next((o for o in overlays if o["kind"] == "photo"), None)
     if photo is not None:

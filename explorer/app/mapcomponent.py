@@ -178,11 +178,11 @@ def media_url(data: bytes | str, mimetype: str, name: str) -> str:
 @dataclass
 class MapEvent:
     seq: int
-    kind: str                       # "click", "box", "lasso", "clear", "box3d"
+    kind: str                       # "click", "box", "lasso", "clear", "box3d", "lasso3d"
     index: int | None = None
     x: list[float] | None = None
     y: list[float] | None = None
-    clip: list[float] | None = None   # box3d: the camera (explorer.render.map3d.in_screen_box)
+    clip: list[float] | None = None   # box3d, lasso3d: the camera (explorer.render.map3d)
 
 
 def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[int]]:
@@ -195,7 +195,7 @@ def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[i
     try:
         seq = int(ev.get("seq", 0)) if isinstance(ev, Mapping) else 0
         if isinstance(ev, Mapping) and ev.get("kind") in ("click", "box", "lasso", "clear",
-                                                          "box3d"):
+                                                          "box3d", "lasso3d"):
             kind = ev["kind"]
             if kind == "click":
                 event = MapEvent(seq, kind, index=int(ev["index"]))
@@ -205,6 +205,12 @@ def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[i
                 xs, ys = [float(v) for v in ev["x"]], [float(v) for v in ev["y"]]
                 clip = [float(v) for v in ev["clip"]]
                 if len(xs) == len(ys) == 2 and len(clip) == 16 and \
+                        np.isfinite(xs + ys + clip).all():
+                    event = MapEvent(seq, kind, x=xs, y=ys, clip=clip)
+            elif kind == "lasso3d":         # a lasso on the 3-D view: its vertices (NDC), camera
+                xs, ys = [float(v) for v in ev["x"]][:2000], [float(v) for v in ev["y"]][:2000]
+                clip = [float(v) for v in ev["clip"]]
+                if len(xs) == len(ys) >= 3 and len(clip) == 16 and \
                         np.isfinite(xs + ys + clip).all():
                     event = MapEvent(seq, kind, x=xs, y=ys, clip=clip)
             else:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from explorer.render import map_overlays as ov
+from explorer.render.map_selection import in_polygon
 
 SELECTED_COLOUR = "#D62728"
 MATCH_COLOUR = "#111111"
@@ -248,6 +249,21 @@ def nearest(xyz: np.ndarray, candidates: np.ndarray, centre, k: int) -> np.ndarr
     return cand[part[np.lexsort((cand[part], d[part]))]]
 
 
+def _screen(xyz: np.ndarray, candidates: np.ndarray, clip: Sequence[float]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the candidates as int64, their x, y [n, 2] in normalised device coordinates, whether
+    the camera draws each: in front of it, within its near and far planes) under `clip`
+    (in_screen_box says what it holds)."""
+    cand = np.asarray(candidates, np.int64)
+    m = np.asarray(clip, np.float64).reshape(4, 4).T       # column-major -> m @ column vector
+    p = np.asarray(xyz, np.float64)[cand]
+    h = p @ m[:, :3].T + m[:, 3]
+    w = h[:, 3]
+    front = w > 1e-12
+    ndc = h[:, :3] / np.where(front, w, 1.0)[:, None]
+    return cand, ndc[:, :2], front & (np.abs(ndc[:, 2]) <= 1)
+
+
 def in_screen_box(xyz: np.ndarray, candidates: np.ndarray, clip: Sequence[float],
                   x: Sequence[float], y: Sequence[float]) -> np.ndarray:
     """The candidates (catalogue indices) that a camera draws inside a box on the screen: what
@@ -256,16 +272,24 @@ def in_screen_box(xyz: np.ndarray, candidates: np.ndarray, clip: Sequence[float]
     the map's coordinates to clip space (map3d.js: projection . view . model . plotly's data
     scale); x, y: the box's corners in normalised device coordinates (-1 .. 1, y up). A point
     behind the camera or past its near or far plane is not drawn, so not in the box."""
-    cand = np.asarray(candidates, np.int64)
-    m = np.asarray(clip, np.float64).reshape(4, 4).T       # column-major -> m @ column vector
-    if m.shape != (4, 4) or len(x) != 2 or len(y) != 2:
+    if np.size(clip) != 16 or len(x) != 2 or len(y) != 2:
         raise ValueError("in_screen_box: clip takes 16 numbers, x and y 2 each")
-    p = np.asarray(xyz, np.float64)[cand]
-    h = p @ m[:, :3].T + m[:, 3]
-    w = h[:, 3]
-    front = w > 1e-12
-    ndc = h[:, :3] / np.where(front, w, 1.0)[:, None]
-    inside = front & (np.abs(ndc[:, 2]) <= 1) \
-        & (ndc[:, 0] >= min(x)) & (ndc[:, 0] <= max(x)) \
-        & (ndc[:, 1] >= min(y)) & (ndc[:, 1] <= max(y))
+    cand, q, drawn = _screen(xyz, candidates, clip)
+    inside = drawn & (q[:, 0] >= min(x)) & (q[:, 0] <= max(x)) \
+        & (q[:, 1] >= min(y)) & (q[:, 1] <= max(y))
+    return cand[inside]
+
+
+def in_screen_polygon(xyz: np.ndarray, candidates: np.ndarray, clip: Sequence[float],
+                      xs: Sequence[float], ys: Sequence[float]) -> np.ndarray:
+    """The candidates that a camera draws inside a polygon on the screen (vertices xs[i],
+    ys[i] in normalised device coordinates, closed by itself; even-odd rule): what a lasso
+    drawn on the 3-D view selects, drawn in the sample or not. xyz and clip as in_screen_box;
+    a point the camera does not draw is not in the lasso."""
+    if np.size(clip) != 16 or len(xs) != len(ys) or len(xs) < 3:
+        raise ValueError("in_screen_polygon: clip takes 16 numbers, xs and ys as many "
+                         f"(at least 3) each; got {np.size(clip)}, {len(xs)}, {len(ys)}")
+    cand, q, drawn = _screen(xyz, candidates, clip)
+    inside = drawn.copy()
+    inside[drawn] = in_polygon(q[drawn], xs, ys)
     return cand[inside]

@@ -11,7 +11,8 @@
 // overlays (photo, path) as plotly JSON. Catalogue strings reach the page as text only.
 //
 // The value sent back is the 2-D map's: {seq, event: {seq, kind: "click", index}
-// | {seq, kind: "clear"} | null, view: null, need: [shard ids]}.
+// | {seq, kind: "clear"} | {seq, kind: "box3d" | "lasso3d", clip, x, y} | null, view: null,
+// need: [shard ids]}.
 import { createThumbs } from "./thumbs.js";
 import { connect, u8 } from "./protocol.js";
 
@@ -107,7 +108,7 @@ window.addEventListener("mouseup", (e) => {
 }, true);
 
 // ------------------------------------------------------------------ Box: a box selection
-// plotly's 3-D scene has no box or lasso. In Box mode a layer over the scene takes the drag
+// plotly's 3-D scene has no box or lasso. In Box (or Lasso, below) mode a layer over the scene takes the drag
 // and draws the box; the box (corners in normalised device coordinates) goes to Python with
 // the camera (clipMatrix), and Python selects every filtered product the camera draws inside
 // it, drawn in the sample or not (explorer.render.map3d.in_screen_box)
@@ -134,11 +135,19 @@ function drawBox([ax, ay], [bx, by]) {
 boxLayer.addEventListener("mousedown", (e) => {
   if (e.button !== 0) return;
   e.preventDefault();
+  if (document.body.dataset.mode === "lasso") { lassoPts = [inWrap(e)]; drawLasso(); return; }
   boxFrom = inWrap(e);
   drawBox(boxFrom, boxFrom);
 });
-window.addEventListener("mousemove", (e) => { if (boxFrom) drawBox(boxFrom, inWrap(e)); });
+window.addEventListener("mousemove", (e) => {
+  if (boxFrom) drawBox(boxFrom, inWrap(e));
+  if (lassoPts) {
+    const p = inWrap(e), q = lassoPts[lassoPts.length - 1];
+    if (Math.hypot(p[0] - q[0], p[1] - q[1]) >= 2) { lassoPts.push(p); drawLasso(); }
+  }
+});
 window.addEventListener("mouseup", (e) => {
+  if (lassoPts) endLasso(inWrap(e));
   if (!boxFrom) return;
   const a = boxFrom, b = inWrap(e);
   boxFrom = null;
@@ -151,6 +160,33 @@ window.addEventListener("mouseup", (e) => {
          x: [r6(Math.min(x0, x1)), r6(Math.max(x0, x1))],
          y: [r6(Math.min(y0, y1)), r6(Math.max(y0, y1))] });
 });
+
+// ------------------------------------------------------------------ Lasso: a free-hand selection
+// the same layer in Lasso mode: the drag draws a free-hand outline (an SVG polygon, closing
+// itself); its vertices, thinned to at most LASSO_MAX, go to Python in the box's normalised
+// device coordinates with the camera, and Python selects every filtered product the camera
+// draws inside it (explorer.render.map3d.in_screen_polygon, even-odd rule)
+const lassoEl = $("lasso"), lassoPoly = lassoEl.querySelector("polygon"), LASSO_MAX = 120;
+let lassoPts = null;
+function drawLasso() {
+  lassoPoly.setAttribute("points", lassoPts.map(([x, y]) => `${x},${y}`).join(" "));
+  lassoEl.style.display = "block";
+}
+function endLasso(last) {
+  const pts = lassoPts;
+  lassoPts = null;
+  lassoEl.style.display = "none";
+  pts.push(last);
+  const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
+  if (pts.length < 3 || Math.max(...xs) - Math.min(...xs) < 4 ||
+      Math.max(...ys) - Math.min(...ys) < 4 || !plotted) return;          // no lasso
+  const step = Math.ceil(pts.length / LASSO_MAX);
+  const kept = pts.filter((_, i) => i % step === 0);
+  const ndc = kept.map((p) => toNdc(...p)), r6 = (v) => +v.toPrecision(6);
+  statusEl.textContent = "selecting …";
+  send({ kind: "lasso3d", clip: clipMatrix().map((v) => +v.toPrecision(8)),
+         x: ndc.map((p) => r6(p[0])), y: ndc.map((p) => r6(p[1])) });
+}
 
 // ------------------------------------------------------------------ render
 async function render(a) {
