@@ -204,6 +204,20 @@ def drag3d(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 8) ->
     _fire3d(frame, "mouseup", x1, y1, 0)
 
 
+def lasso3d(frame, vertices, step: float = 8.0) -> None:
+    """Press at the first of `vertices` [(x, y), ...] (px of #wrap), move through the rest
+    `step` px at a time and back to the first, release: with Lasso on, a lasso."""
+    pts = [tuple(map(float, v)) for v in vertices]
+    _fire3d(frame, "mousemove", *pts[0], 0)
+    _fire3d(frame, "mousedown", *pts[0], 1)
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]):
+        n = max(1, int(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5 // step))
+        for i in range(1, n + 1):
+            _fire3d(frame, "mousemove", x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n, 1)
+        time.sleep(0.02)
+    _fire3d(frame, "mouseup", *pts[0], 0)
+
+
 def point3d_px(frame, catalogue_index: int) -> tuple[float, float] | None:
     """Where the scene's camera draws a product (px of #wrap), or None when it is not drawn."""
     got = frame.evaluate("(c) => kickspace3d.screenOf(c)", catalogue_index)

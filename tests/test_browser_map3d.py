@@ -161,3 +161,63 @@ def test_3d_view_hover_shows_the_product_and_a_click_selects_it(map_server, brow
     page.screenshot(path=str(shots / "catalogue_map_3d_box.png"))
     assert_no_exception(page, "catalogue_map in 3-D after a box")
     page.close()
+
+
+@pytest.mark.slow
+def test_3d_view_lasso_selects_inside_a_concave_outline(map_server, browser,  # noqa: F811
+                                                       shots):  # noqa: F811
+    """View: 3-D, Lasso mode: a C-shaped outline dragged over the middle of the cloud selects
+    every drawn product the camera draws inside the C (projected here with the scene's own
+    camera), none drawn in the C's notch (inside its bounding box), about as many again of
+    the products not drawn; the URL keeps the lasso (`sel` kind lasso3d). Slow (~30 s at
+    load 4: a 3-D page load and a rerun):
+    python3 -m pytest -m slow tests/test_browser_map3d.py -k lasso"""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(map_server + "/")
+    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
+    wait_idle(page, 120)
+    page.goto(f"{map_server}/catalogue_map?dims=3-D")
+    frame = mapdrive.map3d_frame(page)
+    wait_idle(page, 180)
+    assert_no_exception(page, "catalogue_map in 3-D")
+    frame.locator("button[data-mode='lasso']").click()
+    assert frame.evaluate("() => document.body.dataset.mode") == "lasso"
+    w, h = frame.evaluate("() => { const r = document.getElementById('wrap')"
+                          ".getBoundingClientRect(); return [r.width, r.height]; }")
+    mx, my, r, g = w * 0.6, h * 0.5, 60.0, 20.0       # a square of side 2r less a notch
+    c = [(mx - r, my - r), (mx + r, my - r), (mx + r, my - g), (mx - g, my - g),
+         (mx - g, my + g), (mx + r, my + g), (mx + r, my + r), (mx - r, my + r)]
+    drawn = frame.evaluate("""() => { const k = kickspace3d, out = [];
+        k.traceIds().forEach((ids, t) => { const d = k.data[t];
+            if (!ids || (d.name || '').startsWith('selected')) return;
+            for (let i = 0; i < ids.length; i++)
+                out.push([ids[i], ...k.project(d.x[i], d.y[i], d.z[i])]); });
+        return out; }""")
+    m = 3                                               # px off the outline, either way
+
+    def in_square(x, y, e):
+        return abs(x - mx) < r - e and abs(y - my) < r - e
+
+    def in_notch(x, y, e):
+        return x > mx - g + e and abs(y - my) < g - e
+    inside = {i for i, x, y in drawn if in_square(x, y, m) and not in_notch(x, y, -m)}
+    notch = {i for i, x, y in drawn if in_square(x, y, m) and in_notch(x, y, m)}
+    assert len(inside) > 20 and len(notch) > 3, (len(inside), len(notch))
+    mapdrive.lasso3d(frame, c)
+    n = _selected(page)
+    assert len(inside) <= n <= 2 * len(inside) + 40, (len(inside), n)
+    frame = mapdrive.map3d_frame(page)
+    frame.locator(".legendtext").filter(has_text=f"selected ({n:,})").first.wait_for(
+        timeout=60_000)
+    ringed = set(frame.evaluate("""() => { const k = kickspace3d;
+        const t = k.data.findIndex((d) => (d.name || '').startsWith('selected'));
+        return Array.from(k.traceIds()[t]); }"""))
+    assert inside <= ringed and not notch & ringed
+    deadline = time.time() + 30
+    while "sel=" not in page.url and time.time() < deadline:
+        time.sleep(0.3)
+    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
+    assert sel["kind"] == "lasso3d" and 8 <= len(sel["x"]) == len(sel["y"]) <= 120
+    page.screenshot(path=str(shots / "catalogue_map_3d_lasso.png"))
+    assert_no_exception(page, "catalogue_map in 3-D after a lasso")
+    page.close()
