@@ -77,8 +77,8 @@ with st.expander("Closest products, step by step", expanded=steps <= 8):
     st.dataframe(rows, hide_index=True, width="stretch")
 
 d1, d2 = st.columns(2)
-d1.download_button("Download animated GIF", gif_bytes(decoded), file_name="interpolation.gif",
-                   mime="image/gif")
+d1.download_button("Download animated GIF", lambda: gif_bytes(decoded),   # made on the click
+                   file_name="interpolation.gif", mime="image/gif")
 d2.download_button("Download strip (PNG)", png_bytes(strip), file_name="interpolation.png",
                    mime="image/png")
 

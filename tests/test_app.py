@@ -160,13 +160,17 @@ def test_a_good_upload_becomes_the_anchor(sent_media):
     assert _image_urls(at, "decoded") != before
 
 
-def test_interpolation_strip_and_downloads():
+def test_interpolation_strip_and_downloads(monkeypatch):
+    from explorer.render import pictures
+    made = []
+    monkeypatch.setattr(pictures, "gif_bytes", lambda *a, **k: made.append(1) or b"GIF89a")
     at = _open("pages/interpolation.py")
     at.slider(key="steps").set_value(5)
     at.run()
     assert not at.exception
     labels = [d.label for d in at.get("download_button")]
     assert "Download animated GIF" in labels and "Download strip (PNG)" in labels
+    assert made == []          # the GIF is made when the button is clicked, not on every run
     assert len(at.dataframe) >= 1 and len(at.dataframe[0].value) == 5
     at.radio(key="path").set_value("spherical")
     at.run()

@@ -110,6 +110,28 @@ def test_every_page_renders(server, browser, shots):
 # moving a slider, the URL it writes and Back: tests/test_browser_live.py
 
 
+def test_the_interpolation_gif_is_made_on_the_click_and_holds_every_step(server, browser,
+                                                                          tmp_path):
+    """The GIF is no longer made on every rerun (its data is a callable Streamlit runs on the
+    click): the download is still the path's animated GIF, forth and back."""
+    from PIL import Image
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{server}/interpolation")
+    wait_idle(page)
+    button = page.get_by_role("button", name="Download animated GIF")
+    button.wait_for(timeout=60_000)
+    with page.expect_download(timeout=60_000) as dl:
+        button.click()
+    assert dl.value.suggested_filename == "interpolation.gif"
+    path = tmp_path / "path.gif"
+    dl.value.save_as(path)
+    with Image.open(path) as im:
+        assert im.format == "GIF" and im.is_animated
+        assert im.n_frames == 8 + 6                   # 8 steps (the default), then back
+    assert_no_exception(page, "interpolation")
+    page.close()
+
+
 def test_typed_markup_is_shown_as_text(server, browser):
     """A search for markup is echoed back as text: no element is injected, no script runs."""
     page = browser.new_page()
