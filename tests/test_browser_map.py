@@ -270,6 +270,13 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     notch &= edge > 1.0
     assert notch.sum() > 20 and not (got & notch).any()
     page.screenshot(path=str(shots / "catalogue_map_lasso.png"))
+    # the tags' CSV is made when its button is clicked (a callable Streamlit runs then)
+    mapdrive.page_complete(page, 120)
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="Export all tags (CSV)").click()
+    assert dl.value.suggested_filename.startswith("tags-")
+    with open(dl.value.path(), encoding="utf-8-sig") as f:
+        assert f.readline().strip() == "sku,tag,changed_at,changed_by"
     page.close()
 
 

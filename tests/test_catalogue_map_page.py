@@ -165,7 +165,12 @@ def test_search_rings_matches_and_selects_them(tag_db):
     assert not any("<script>" in c.value for c in at.caption)   # escaped, not raw
 
 
-def test_select_a_cluster_tag_it_undo_and_export(tag_db):
+def test_select_a_cluster_tag_it_undo_and_export(tag_db, monkeypatch):
+    from explorer.store.annotations import AnnotationStore
+    exported = []
+    real = AnnotationStore.export_csv
+    monkeypatch.setattr(AnnotationStore, "export_csv",
+                        lambda self: exported.append(1) or real(self))
     at = _open()
     _button(at, "pick_cluster_0").click()
     at.run()
@@ -215,6 +220,7 @@ def test_select_a_cluster_tag_it_undo_and_export(tag_db):
 
     exports = [d for d in at.get("download_button") if d.label.endswith("Export all tags (CSV)")]
     assert len(exports) == 1
+    assert exported == []      # the CSV is made when the button is clicked, not on every run
     assert str(_store().path) in " ".join(t.value for t in at.text)
 
 

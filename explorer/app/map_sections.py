@@ -364,7 +364,8 @@ def tags_section(b, store, store_error: str | None, read_only: bool = False) -> 
 
     e1, e2 = st.columns(2)
     with e1:
-        st.download_button(":material/download: Export all tags (CSV)", store.export_csv(),
+        # made when clicked (Streamlit runs the callable then), not on every run of the page
+        st.download_button(":material/download: Export all tags (CSV)", store.export_csv,
                            file_name=f"tags-{b.fingerprint}.csv", mime="text/csv",
                            key="export")
         st.caption("Columns sku, tag, changed_at, changed_by; opens safely in spreadsheets.")
