@@ -325,18 +325,16 @@ FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "
 
 def test_formula_tags_imported_in_the_app_are_exported_neutralised(hostile_bundle,
                                                                    monkeypatch):
-    from streamlit.runtime.media_file_manager import MediaFileManager
-    downloads: list[tuple[str, bytes]] = []
-    original = MediaFileManager.add
+    import streamlit
+    downloads: list[tuple[str, object]] = []
+    original = streamlit.download_button
 
-    def recording_add(self, path_or_data, mimetype, coordinates, file_name=None,
-                      is_for_static_download=False):
+    def recording(label, data, file_name=None, *args, **kwargs):
         if file_name and file_name.endswith(".csv"):
-            downloads.append((file_name, path_or_data))
-        return original(self, path_or_data, mimetype, coordinates, file_name,
-                        is_for_static_download)
+            downloads.append((file_name, data))
+        return original(label, data, file_name, *args, **kwargs)
 
-    monkeypatch.setattr(MediaFileManager, "add", recording_add)
+    monkeypatch.setattr(streamlit, "download_button", recording)
     at = _open(hostile_bundle, "pages/catalogue_map.py", query={"proj": "PCA"})
     rows = ["sku,tag"] + [f'SKU-{i:04d},"{f.replace(chr(34), chr(34) * 2)}"'
                           for i, f in enumerate(FORMULAS)]
@@ -348,6 +346,7 @@ def test_formula_tags_imported_in_the_app_are_exported_neutralised(hostile_bundl
     check_page(at, "catalogue map after import", known=[])
     name, data = downloads[-1]
     assert name.startswith("tags-")
+    data = data() if callable(data) else data      # made when the button is clicked
     data = data if isinstance(data, bytes) else data.encode()
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert table[0] == ["sku", "tag", "changed_at", "changed_by"]
