@@ -22,6 +22,19 @@ from tests.test_browser_map import _selected, map_server  # noqa: F401
 pytestmark = pytest.mark.browser
 
 
+def _open_3d(page, map_server: str, query: str = ""):
+    """The map page in 3-D (after the home page, whose first run teaches the server the page
+    routes), its scripts settled and no exception shown: -> the 3-D view's frame."""
+    page.goto(map_server + "/")
+    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
+    wait_idle(page, 120)
+    page.goto(f"{map_server}/catalogue_map?dims=3-D{query}")
+    frame = mapdrive.map3d_frame(page)
+    wait_idle(page, 180)
+    assert_no_exception(page, "catalogue_map in 3-D")
+    return frame
+
+
 @pytest.mark.slow
 def test_3d_view_selects_around_a_search_match_into_the_url(map_server, browser,  # noqa: F811
                                                             shots):  # noqa: F811
@@ -33,13 +46,7 @@ def test_3d_view_selects_around_a_search_match_into_the_url(map_server, browser,
     from explorer.bundle.core import load_bundle
     sku = str(load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False).metadata["sku"][42])
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    page.goto(map_server + "/")
-    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
-    wait_idle(page, 120)
-    page.goto(f"{map_server}/catalogue_map?dims=3-D&q={sku}")
-    frame = mapdrive.map3d_frame(page)
-    wait_idle(page, 180)
-    assert_no_exception(page, "catalogue_map in 3-D")
+    frame = _open_3d(page, map_server, f"&q={sku}")
     page.get_by_role("button", name="Select them").click()
     assert _selected(page) == 25
     legend = frame.locator(".legendtext").filter(has_text="selected (25)")
@@ -72,13 +79,7 @@ def test_3d_view_hover_shows_the_product_and_a_click_selects_it(map_server, brow
     from explorer.bundle.core import load_bundle
     md = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False).metadata
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(map_server + "/")
-    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
-    wait_idle(page, 120)
-    page.goto(f"{map_server}/catalogue_map?dims=3-D")
-    frame = mapdrive.map3d_frame(page)
-    wait_idle(page, 180)
-    assert_no_exception(page, "catalogue_map in 3-D")
+    frame = _open_3d(page, map_server, "")
     assert page.get_by_text("Nothing selected yet").count() == 1
     got, x, y = -1, 0.0, 0.0
     for _, x, y in mapdrive.isolated3d(frame):
@@ -174,13 +175,7 @@ def test_3d_view_lasso_selects_inside_a_concave_outline(map_server, browser,  # 
     load 4: a 3-D page load and a rerun):
     python3 -m pytest -m slow tests/test_browser_map3d.py -k lasso"""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(map_server + "/")
-    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
-    wait_idle(page, 120)
-    page.goto(f"{map_server}/catalogue_map?dims=3-D")
-    frame = mapdrive.map3d_frame(page)
-    wait_idle(page, 180)
-    assert_no_exception(page, "catalogue_map in 3-D")
+    frame = _open_3d(page, map_server, "")
     frame.locator("button[data-mode='lasso']").click()
     assert frame.evaluate("() => document.body.dataset.mode") == "lasso"
     w, h = frame.evaluate("() => { const r = document.getElementById('wrap')"

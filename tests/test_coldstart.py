@@ -10,6 +10,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _python(code: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run code in a fresh Python from the repository (nothing imported yet); it must succeed."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
 def test_the_first_paint_imports_neither_torch_nor_pandas():
     code = ("import sys, streamlit\n"
             "import explorer.app.cache, explorer.app.widgets, explorer.render.landing, "
@@ -17,9 +25,7 @@ def test_the_first_paint_imports_neither_torch_nor_pandas():
             "explorer.bundle.meta\n"
             "heavy = [m for m in ('torch', 'pandas', 'sklearn', 'umap') if m in sys.modules]\n"
             "print(','.join(heavy))\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = _python(code, timeout=120)
     assert out.stdout.strip() == "", f"imported before the first paint: {out.stdout}"
 
 
@@ -67,9 +73,7 @@ def test_a_bundle_loads_without_torch_and_builds_its_model_on_first_use():
             "print('torch' in sys.modules, b.model_loaded, len(b), b.latent_dim, b.image_size)\n"
             "b.model\n"
             "print('torch' in sys.modules, b.model_loaded)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                         text=True, timeout=180)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = _python(code, timeout=180)
     first, second = out.stdout.split("\n")[:2]
     from explorer.bundle.meta import read_summary
     info = read_summary(REPO / "checkpoints" / "demo")
@@ -89,7 +93,8 @@ def test_the_map_gets_the_bundle_before_its_model_and_pages_get_it_whole(monkeyp
     cache._LOADED.clear()
     gate = __import__("threading").Event()
     real = cache._load_model
-    monkeypatch.setattr(cache, "_load_model", lambda b, p: gate.wait(60) and real(b, p))
+    monkeypatch.setattr(cache, "_load_model",
+                        lambda b, p, **k: gate.wait(60) and real(b, p, **k))
     light = cache.get_bundle(demo, model=False)     # the model's background load is held
     assert not light.model_loaded and not cache.is_loaded(demo)
     gate.set()
@@ -137,9 +142,7 @@ def test_importing_the_app_caches_leaves_torchs_threads_alone():
             "import explorer.app.cache, explorer.app.cache_map, explorer.app.cache_hygiene, "
             "explorer.app.cache_names, explorer.app.cache_latent, explorer.app.cache_pictures\n"
             "print(torch.get_num_threads())\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = _python(code, timeout=120)
     assert out.stdout.strip() == "3"
 
 

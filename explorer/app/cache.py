@@ -108,13 +108,16 @@ def _read_bundle(path: str) -> Bundle:
     return b
 
 
-def _load_model(b: Bundle, path: str) -> None:
+def _load_model(b: Bundle, path: str, quiet: bool = True) -> None:
     """Build the bundle's model (on the loading thread, or in the first script that needs it
-    first); a bad model's BundleError is logged here and raised again where a page asks."""
+    first). A bad model's BundleError: logged when quiet (the loading thread; a page's
+    get_bundle meets it again), else raised (get_bundle, for the page to show)."""
     configure_torch_threads()
     try:
         b.model
-    except Exception as e:  # noqa: BLE001 - get_bundle raises it again for the page to show
+    except Exception as e:  # noqa: BLE001 - logged, and raised again where a page asks
+        if not quiet:
+            raise
         log.warning("the model of %s did not load: %s", path, e)
         return
     freeze_heap()
@@ -194,8 +197,7 @@ def get_bundle(path: str | Path, model: bool = True) -> Bundle:
     p = Path(path).resolve()
     b = _load_bundle(str(p), _stamp(p))
     if model and not b.model_loaded:
-        _load_model(b, str(p))
-        b.model                                # the model's BundleError, for the page
+        _load_model(b, str(p), quiet=False)    # a bad model's BundleError, for the page
     return b
 
 
