@@ -33,17 +33,19 @@ def page_complete(page, timeout: float = 180.0) -> None:
 
 
 def _fire(frame, kind: str, x: float, y: float, buttons: int,
-          target: str) -> tuple[float, float]:
-    """Dispatch one mouse event at (x, y) frame px from the canvas's corner; returns where
-    the canvas saw it (a MouseEvent's clientX / clientY are whole pixels)."""
-    return tuple(frame.evaluate("""([kind, x, y, buttons, target]) => {
+          target: str, keys: str = "") -> tuple[float, float]:
+    """Dispatch one mouse event at (x, y) frame px from the canvas's corner, with the
+    modifier keys named in keys ("shift", "alt") held; returns where the canvas saw it (a
+    MouseEvent's clientX / clientY are whole pixels)."""
+    return tuple(frame.evaluate("""([kind, x, y, buttons, target, keys]) => {
         const c = document.getElementById('gl'), r = c.getBoundingClientRect();
         const init = {clientX: r.left + x, clientY: r.top + y, buttons, button: 0,
+                      shiftKey: keys.includes('shift'), altKey: keys.includes('alt'),
                       bubbles: true, cancelable: true, view: window};
         const e = new MouseEvent(kind, init);
         (target === 'canvas' ? c : window).dispatchEvent(e);
         return [e.clientX - r.left, e.clientY - r.top];
-    }""", [kind, x, y, buttons, target]))
+    }""", [kind, x, y, buttons, target, keys]))
 
 
 def size(frame) -> tuple[float, float]:
@@ -53,16 +55,17 @@ def size(frame) -> tuple[float, float]:
 
 
 def drag(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 12,
-         pause: float = 0.03, lasso: bool = False) -> None:
+         pause: float = 0.03, lasso: bool = False, keys: str = "") -> None:
     """Press at (x0, y0), move to (x1, y1), release (frame px): straight for a box, along
-    three edges of the rectangle for a lasso (which closes itself)."""
-    _fire(frame, "mousemove", x0, y0, 0, "canvas")
-    _fire(frame, "mousedown", x0, y0, 1, "canvas")
+    three edges of the rectangle for a lasso (which closes itself); keys ("shift", "alt")
+    held throughout."""
+    _fire(frame, "mousemove", x0, y0, 0, "canvas", keys)
+    _fire(frame, "mousedown", x0, y0, 1, "canvas", keys)
     # regl-scatterplot starts a box or lasso at the first move after the press, not at the
     # press: a hand's first move is a pixel away, so move on the spot first (else the box
     # would start a sixth of the way along)
     time.sleep(pause)
-    _fire(frame, "mousemove", x0, y0, 1, "window")
+    _fire(frame, "mousemove", x0, y0, 1, "window", keys)
     path = [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
             for i in range(1, steps + 1)]
     if lasso:
@@ -71,9 +74,9 @@ def drag(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 12,
                [(x1 - (x1 - x0) * i / steps, y1) for i in range(1, steps + 1)]
     for x, y in path:
         time.sleep(pause)
-        _fire(frame, "mousemove", x, y, 1, "window")
+        _fire(frame, "mousemove", x, y, 1, "window", keys)
     time.sleep(pause)
-    _fire(frame, "mouseup", path[-1][0], path[-1][1], 0, "window")
+    _fire(frame, "mouseup", path[-1][0], path[-1][1], 0, "window", keys)
 
 
 def lasso(frame, vertices, step: float = 8.0, pause: float = 0.03) -> list[tuple[float, float]]:
@@ -102,13 +105,14 @@ def lasso(frame, vertices, step: float = 8.0, pause: float = 0.03) -> list[tuple
     return seen
 
 
-def click(frame, x: float, y: float) -> None:
-    _fire(frame, "mousemove", x, y, 0, "canvas")
+def click(frame, x: float, y: float, keys: str = "") -> None:
+    """A click at (x, y) frame px, keys ("shift", "alt") held."""
+    _fire(frame, "mousemove", x, y, 0, "canvas", keys)
     time.sleep(0.05)
-    _fire(frame, "mousemove", x, y, 0, "window")
-    _fire(frame, "mousedown", x, y, 1, "canvas")
-    _fire(frame, "mouseup", x, y, 0, "window")
-    _fire(frame, "click", x, y, 0, "canvas")
+    _fire(frame, "mousemove", x, y, 0, "window", keys)
+    _fire(frame, "mousedown", x, y, 1, "canvas", keys)
+    _fire(frame, "mouseup", x, y, 0, "window", keys)
+    _fire(frame, "click", x, y, 0, "canvas", keys)
 
 
 def hover(frame, x: float, y: float) -> None:
@@ -165,15 +169,17 @@ def map3d_frame(page, timeout: float = 180.0):
     return frame
 
 
-def _fire3d(frame, kind: str, x: float, y: float, buttons: int) -> None:
+def _fire3d(frame, kind: str, x: float, y: float, buttons: int, keys: str = "") -> None:
     """One mouse event at (x, y) px of the 3-D view's #wrap, on whatever is drawn there
-    (plotly's scene canvas picks and turns on its own mouse listeners)."""
-    frame.evaluate("""([kind, x, y, buttons]) => {
+    (plotly's scene canvas picks and turns on its own mouse listeners), keys ("shift",
+    "alt") held."""
+    frame.evaluate("""([kind, x, y, buttons, keys]) => {
         const r = document.getElementById('wrap').getBoundingClientRect();
         const el = document.elementFromPoint(r.left + x, r.top + y);
         el.dispatchEvent(new MouseEvent(kind, {clientX: r.left + x, clientY: r.top + y,
-            buttons, button: 0, bubbles: true, cancelable: true, view: window}));
-    }""", [kind, x, y, buttons])
+            buttons, button: 0, shiftKey: keys.includes('shift'), altKey: keys.includes('alt'),
+            bubbles: true, cancelable: true, view: window}));
+    }""", [kind, x, y, buttons, keys])
 
 
 def hover3d(frame, x: float, y: float, settle: float = 0.6) -> int:
@@ -194,14 +200,17 @@ def click3d(frame, x: float, y: float) -> None:
     _fire3d(frame, "mouseup", x, y, 0)
 
 
-def drag3d(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 8) -> None:
-    """Press at (x0, y0), move to (x1, y1), release (px of #wrap): with Box on, a box."""
-    _fire3d(frame, "mousemove", x0, y0, 0)
-    _fire3d(frame, "mousedown", x0, y0, 1)
+def drag3d(frame, x0: float, y0: float, x1: float, y1: float, steps: int = 8,
+           keys: str = "") -> None:
+    """Press at (x0, y0), move to (x1, y1), release (px of #wrap): with Box on, a box; keys
+    ("shift", "alt") held throughout."""
+    _fire3d(frame, "mousemove", x0, y0, 0, keys)
+    _fire3d(frame, "mousedown", x0, y0, 1, keys)
     for i in range(1, steps + 1):
         time.sleep(0.03)
-        _fire3d(frame, "mousemove", x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps, 1)
-    _fire3d(frame, "mouseup", x1, y1, 0)
+        _fire3d(frame, "mousemove", x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps, 1,
+                keys)
+    _fire3d(frame, "mouseup", x1, y1, 0, keys)
 
 
 def lasso3d(frame, vertices, step: float = 8.0) -> None:

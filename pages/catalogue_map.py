@@ -15,7 +15,7 @@ import streamlit as st
 
 from explorer.app import cache, cache_map, map3d, map_layers, map_sections, mapcomponent
 
-from explorer.render import mapview
+from explorer.render import map_selection, mapview
 from explorer.store.annotations import UNTAGGED, AnnotationStoreError
 from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.app.live_decoder import browser_session
@@ -138,29 +138,37 @@ def _restore_from_url() -> None:
         return
     try:
         d = json.loads(raw)
-        kind = d["kind"]
-        if kind == "skus":
-            want = {str(s) for s in d["skus"]}
-            idx = np.flatnonzero(md["sku"].astype(str).isin(want))
-        elif kind in ("box", "lasso"):
-            ev = mapcomponent.MapEvent(0, kind, x=[float(v) for v in d["x"]],
-                                       y=[float(v) for v in d["y"]])
-            idx = mapcomponent.event_selection(ev, xy, visible)
-        elif kind in ("box3d", "lasso3d"):
-            idx = map3d.screen_selection(b, d, visible)
-        elif kind == "tag" and store is not None:
-            idx = np.flatnonzero(md["sku"].astype(str).isin(set(store.skus_with(d["tag"]))))
-        elif kind == "search":
-            hit = cache_map.search_text(b).str.contains(str(d["q"]).lower(),
-                                                                regex=False)
-            idx = np.flatnonzero(hit.to_numpy())
+        if d["kind"] == "steps":          # grown (Shift) or cut (Alt) in several steps
+            idx = map_selection.replay_steps(d, _indices_of, N)
         else:
-            return
-    except (ValueError, KeyError, TypeError) as e:
+            idx = _indices_of(d)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         st.warning(f"The selection in the link could not be read ({esc(e)}); nothing is "
                    f"selected.")
         return
-    map_sections.pick("from the link", idx, d)
+    if idx is not None:
+        map_sections.pick("from the link", idx, d)
+
+
+def _indices_of(d: dict) -> np.ndarray | None:
+    """The products one selection's definition (from the URL) finds; None for an unknown
+    kind (a link from a newer version: ignored)."""
+    kind = d["kind"]
+    if kind == "skus":
+        want = {str(s) for s in d["skus"]}
+        return np.flatnonzero(md["sku"].astype(str).isin(want))
+    if kind in ("box", "lasso"):
+        ev = mapcomponent.MapEvent(0, kind, x=[float(v) for v in d["x"]],
+                                   y=[float(v) for v in d["y"]])
+        return mapcomponent.event_selection(ev, xy, visible)
+    if kind in ("box3d", "lasso3d"):
+        return map3d.screen_selection(b, d, visible)
+    if kind == "tag" and store is not None:
+        return np.flatnonzero(md["sku"].astype(str).isin(set(store.skus_with(d["tag"]))))
+    if kind == "search":
+        hit = cache_map.search_text(b).str.contains(str(d["q"]).lower(), regex=False)
+        return np.flatnonzero(hit.to_numpy())
+    return None
 
 
 def _sync_url() -> None:
@@ -259,15 +267,19 @@ else:
             ss.pop("pick", None)
         else:
             picked = mapcomponent.event_selection(event, xy, visible)
-            d = None if event.kind == "click" else \
-                {"kind": event.kind, "x": event.x[:120], "y": event.y[:120]}
+            if event.kind != "click":
+                d = {"kind": event.kind, "x": event.x[:120], "y": event.y[:120]}
+            else:        # a click's product: in the link as its SKU when it grows or cuts one
+                d = None if event.op == "set" else \
+                    {"kind": "skus", "skus": map_sections.skus(md, picked)}
             label = {"click": "by a click", "box": "in a box",
                      "lasso": "in a lasso"}[event.kind] + " on the map"
-            map_sections.pick(label, picked, d)
+            map_sections.pick_step(label, picked, d, event.op, md)
         _sync_url()
         st.rerun()
     note = "; ".join(filter(None, [plan.describe(), map_layers.caption(layers)]))
-    st.caption(f"{LABEL[shown]} map: {note}. Click empty space on the map to clear the selection.")
+    st.caption(f"{LABEL[shown]} map: {note}. Hold Shift while you click, box or lasso to add to "
+               f"the selection, Alt to take away; click empty space to clear it.")
 
 _sync_url()
 if early and len(visible):   # (the component's report is read at the top of the next run)

@@ -224,6 +224,24 @@ def _inside(pts, poly):
     return inside, dist
 
 
+def _python_selection(frame, done, timeout: float = 60.0):
+    """Python's selection as sent back to the map (a mask over the drawn products), once
+    done(catalogue indices) holds."""
+    import numpy as np
+    deadline = time.time() + timeout
+    while True:
+        chosen = frame.evaluate("""() => { const b = kickspaceMap.args.selected;
+            const u = b instanceof Uint8Array ? b : new Uint8Array(b.buffer || b);
+            return Array.from(new Int32Array(u.slice().buffer, 0, u.length >> 2)); }""")
+        if done(chosen) or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    assert done(chosen), f"Python's selection holds {len(chosen)} products"
+    out = np.zeros(frame.evaluate("() => kickspaceMap.args.n"), bool)
+    out[np.asarray(chosen, int)] = True
+    return out
+
+
 def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots):  # noqa: F811
     """A lasso drawn with the mouse (a concave polygon) comes back to Python, which selects
     exactly the products drawn inside it: none in the notch, none outside."""
@@ -270,6 +288,26 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     notch &= edge > 1.0
     assert notch.sum() > 20 and not (got & notch).any()
     page.screenshot(path=str(shots / "catalogue_map_lasso.png"))
+    # Shift held on a box adds what it holds to the lasso's products; Alt held on a click
+    # takes the clicked product away; the URL keeps the three steps
+    mapdrive.mode(frame, "rectangle")
+    x0, y0, x1, y1 = w * 0.76, h * 0.30, w * 0.92, h * 0.70       # right of the lasso
+    mapdrive.drag(frame, x0, y0, x1, y1, keys="shift")
+    box, dist = _inside(screen, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    assert box.sum() > 20 and not (box & got).any()
+    grown = _python_selection(frame, lambda c: len(c) > n)
+    clear = dist > 1.0
+    assert np.array_equal(grown[clear], (got | box)[clear]), \
+        f"{(grown & ~(got | box) & clear).sum()} extra, {(~grown & box & clear).sum()} missing"
+    # a product in the box with no other within 4 px: the click's nearest point is that one
+    gone = next(int(i) for i in np.flatnonzero(box & clear)
+                if np.sort(np.hypot(*(screen - screen[i]).T))[1] > 4.0)
+    mapdrive.click(frame, *screen[gone], keys="alt")
+    cut = _python_selection(frame, lambda c: len(c) == grown.sum() - 1)
+    assert np.array_equal(cut, grown & (np.arange(len(grown)) != gone))
+    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
+    assert sel["kind"] == "steps" and [s.get("op") for s in sel["steps"]] == \
+        [None, "add", "remove"]
     # the tags' CSV is made when its button is clicked (a callable Streamlit runs then)
     mapdrive.page_complete(page, 120)
     with page.expect_download(timeout=60_000) as dl:

@@ -35,6 +35,16 @@ def _open_3d(page, map_server: str, query: str = ""):
     return frame
 
 
+def _ringed(page, n: int):
+    """(the 3-D view's frame, the products it rings as selected) once its legend says n."""
+    frame = mapdrive.map3d_frame(page)
+    frame.locator(".legendtext").filter(has_text=f"selected ({n:,})").first.wait_for(
+        timeout=60_000)
+    return frame, set(frame.evaluate("""() => { const k = kickspace3d;
+        const t = k.data.findIndex((d) => (d.name || '').startsWith('selected'));
+        return Array.from(k.traceIds()[t]); }"""))
+
+
 @pytest.mark.slow
 def test_3d_view_selects_around_a_search_match_into_the_url(map_server, browser,  # noqa: F811
                                                             shots):  # noqa: F811
@@ -148,12 +158,7 @@ def test_3d_view_hover_shows_the_product_and_a_click_selects_it(map_server, brow
     mapdrive.drag3d(frame, *box)
     n = _selected(page)
     assert len(inside) <= n <= 2 * len(inside) + 20, (len(inside), n)
-    frame = mapdrive.map3d_frame(page)
-    frame.locator(".legendtext").filter(has_text=f"selected ({n:,})").first.wait_for(
-        timeout=60_000)
-    ringed = set(frame.evaluate("""() => { const k = kickspace3d;
-        const t = k.data.findIndex((d) => (d.name || '').startsWith('selected'));
-        return Array.from(k.traceIds()[t]); }"""))
+    frame, ringed = _ringed(page, n)
     assert set(inside) <= ringed
     deadline = time.time() + 30
     while "sel=" not in page.url and time.time() < deadline:
@@ -203,12 +208,7 @@ def test_3d_view_lasso_selects_inside_a_concave_outline(map_server, browser,  # 
     mapdrive.lasso3d(frame, c, step=2.0)           # ~320 moves: thinned to at most 120
     n = _selected(page)
     assert len(inside) <= n <= 2 * len(near) + 40, (len(inside), len(near), n)
-    frame = mapdrive.map3d_frame(page)
-    frame.locator(".legendtext").filter(has_text=f"selected ({n:,})").first.wait_for(
-        timeout=60_000)
-    ringed = set(frame.evaluate("""() => { const k = kickspace3d;
-        const t = k.data.findIndex((d) => (d.name || '').startsWith('selected'));
-        return Array.from(k.traceIds()[t]); }"""))
+    frame, ringed = _ringed(page, n)
     assert inside <= ringed and not notch & ringed
     deadline = time.time() + 30
     while "sel=" not in page.url and time.time() < deadline:
@@ -217,4 +217,30 @@ def test_3d_view_lasso_selects_inside_a_concave_outline(map_server, browser,  # 
     assert sel["kind"] == "lasso3d" and 80 <= len(sel["x"]) == len(sel["y"]) <= 120
     page.screenshot(path=str(shots / "catalogue_map_3d_lasso.png"))
     assert_no_exception(page, "catalogue_map in 3-D after a lasso")
+    # Shift held on a Box beside the C (the side with the most drawn products) adds what it
+    # holds to the lasso's products
+    frame.locator("button[data-mode='box']").click()
+
+    def in_box(b, e):
+        return {i for i, x, y in drawn if b[0] + e < x < b[2] - e and b[1] + e < y < b[3] - e}
+    d = r + 20
+    box = max(([mx - d - 90, my - 45, mx - d, my + 45], [mx + d, my - 45, mx + d + 90, my + 45],
+               [mx - 45, my - d - 90, mx + 45, my - d], [mx - 45, my + d, mx + 45, my + d + 90]),
+              key=lambda b: len(in_box(b, m)))
+    boxed = in_box(box, m)
+    assert len(boxed) > 10 and not boxed & ringed
+    mapdrive.drag3d(frame, *box, keys="shift")
+    deadline = time.time() + 90
+    while _selected(page) == n and time.time() < deadline:
+        time.sleep(0.5)
+    n2 = _selected(page)
+    assert n2 >= n + len(boxed), (n, len(boxed), n2)
+    frame, ringed = _ringed(page, n2)
+    assert inside | boxed <= ringed and not notch & ringed
+    deadline = time.time() + 30
+    while '"steps"' not in page.url.replace("%22", '"') and time.time() < deadline:
+        time.sleep(0.3)
+    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
+    assert [s["kind"] for s in sel["steps"]] == ["lasso3d", "box3d"]
+    assert sel["steps"][1]["op"] == "add"
     page.close()

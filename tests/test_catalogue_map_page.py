@@ -148,6 +148,69 @@ def test_a_box_from_the_map_selects_goes_into_the_url_and_comes_back(tag_db):
     assert "Nothing selected yet" in _plain(again.info) and "sel" not in again.query_params
 
 
+def _selected(at: AppTest) -> list[int]:
+    return sorted(np.frombuffer(_map(at)[1]["selected"], "<i4").tolist())
+
+
+def _send(at: AppTest, seq: int, event: dict) -> None:
+    at.session_state["map"] = {"seq": seq, "event": {"seq": seq, **event}}
+    at.run()
+    _ok(at)
+
+
+def test_shift_adds_alt_takes_away_and_the_link_replays_the_steps(tag_db):
+    """What map.js sends with Shift (op "add") or Alt (op "remove") held grows or cuts the
+    selection instead of replacing it; the URL keeps the steps, and a fresh session on that
+    link selects exactly the same products. Expected sets are worked out here from the
+    projection with plain comparisons."""
+    xy = _bundle().projections["pca"]
+    qx, qy = np.quantile(xy[:, 0], [0.2, 0.4, 0.6, 0.8]), np.quantile(xy[:, 1], [0.2, 0.8])
+
+    def box(x0, x1):
+        return (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= qy[0]) & (xy[:, 1] <= qy[1])
+
+    a, b2 = box(qx[0], qx[1]), box(qx[2], qx[3])
+    cut = (xy[:, 0] >= qx[0]) & (xy[:, 0] <= qx[3]) & (xy[:, 1] >= np.median(xy[:, 1])) & \
+        (xy[:, 1] <= qy[1])
+    at = _open({"proj": "PCA"})
+    _send(at, 1, {"kind": "box", "x": [qx[0], qx[1]] * 2, "y": [qy[0], qy[0], qy[1], qy[1]]})
+    assert _selected(at) == np.flatnonzero(a).tolist()
+    _send(at, 2, {"kind": "box", "op": "add", "x": [qx[2], qx[3]] * 2,
+                  "y": [qy[0], qy[0], qy[1], qy[1]]})
+    assert _selected(at) == np.flatnonzero(a | b2).tolist()
+    assert f"then {int(b2.sum()):,} added in a box on the map" in _plain(at.markdown)
+    ym = float(np.median(xy[:, 1]))                  # a lasso (a rectangle) taking the top off
+    _send(at, 3, {"kind": "lasso", "op": "remove", "x": [qx[0], qx[3], qx[3], qx[0]],
+                  "y": [ym, ym, qy[1], qy[1]]})
+    want = np.flatnonzero((a | b2) & ~cut).tolist()
+    assert _selected(at) == want and 0 < len(want) < int((a | b2).sum())
+    sel = json.loads(_qp(at, "sel"))
+    assert sel["kind"] == "steps" and [s.get("op") for s in sel["steps"]] == \
+        [None, "add", "remove"]
+    again = _open({"proj": "PCA", "sel": _qp(at, "sel")})     # a reload / a shared link
+    assert _selected(again) == want
+    # a click with Shift adds that product, with Alt takes it away
+    outside = int(np.flatnonzero(~(a | b2))[0])
+    _send(again, 4, {"kind": "click", "index": outside, "op": "add"})
+    assert _selected(again) == sorted(want + [outside])
+    _send(again, 5, {"kind": "click", "index": want[0], "op": "remove"})
+    assert _selected(again) == sorted(want[1:] + [outside])
+    steps = json.loads(_qp(again, "sel"))["steps"]
+    assert steps[-2:] == [{"kind": "skus", "skus": [str(_bundle().metadata["sku"][outside])],
+                           "op": "add"},
+                          {"kind": "skus", "skus": [str(_bundle().metadata["sku"][want[0]])],
+                           "op": "remove"}]
+    # taking away from an empty selection selects nothing; a step with an unknown op in a
+    # link selects nothing and says the link could not be read
+    _send(again, 6, {"kind": "clear"})
+    _send(again, 7, {"kind": "box", "op": "remove", "x": [qx[0], qx[1]] * 2,
+                     "y": [qy[0], qy[0], qy[1], qy[1]]})
+    assert _selected(again) == [] and "sel" not in again.query_params
+    bad = dict(sel, steps=[sel["steps"][0], {**sel["steps"][1], "op": "xor"}])
+    broken = _open({"proj": "PCA", "sel": json.dumps(bad)})
+    assert _selected(broken) == [] and "could not be read" in _plain(broken.warning)
+
+
 def test_search_rings_matches_and_selects_them(tag_db):
     b = _bundle()
     sku = str(b.metadata["sku"][42])

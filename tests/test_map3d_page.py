@@ -243,3 +243,36 @@ def test_page_3d_lasso_selects_what_the_camera_draws_inside_it_and_the_link_keep
     bad = _open({"dims": "3-D", "sel": json.dumps(dict(sel, x=xs[:2], y=ys[:2]))})
     assert "pick" not in bad.session_state
     assert "could not be read" in " ".join(w.value for w in bad.warning)
+
+
+def test_page_3d_shift_adds_and_alt_takes_away_and_the_link_keeps_the_steps(tag_db):
+    """Shift held as a 3-D box ends adds what it holds to the selection; Alt held on a click
+    takes the clicked product away; the URL keeps both steps and a reload replays them."""
+    b = _bundle()
+    at = _open({"dims": "3-D"})
+    xyz = b.projections_3d["umap"]
+    s = float(np.abs(xyz).max()) * 1.01
+    clip = np.diag([1 / s, 1 / s, 1 / s, 1.0]).ravel().tolist()
+    x, y = xyz[:, 0] / s, xyz[:, 1] / s
+    qx, (y0, y1) = np.quantile(x, [0.1, 0.4, 0.6, 0.9]), np.quantile(y, [0.2, 0.8])
+    left = (x > qx[0]) & (x < qx[1]) & (y > y0) & (y < y1)
+    right = (x > qx[2]) & (x < qx[3]) & (y > y0) & (y < y1)
+    assert left.sum() > 10 and right.sum() > 10
+    for seq, (x0, x1), op in ((1, qx[:2], None), (2, qx[2:], "add")):
+        ev = {"seq": seq, "kind": "box3d", "clip": clip, "x": [float(x0), float(x1)],
+              "y": [float(y0), float(y1)]}
+        at.session_state["map3d"] = {"seq": seq, "event": {**ev, **({"op": op} if op else {})}}
+        at.run()
+        _ok(at)
+    assert sorted(at.session_state["pick"]["indices"]) == np.flatnonzero(left | right).tolist()
+    gone = int(np.flatnonzero(right)[0])
+    at.session_state["map3d"] = {"seq": 3, "event": {"seq": 3, "kind": "click", "index": gone,
+                                                     "op": "remove"}}
+    at.run()
+    _ok(at)
+    want = sorted(set(np.flatnonzero(left | right).tolist()) - {gone})
+    assert sorted(at.session_state["pick"]["indices"]) == want
+    sel = json.loads(at.query_params["sel"])
+    assert [st.get("op") for st in sel["steps"]] == [None, "add", "remove"]
+    again = _open({"dims": "3-D", "sel": at.query_params["sel"]})        # a reload
+    assert sorted(again.session_state["pick"]["indices"]) == want

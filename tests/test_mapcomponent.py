@@ -66,3 +66,16 @@ def test_hover_texts_travel_as_plain_json():
                        "brand": ["A & B", "C"]})
     rows = json.loads(mc.shard_texts(md, 0, 1024))
     assert rows == [["<script>x</script>", "<b>1</b>", "A & B"], ["", "2", "C"]]
+
+
+def test_an_event_says_whether_it_adds_to_or_takes_from_the_selection():
+    def op(event):
+        got, _, _ = mc.parse_value({"seq": 1, "event": {"seq": 1, **event}})
+        return got.op
+    box = {"kind": "box", "x": [0, 1, 1, 0], "y": [0, 0, 1, 1]}
+    assert op(box) == "set"
+    assert op({**box, "op": "add"}) == "add"
+    assert op({"kind": "click", "index": 3, "op": "remove"}) == "remove"
+    assert op({**box, "op": "xor"}) == "set"          # from a browser: anything else replaces
+    assert op({**box, "op": ["add"]}) == "set"
+    assert op({"kind": "clear", "op": "add"}) == "set"

@@ -248,3 +248,39 @@ def test_sorted_unique_matches_numpy_on_unsorted_repeated_and_sorted_indices():
               rng.integers(-10, 40, 500), np.arange(7)):
         assert sorted_unique(v).tolist() == np.unique(v).tolist()
     assert sorted_unique(np.array([9, 2, 9, 0])).tolist() == [0, 2, 9]
+
+
+def test_a_selection_grows_and_shrinks_by_steps_and_a_link_holds_them():
+    from explorer.render.map_selection import (MAX_STEPS, combine, combined_definition,
+                                               replay_steps)
+    assert combine([5, 1], [3, 1, 99, -1], "set", 10).tolist() == [1, 3]
+    assert combine([5, 1], [3, 1, 99], "add", 10).tolist() == [1, 3, 5]
+    assert combine([5, 1, 3], [3, 7], "remove", 10).tolist() == [1, 5]
+    with pytest.raises(ValueError, match="unknown selection operation 'xor'"):
+        combine([1], [2], "xor", 10)
+    box = {"kind": "box", "x": [0, 1], "y": [0, 1]}
+    lasso = {"kind": "lasso", "x": [0, 1, 0], "y": [0, 0, 1]}
+    # a definition grows into steps; a selection without one stands as its SKUs when few
+    two = combined_definition(box, None, lasso, "add")
+    assert two == {"kind": "steps", "steps": [box, {**lasso, "op": "add"}]}
+    three = combined_definition(two, None, box, "remove")
+    assert [s.get("op") for s in three["steps"]] == [None, "add", "remove"]
+    assert combined_definition(None, ["A1", "B2"], box, "add")["steps"][0] == \
+        {"kind": "skus", "skus": ["A1", "B2"]}
+    assert combined_definition(None, None, box, "add") is None        # many clicked: no link
+    assert combined_definition(box, None, None, "add") is None        # a step with no definition
+    assert combined_definition(box, None, lasso, "set") is None
+    full = {"kind": "steps", "steps": [box] + [{**box, "op": "add"}] * (MAX_STEPS - 1)}
+    assert combined_definition(full, None, lasso, "add") is None      # too long for a link
+    # replayed with a reader of one definition
+    found = {"box": [1, 2, 3, 4], "lasso": [3, 4, 5], "skus": [9]}
+    steps = combined_definition(combined_definition(box, None, lasso, "remove"), None,
+                                {"kind": "skus", "skus": ["x"]}, "add")
+    assert replay_steps(steps, lambda d: found[d["kind"]], 10).tolist() == [1, 2, 9]
+    for bad in ({"kind": "steps", "steps": []}, {"kind": "steps", "steps": "box"},
+                {"kind": "steps", "steps": [box, {**lasso, "op": "set"}]},
+                {"kind": "steps", "steps": [box, lasso]},
+                {"kind": "steps", "steps": [box, {"kind": "steps", "steps": [box]}]},
+                {"kind": "steps", "steps": [box] * (MAX_STEPS + 1)}):
+        with pytest.raises(ValueError):
+            replay_steps(bad, lambda d: found[d["kind"]], 10)

@@ -162,13 +162,17 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
     st.caption(f"3-D {name} map{stored}: {drawn}{ringed}{'; ' + extra if extra else ''}. Drag "
                f"to turn, scroll to zoom, hover for the picture; click a product to select it "
                f"(empty space: clear the selection), pick Box or Lasso and drag to select every "
-               f"filtered product in it, or select around a product below.{note}")
+               f"filtered product in it (hold Shift to add to the selection, Alt to take away), "
+               f"or select around a product below.{note}")
     _select_around(bundle, xyz, name, visible, matches, overlays)
     if event is not None and event.seq != ss.get("map3d_seq"):
         ss["map3d_seq"] = event.seq
+        md = bundle.metadata
         if event.kind == "click" and event.index is not None and 0 <= event.index < len(mask) \
                 and mask[event.index]:
-            map_sections.pick("by a click on the 3-D map", [event.index])
+            d = None if event.op == "set" else \
+                {"kind": "skus", "skus": map_sections.skus(md, [event.index])}
+            map_sections.pick_step("by a click on the 3-D map", [event.index], d, event.op, md)
             return True
         if event.kind == "clear" and pick:             # a click on empty space
             ss.pop("pick", None)
@@ -177,8 +181,8 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
             d = {"kind": event.kind, "proj": shown, "clip": event.clip, "x": event.x,
                  "y": event.y}
             what = "a box" if event.kind == "box3d" else "a lasso"
-            map_sections.pick(f"in {what} on the 3-D {name} map",
-                              screen_selection(bundle, d, visible), d)
+            map_sections.pick_step(f"in {what} on the 3-D {name} map",
+                                   screen_selection(bundle, d, visible), d, event.op, md)
             return True
     return False
 

@@ -183,6 +183,7 @@ class MapEvent:
     x: list[float] | None = None
     y: list[float] | None = None
     clip: list[float] | None = None   # box3d, lasso3d: the camera (explorer.render.map3d)
+    op: str = "set"                 # "add" (Shift held), "remove" (Alt held): to the selection
 
 
 def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[int]]:
@@ -220,6 +221,9 @@ def parse_value(value: Any) -> tuple[MapEvent | None, list[float] | None, list[i
                     event = MapEvent(seq, kind, x=xs, y=ys)
     except (TypeError, ValueError, KeyError):
         event = None
+    if event is not None and event.kind != "clear" and isinstance(ev, Mapping) and \
+            ev.get("op") in ("add", "remove"):
+        event.op = ev["op"]
     view = value.get("view")
     try:
         view = [float(v) for v in view][:3] if view is not None else None

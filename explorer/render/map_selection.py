@@ -1,5 +1,7 @@
 """Selections on the catalogue map, as catalogue indices: points a plotly event names, the
-points inside a box or a lasso, and a page of a long selection. Pure numpy, no Streamlit."""
+points inside a box or a lasso, a selection grown or cut by another (Shift / Alt on the map)
+and how to write that down for a link, and a page of a long selection. Pure numpy, no
+Streamlit."""
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
@@ -90,3 +92,65 @@ def page_of(indices: Sequence[int], page: int, per_page: int = 30) -> tuple[list
     n_pages = max(1, -(-len(indices) // per_page))
     page = min(max(1, int(page)), n_pages)
     return [int(i) for i in indices[(page - 1) * per_page: page * per_page]], n_pages
+
+
+OPS = ("set", "add", "remove")
+MAX_STEPS = 8        # the steps of a grown or cut selection a link keeps (a lasso is ~2 kB)
+MAX_SKUS = 60        # a selection with no definition goes into a link as its SKUs up to this
+
+
+def combine(current: Sequence[int], picked: Sequence[int], op: str, n: int) -> np.ndarray:
+    """The selection after `op` with `picked` (catalogue indices of n products): "set" is
+    picked, "add" the union with current, "remove" current without picked. Sorted, unique;
+    indices outside [0, n) are dropped. Masks, not np.unique (see sorted_unique)."""
+    if op not in OPS:
+        raise ValueError(f"unknown selection operation {op!r} (one of {', '.join(OPS)})")
+    mask = np.zeros(n, bool)
+    cur = np.asarray(current, np.int64).reshape(-1)
+    new = np.asarray(picked, np.int64).reshape(-1)
+    cur, new = cur[(cur >= 0) & (cur < n)], new[(new >= 0) & (new < n)]
+    if op != "set":
+        mask[cur] = True
+    mask[new] = op != "remove"
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def combined_definition(before: Mapping | None, before_skus: Sequence[str] | None,
+                        step: Mapping | None, op: str) -> dict | None:
+    """How a link finds a grown or cut selection again: {"kind": "steps", "steps": [first,
+    {..., "op": "add"}, ...]}, each step a selection's definition (a box, a lasso, a search,
+    SKUs ...). `before`: the selection's definition so far (None: it has none, e.g. a click;
+    then before_skus, its SKUs when it has at most MAX_SKUS, stand for it). None when the link
+    cannot hold it (no definition for a step, or over MAX_STEPS steps): the page then keeps the
+    selection's SKUs in the link when they are few, else none."""
+    if op not in ("add", "remove") or step is None:
+        return None
+    if before is not None and before.get("kind") == "steps":
+        steps = [dict(s) for s in before.get("steps", [])]
+    elif before is not None:
+        steps = [dict(before)]
+    elif before_skus is not None and 0 < len(before_skus) <= MAX_SKUS:
+        steps = [{"kind": "skus", "skus": [str(s) for s in before_skus]}]
+    else:
+        return None
+    if len(steps) >= MAX_STEPS:
+        return None
+    return {"kind": "steps", "steps": steps + [{**dict(step), "op": op}]}
+
+
+def replay_steps(definition: Mapping, indices_of, n: int) -> np.ndarray:
+    """The selection a {"kind": "steps"} definition describes: indices_of(step) gives each
+    step's own indices (the page's reader of one definition); the first step sets, the others
+    add or remove as their "op" says. ValueError for a malformed definition."""
+    steps = definition.get("steps")
+    if not isinstance(steps, list) or not steps or len(steps) > MAX_STEPS:
+        raise ValueError(f"a selection in steps needs 1 to {MAX_STEPS} steps")
+    out = np.zeros(0, np.int64)
+    for i, step in enumerate(steps):
+        if not isinstance(step, Mapping) or step.get("kind") == "steps":
+            raise ValueError(f"step {i + 1} of the selection is not a selection")
+        op = "set" if i == 0 else step.get("op")
+        if op not in (("set",) if i == 0 else ("add", "remove")):
+            raise ValueError(f"step {i + 1} of the selection has no valid op ({op!r})")
+        out = combine(out, indices_of(step), op, n)
+    return out

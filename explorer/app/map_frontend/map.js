@@ -15,7 +15,7 @@
 // every filtered product.
 import createScatterplot from "./vendor/regl-scatterplot.esm.js";
 import { createThumbs } from "./thumbs.js";
-import { connect, u8 } from "./protocol.js";
+import { connect, selectOp, u8, withOp } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const wrap = $("wrap"), glCanvas = $("gl"), under = $("under"), over = $("over"), tip = $("tip");
@@ -283,18 +283,27 @@ function createPlot(a) {
     opacityInactiveScale: 0.25,    // a selection stands out: the other points fade
     pointColorHover: "#111111", backgroundColor: "#ffffff", lassoColor: "#31333f",
     lassoMinDelay: 10, deselectOnDblClick: true, performanceMode: a.n > 500000,
-    actionKeyMap: { lasso: "shift", merge: "meta", remove: "alt" },
+    // Shift adds to the selection, Alt takes away (explorer.render.map_selection.combine
+    // decides; regl-scatterplot's own merge only shows it at once). Lasso has its mode button.
+    actionKeyMap: { merge: "shift", remove: "alt" },
   });
   plot.subscribe("pointOver", (p) => { hovered = p; thumbs.show(catIndex(p)); placeTip(); });
   plot.subscribe("pointOut", () => { hovered = -1; thumbs.show(-1); });
   // A box is the press and the release, as the hand made them. regl-scatterplot's own box
   // grows by throttled mouse moves, which lag behind on a busy main thread (a page laying
   // itself out, a million points): its last corner could stop short of the release.
-  let boxFrom = null, boxTo = null;
+  let boxFrom = null, boxTo = null, upOp, clickOp, selAtDown = [];
   const onCanvas = (e) => { const r = glCanvas.getBoundingClientRect();
                             return [e.clientX - r.left, e.clientY - r.top]; };
-  glCanvas.addEventListener("mousedown", (e) => { boxFrom = onCanvas(e); boxTo = null; }, true);
-  window.addEventListener("mouseup", (e) => { if (boxFrom) boxTo = onCanvas(e); }, true);
+  glCanvas.addEventListener("mousedown", (e) => {
+    boxFrom = onCanvas(e); boxTo = null;
+    clickOp = undefined; selAtDown = plot.get("selectedPoints");
+  }, true);
+  window.addEventListener("mouseup", (e) => {
+    upOp = selectOp(e);
+    if (boxFrom) boxTo = onCanvas(e);
+  }, true);
+  window.addEventListener("click", (e) => { clickOp = selectOp(e); }, true);
   plot.subscribe("lassoStart", () => { lassoing = true; });
   plot.subscribe("lassoEnd", ({ coordinates }) => {
     lassoing = false;
@@ -304,11 +313,18 @@ function createPlot(a) {
       pts = [[a[0], a[1]], [b[0], a[1]], [b[0], b[1]], [a[0], b[1]]];
     }
     boxFrom = boxTo = null;
-    send({ kind: lassoKind, x: pts.map((p) => +p[0].toPrecision(6)), y: pts.map((p) => +p[1].toPrecision(6)) });
+    send(withOp({ kind: lassoKind, x: pts.map((p) => +p[0].toPrecision(6)),
+                  y: pts.map((p) => +p[1].toPrecision(6)) }, upOp));
   });
   plot.subscribe("select", ({ points }) => {
     statusEl.textContent = `${points.length.toLocaleString("en")} selected`;
-    if (!lassoing && points.length === 1) send({ kind: "click", index: catIndex(points[0]) });
+    if (lassoing) return;
+    if (clickOp) {            // Shift / Alt click: the one point it added or took away
+      const was = new Set(selAtDown), now = new Set(points);
+      const hit = clickOp === "add" ? points.find((q) => !was.has(q))
+                                    : selAtDown.find((q) => !now.has(q));
+      if (hit !== undefined) send({ kind: "click", index: catIndex(hit), op: clickOp });
+    } else if (points.length === 1) send({ kind: "click", index: catIndex(points[0]) });
   });
   plot.subscribe("deselect", () => { statusEl.textContent = ""; send({ kind: "clear" }); });
   // a click off every point: on a product's picture (zoomed in) it selects that product, on
@@ -328,7 +344,14 @@ function createPlot(a) {
     const r = glCanvas.getBoundingClientRect(), mx = e.clientX - r.left, my = e.clientY - r.top;
     const pic = pictures.findLast(([, x, y, size]) => mx >= x && mx <= x + size &&
                                                        my >= y && my <= y + size);
+    const op = selectOp(e);
+    if (pic && op) {                            // Shift / Alt: add it or take it away
+      plot.select([pic[0]], { merge: op === "add", remove: op === "remove", preventEvent: true });
+      send({ kind: "click", index: catIndex(pic[0]), op });
+      return;
+    }
     if (pic) { plot.select([pic[0]]); return; }  // its "select" event sends the click
+    if (op) return;                             // Shift / Alt on empty space: nothing to change
     if (now.length) plot.deselect();            // its "deselect" event sends the clear
     else if (u8(args.selected).length) { statusEl.textContent = ""; send({ kind: "clear" }); }
   });

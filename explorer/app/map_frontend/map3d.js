@@ -14,7 +14,7 @@
 // | {seq, kind: "clear"} | {seq, kind: "box3d" | "lasso3d", clip, x, y} | null, view: null,
 // need: [shard ids]}.
 import { createThumbs } from "./thumbs.js";
-import { connect, u8 } from "./protocol.js";
+import { connect, selectOp, u8, withOp } from "./protocol.js";
 
 const Plotly = window.Plotly;
 const $ = (id) => document.getElementById(id);
@@ -85,7 +85,7 @@ function listen() {
     const c = productAt(ev && ev.points && ev.points[0]);
     if (c < 0) return;
     statusEl.textContent = "selecting …";
-    send({ kind: "click", index: c });
+    send(withOp({ kind: "click", index: c }, downOp));
   });
 }
 
@@ -93,16 +93,17 @@ function listen() {
 // picks, so: a press and release on the scene that did not turn it (under 5 px apart, plotly's
 // own click distance), with nothing picked under the mouse (a product or an overlay) before
 // or during the press
-let press = null;
+let press = null, downOp;
 plotDiv.addEventListener("mousedown", (e) => {
   clicked = false;
+  downOp = selectOp(e);                        // Shift: add the clicked product, Alt: take it away
   press = e.button === 0 && e.target.tagName === "CANVAS" ? { x: e.clientX, y: e.clientY, over } : null;
 }, true);
 window.addEventListener("mouseup", (e) => {
   const p = press;
   press = null;
   if (!p || p.over || over || clicked || Math.hypot(e.clientX - p.x, e.clientY - p.y) >= 5) return;
-  if (!args.n_selected) return;                // nothing to clear
+  if (!args.n_selected || selectOp(e)) return; // nothing to clear; Shift / Alt: keep it
   statusEl.textContent = "clearing the selection …";
   send({ kind: "clear" });
 }, true);
@@ -147,7 +148,7 @@ window.addEventListener("mousemove", (e) => {
   }
 });
 window.addEventListener("mouseup", (e) => {
-  if (lassoPts) endLasso(inWrap(e));
+  if (lassoPts) endLasso(inWrap(e), selectOp(e));
   if (!boxFrom) return;
   const a = boxFrom, b = inWrap(e);
   boxFrom = null;
@@ -156,9 +157,9 @@ window.addEventListener("mouseup", (e) => {
   const [x0, y0] = toNdc(...a), [x1, y1] = toNdc(...b);
   const r6 = (v) => +v.toPrecision(6);
   statusEl.textContent = "selecting …";
-  send({ kind: "box3d", clip: clipMatrix().map((v) => +v.toPrecision(8)),
-         x: [r6(Math.min(x0, x1)), r6(Math.max(x0, x1))],
-         y: [r6(Math.min(y0, y1)), r6(Math.max(y0, y1))] });
+  send(withOp({ kind: "box3d", clip: clipMatrix().map((v) => +v.toPrecision(8)),
+                x: [r6(Math.min(x0, x1)), r6(Math.max(x0, x1))],
+                y: [r6(Math.min(y0, y1)), r6(Math.max(y0, y1))] }, selectOp(e)));
 });
 
 // ------------------------------------------------------------------ Lasso: a free-hand selection
@@ -172,7 +173,7 @@ function drawLasso() {
   lassoPoly.setAttribute("points", lassoPts.map(([x, y]) => `${x},${y}`).join(" "));
   lassoEl.style.display = "block";
 }
-function endLasso(last) {
+function endLasso(last, op) {
   const pts = lassoPts;
   lassoPts = null;
   lassoEl.style.display = "none";
@@ -184,8 +185,8 @@ function endLasso(last) {
   const kept = pts.filter((_, i) => i % step === 0);
   const ndc = kept.map((p) => toNdc(...p)), r6 = (v) => +v.toPrecision(6);
   statusEl.textContent = "selecting …";
-  send({ kind: "lasso3d", clip: clipMatrix().map((v) => +v.toPrecision(8)),
-         x: ndc.map((p) => r6(p[0])), y: ndc.map((p) => r6(p[1])) });
+  send(withOp({ kind: "lasso3d", clip: clipMatrix().map((v) => +v.toPrecision(8)),
+                x: ndc.map((p) => r6(p[0])), y: ndc.map((p) => r6(p[1])) }, op));
 }
 
 // ------------------------------------------------------------------ render

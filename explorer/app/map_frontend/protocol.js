@@ -47,3 +47,10 @@ export function u8(v) {
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   return new Uint8Array(v.buffer || []);
 }
+
+// what a selection gesture does to the selection, from the keys held as it ends: Shift adds
+// to it, Alt takes away from it, neither replaces it (sent as the event's `op`; none: replace)
+export function selectOp(e) {
+  return e.shiftKey ? "add" : e.altKey ? "remove" : undefined;
+}
+export const withOp = (event, op) => (op ? { ...event, op } : event);
