@@ -308,6 +308,7 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
     assert sel["kind"] == "steps" and [s.get("op") for s in sel["steps"]] == \
         [None, "add", "remove"]
+    page.screenshot(path=str(shots / "catalogue_map_shift_alt.png"))
     # the tags' CSV is made when its button is clicked (a callable Streamlit runs then)
     mapdrive.page_complete(page, 120)
     with page.expect_download(timeout=60_000) as dl:
