@@ -6,16 +6,16 @@ product's picture; zoom in and pictures replace the points. The projection, colo
 search, view and selection live in the URL, so a reload or a shared link shows the same map.
 Tags live in the annotations database (explorer.store.annotations), never in the catalogue.
 """
-import json
 import os
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.app import cache, cache_map, map3d, map_layers, map_sections, mapcomponent
+from explorer.app import (cache, cache_map, map3d, map_layers, map_link, map_sections,
+                          mapcomponent)
 
-from explorer.render import map_selection, mapview
+from explorer.render import mapview
 from explorer.store.annotations import UNTAGGED, AnnotationStoreError
 from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.app.live_decoder import browser_session
@@ -131,60 +131,7 @@ if q.strip():
 
 
 # ---------------------------------------------------------------------------- the selection
-def _restore_from_url() -> None:
-    """A reload or a shared link: rebuild the selection from its definition in the URL."""
-    raw = qp.get("sel")
-    if "pick" in ss or not raw:
-        return
-    try:
-        d = json.loads(raw)
-        if d["kind"] == "steps":          # grown (Shift) or cut (Alt) in several steps
-            idx = map_selection.replay_steps(d, _indices_of, N)
-        else:
-            idx = _indices_of(d)
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        st.warning(f"The selection in the link could not be read ({esc(e)}); nothing is "
-                   f"selected.")
-        return
-    if idx is not None:
-        map_sections.pick("from the link", idx, d)
-
-
-def _indices_of(d: dict) -> np.ndarray | None:
-    """The products one selection's definition (from the URL) finds; None for an unknown
-    kind (a link from a newer version: ignored)."""
-    kind = d["kind"]
-    if kind == "skus":
-        want = {str(s) for s in d["skus"]}
-        return np.flatnonzero(md["sku"].astype(str).isin(want))
-    if kind in ("box", "lasso"):
-        ev = mapcomponent.MapEvent(0, kind, x=[float(v) for v in d["x"]],
-                                   y=[float(v) for v in d["y"]])
-        return mapcomponent.event_selection(ev, xy, visible)
-    if kind in ("box3d", "lasso3d"):
-        return map3d.screen_selection(b, d, visible)
-    if kind == "tag" and store is not None:
-        return np.flatnonzero(md["sku"].astype(str).isin(set(store.skus_with(d["tag"]))))
-    if kind == "search":
-        hit = cache_map.search_text(b).str.contains(str(d["q"]).lower(), regex=False)
-        return np.flatnonzero(hit.to_numpy())
-    return None
-
-
-def _sync_url() -> None:
-    p = ss.get("pick")
-    d = p.get("def") if p else None
-    if p and not d and 0 < len(p["indices"]) <= 60:
-        d = {"kind": "skus", "skus": map_sections.skus(md, p["indices"])}
-    if d:
-        text = json.dumps(d, separators=(",", ":"))
-        if qp.get("sel") != text:
-            qp["sel"] = text
-    elif "sel" in qp:
-        del qp["sel"]
-
-
-_restore_from_url()
+map_link.restore(b, xy, visible, store)
 
 
 def _colours(labels_fn) -> mapcomponent.Colours:
@@ -229,7 +176,7 @@ if not len(visible):
     st.warning("No product passes the filters.")
 elif view_3d:                              # the 3-D view in place of the 2-D map
     if map3d.show(b, method, visible, _colours(_labels), ss.get("pick"), matches, layers):
-        _sync_url()                        # a click in 3-D selected or cleared
+        map_link.sync(md)                        # a click in 3-D selected or cleared
         st.rerun()
 else:
     plan = mapview.plan_points(visible, MAX_POINTS, 10 ** 12)
@@ -274,14 +221,14 @@ else:
                     {"kind": "skus", "skus": map_sections.skus(md, picked)}
             label = {"click": "by a click", "box": "in a box",
                      "lasso": "in a lasso"}[event.kind] + " on the map"
-            map_sections.pick_step(label, picked, d, event.op, md)
-        _sync_url()
+            map_link.pick_step(label, picked, d, event.op, md)
+        map_link.sync(md)
         st.rerun()
     note = "; ".join(filter(None, [plan.describe(), map_layers.caption(layers)]))
     st.caption(f"{LABEL[shown]} map: {note}. Hold Shift while you click, box or lasso to add to "
                f"the selection, Alt to take away; click empty space to clear it.")
 
-_sync_url()
+map_link.sync(md)
 if early and len(visible):   # (the component's report is read at the top of the next run)
     # as tall as the panels to come: the page scrolls from the start, so no scroll bar
     # appears (narrowing the map under a drag already begun) when they arrive

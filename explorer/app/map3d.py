@@ -32,7 +32,7 @@ import streamlit as st
 
 from plotly.utils import PlotlyJSONEncoder
 
-from explorer.app import cache_map, map_layers, map_sections, mapcomponent
+from explorer.app import cache_map, map_layers, map_link, map_sections, mapcomponent
 from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.render import mapview
 from explorer.render.map3d import (frame_3d, highlight_traces, in_screen_box,
@@ -172,7 +172,7 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
                 and mask[event.index]:
             d = None if event.op == "set" else \
                 {"kind": "skus", "skus": map_sections.skus(md, [event.index])}
-            map_sections.pick_step("by a click on the 3-D map", [event.index], d, event.op, md)
+            map_link.pick_step("by a click on the 3-D map", [event.index], d, event.op, md)
             return True
         if event.kind == "clear" and pick:             # a click on empty space
             ss.pop("pick", None)
@@ -181,7 +181,7 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
             d = {"kind": event.kind, "proj": shown, "clip": event.clip, "x": event.x,
                  "y": event.y}
             what = "a box" if event.kind == "box3d" else "a lasso"
-            map_sections.pick_step(f"in {what} on the 3-D {name} map",
+            map_link.pick_step(f"in {what} on the 3-D {name} map",
                                    screen_selection(bundle, d, visible), d, event.op, md)
             return True
     return False

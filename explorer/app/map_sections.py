@@ -49,30 +49,6 @@ def pick(label: str, indices, definition: dict | None = None) -> None:
     ss["sel_page"] = 1
 
 
-def pick_step(label: str, indices, definition: dict | None, op: str, md: pd.DataFrame) -> None:
-    """A selection made on the map with `op`: "set" makes it the selection (pick); "add"
-    (Shift held) adds it to the selection, "remove" (Alt held) takes it away. The label says
-    what happened; the URL keeps the steps (map_selection.combined_definition) when it can."""
-    p = ss.get("pick")
-    if op not in ("add", "remove") or not p:
-        if op == "remove":            # taken from nothing: nothing is selected, as before
-            return
-        pick(label, indices, definition)
-        return
-    before = np.asarray(p["indices"], np.int64)
-    after = map_selection.combine(before, indices, op, len(md))
-    changed = abs(len(after) - len(before))
-    few = p["indices"] if 0 < len(p["indices"]) <= map_selection.MAX_SKUS else None
-    d = map_selection.combined_definition(p.get("def"), skus(md, few) if few else None,
-                                          definition, op)
-    base = p["label"].split(", then ")[0]
-    n_steps = p.get("steps", 1) + 1
-    last = f"{changed:,} {'added' if op == 'add' else 'taken away'} {label}"
-    pick(f"{base}, then {last}" if n_steps == 2 else
-         f"{base}, then {n_steps - 1} more steps (last: {last})", after, d)
-    ss["pick"]["steps"] = n_steps
-
-
 def skus(md: pd.DataFrame, indices) -> list[str]:
     return md["sku"].astype(str).to_numpy()[np.asarray(indices, np.int64)].tolist()
 

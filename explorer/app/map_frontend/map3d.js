@@ -32,7 +32,7 @@ let over = false, clicked = false;   // plotly has something under the mouse; re
 // (protocol.js); event seqs start at random: a view switched away and back must not repeat
 // an old seq
 const { send, setHeight } = connect({
-  render, statusEl, what: "The 3-D view", eseq: Math.floor(Math.random() * 1e9),
+  render, statusEl, what: "The 3-D view",
   extra: () => ({ view: null, need: thumbs.needList() }),
 });
 
