@@ -288,27 +288,6 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     notch &= edge > 1.0
     assert notch.sum() > 20 and not (got & notch).any()
     page.screenshot(path=str(shots / "catalogue_map_lasso.png"))
-    # Shift held on a box adds what it holds to the lasso's products; Alt held on a click
-    # takes the clicked product away; the URL keeps the three steps
-    mapdrive.mode(frame, "rectangle")
-    x0, y0, x1, y1 = w * 0.76, h * 0.30, w * 0.92, h * 0.70       # right of the lasso
-    mapdrive.drag(frame, x0, y0, x1, y1, keys="shift")
-    box, dist = _inside(screen, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    assert box.sum() > 20 and not (box & got).any()
-    grown = _python_selection(frame, lambda c: len(c) > n)
-    clear = dist > 1.0
-    assert np.array_equal(grown[clear], (got | box)[clear]), \
-        f"{(grown & ~(got | box) & clear).sum()} extra, {(~grown & box & clear).sum()} missing"
-    # a product in the box with no other within 4 px: the click's nearest point is that one
-    gone = next(int(i) for i in np.flatnonzero(box & clear)
-                if np.sort(np.hypot(*(screen - screen[i]).T))[1] > 4.0)
-    mapdrive.click(frame, *screen[gone], keys="alt")
-    cut = _python_selection(frame, lambda c: len(c) == grown.sum() - 1)
-    assert np.array_equal(cut, grown & (np.arange(len(grown)) != gone))
-    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
-    assert sel["kind"] == "steps" and [s.get("op") for s in sel["steps"]] == \
-        [None, "add", "remove"]
-    page.screenshot(path=str(shots / "catalogue_map_shift_alt.png"))
     # the tags' CSV is made when its button is clicked (a callable Streamlit runs then)
     mapdrive.page_complete(page, 120)
     with page.expect_download(timeout=60_000) as dl:
@@ -316,6 +295,63 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     assert dl.value.suggested_filename.startswith("tags-")
     with open(dl.value.path(), encoding="utf-8-sig") as f:
         assert f.readline().strip() == "sku,tag,changed_at,changed_by"
+    page.close()
+
+
+def _settled_screen(frame, timeout: float = 30.0):
+    """Every drawn product's screen position, once two reads 0.5 s apart agree (the camera
+    has stopped: a drag while it still moves lands elsewhere than the test reckons)."""
+    import numpy as np
+    read = """() => { const out = [];
+        for (let i = 0; i < kickspaceMap.args.n; i++) out.push(kickspaceMap.screenOf(i));
+        return out; }"""
+    before, deadline = np.array(frame.evaluate(read)), time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        now = np.array(frame.evaluate(read))
+        if np.allclose(now, before, atol=0.5):
+            return now
+        before = now
+    return before
+
+
+@pytest.mark.slow
+def test_shift_adds_to_the_selection_and_alt_takes_away(map_server, browser,  # noqa: F811
+                                                        shots):  # noqa: F811
+    """A box, then a box with Shift held to its right: Python's selection is both boxes'
+    products (those more than 1 px from an edge decide); an Alt click on an isolated selected
+    product takes exactly that one away; the URL keeps the three steps. Slow (~60 s; it
+    failed twice in full-suite runs, the Shift box leaving the selection as it was, and passed
+    alone): python3 -m pytest -m slow tests/test_browser_map.py -k shift"""
+    import numpy as np
+    page, frame = _open_map(browser, map_server, "?proj=PCA")
+    w, h = mapdrive.size(frame)
+    mapdrive.mode(frame, "rectangle")
+    selected = np.zeros(0, bool)
+    for keys, (a, b) in (("", (0.30, 0.55)), ("shift", (0.62, 0.90))):
+        screen = _settled_screen(frame)
+        x0, y0, x1, y1 = w * a, h * 0.30, w * b, h * 0.70
+        box, dist = _inside(screen, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+        assert box.sum() > 20
+        n = int(selected.sum())
+        mapdrive.drag(frame, x0, y0, x1, y1, keys=keys)
+        got = _python_selection(frame, lambda c: len(c) > n)
+        want = (selected | box) if keys else box
+        clear = dist > 1.0
+        assert np.array_equal(got[clear], want[clear]), \
+            f"{(got & ~want & clear).sum()} extra, {(~got & want & clear).sum()} missing"
+        selected = got
+    screen = _settled_screen(frame)
+    # a selected product with no other within 4 px: the click's nearest point is that one
+    gone = next(int(i) for i in np.flatnonzero(selected)
+                if np.sort(np.hypot(*(screen - screen[i]).T))[1] > 4.0)
+    mapdrive.click(frame, *screen[gone], keys="alt")
+    cut = _python_selection(frame, lambda c: len(c) == selected.sum() - 1)
+    assert np.array_equal(cut, selected & (np.arange(len(selected)) != gone))
+    sel = json.loads(parse_qs(urlparse(page.url).query)["sel"][0])
+    assert sel["kind"] == "steps" and [s.get("op") for s in sel["steps"]] == \
+        [None, "add", "remove"]
+    page.screenshot(path=str(shots / "catalogue_map_shift_alt.png"))
     page.close()
 
 
