@@ -214,11 +214,8 @@ else:
             ss.pop("pick", None)
         else:
             picked = mapcomponent.event_selection(event, xy, visible)
-            if event.kind != "click":
-                d = {"kind": event.kind, "x": event.x[:120], "y": event.y[:120]}
-            else:        # a click's product: in the link as its SKU when it grows or cuts one
-                d = None if event.op == "set" else \
-                    {"kind": "skus", "skus": map_sections.skus(md, picked)}
+            d = None if event.kind == "click" else \
+                {"kind": event.kind, "x": event.x[:120], "y": event.y[:120]}
             label = {"click": "by a click", "box": "in a box",
                      "lasso": "in a lasso"}[event.kind] + " on the map"
             map_link.pick_step(label, picked, d, event.op, md)

@@ -170,9 +170,7 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
         md = bundle.metadata
         if event.kind == "click" and event.index is not None and 0 <= event.index < len(mask) \
                 and mask[event.index]:
-            d = None if event.op == "set" else \
-                {"kind": "skus", "skus": map_sections.skus(md, [event.index])}
-            map_link.pick_step("by a click on the 3-D map", [event.index], d, event.op, md)
+            map_link.pick_step("by a click on the 3-D map", [event.index], None, event.op, md)
             return True
         if event.kind == "clear" and pick:             # a click on empty space
             ss.pop("pick", None)
@@ -182,7 +180,7 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
                  "y": event.y}
             what = "a box" if event.kind == "box3d" else "a lasso"
             map_link.pick_step(f"in {what} on the 3-D {name} map",
-                                   screen_selection(bundle, d, visible), d, event.op, md)
+                               screen_selection(bundle, d, visible), d, event.op, md)
             return True
     return False
 

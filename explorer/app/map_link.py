@@ -20,7 +20,10 @@ ss = st.session_state
 def pick_step(label: str, indices, definition: dict | None, op: str, md: pd.DataFrame) -> None:
     """A selection made on the map with `op`: "set" makes it the selection (pick); "add"
     (Shift held) adds it to the selection, "remove" (Alt held) takes it away. The label says
-    what happened; the URL keeps the steps (map_selection.combined_definition) when it can."""
+    what happened; the URL keeps the steps (map_selection.combined_definition) when it can.
+    definition None (a click) with Shift or Alt: the step is kept as the products' SKUs."""
+    if definition is None and op != "set":
+        definition = {"kind": "skus", "skus": map_sections.skus(md, indices)}
     p = ss.get("pick")
     if op not in ("add", "remove") or not p:
         if op == "remove":            # taken from nothing: nothing is selected, as before

@@ -12,7 +12,8 @@
 //
 // The value sent back is the 2-D map's: {seq, event: {seq, kind: "click", index}
 // | {seq, kind: "clear"} | {seq, kind: "box3d" | "lasso3d", clip, x, y} | null, view: null,
-// need: [shard ids]}.
+// need: [shard ids]}; a click, box or lasso made with Shift or Alt held carries op "add" or
+// "remove" (protocol.js selectOp).
 import { createThumbs } from "./thumbs.js";
 import { connect, selectOp, u8, withOp } from "./protocol.js";
 

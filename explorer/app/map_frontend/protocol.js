@@ -9,10 +9,9 @@
 // render(args): draw what Python sent (one at a time: a draw must finish before the next
 // starts); extra(): the rest of the value ({view, need}); statusEl: where an error is said,
 // `what` naming the view ("The map"); onError: called after an error is shown; eseq: the
-// first event seq, random by default: Streamlit re-creates a component's frame when the page
-// above it changes (the map's first visit lays out its filters after the first draw), and a new
-// frame counting from 0 again would repeat the seq Python last acted on, so that its first
-// selection would be taken for one already done and ignored.
+// first event seq, random by default: a frame Streamlit creates anew (a view switched away and
+// back, 2-D -> 3-D -> 2-D) would otherwise count from 0 again and could repeat the seq Python
+// last acted on, so that its first selection would be taken for one already done and ignored.
 export function connect({ render, extra, statusEl, what, onError = () => {},
                           eseq = Math.floor(Math.random() * 1e9) }) {
   let seq = 0, lastEvent = null;
