@@ -62,3 +62,53 @@ def test_128_px_end_to_end(tmp_path):
     with torch.no_grad():
         assert b.model.reconstruct(x).shape == (2, 3, 128, 128)
     assert b.images.all().shape == (24, 128, 128, 3)
+
+
+def test_the_linear_fade_hands_the_code_to_the_conv_nets(tmp_path):
+    from explorer.training.config import TrainingError
+    from explorer.training.schedule import linear_scale
+    cfg = TrainConfig(linear_fade=0.5, linear_fade_start=0.1)
+    assert [linear_scale(cfg, p) for p in (0.0, 0.1, 0.3, 0.5, 0.9)] == \
+        pytest.approx([1.0, 1.0, 0.5, 0.0, 0.0])
+    assert linear_scale(TrainConfig(), 0.9) == 1.0          # off by default
+    for bad in (dict(linear_fade=1.5), dict(linear_fade=0.3, linear_fade_start=0.3),
+                dict(linear_fade=0.5, linear_lr=0.1)):
+        with pytest.raises(ValueError, match="linear_fade"):
+            TrainConfig(**bad)
+
+    # the fade is multiplicative (a resumed run needs no copy of the initial basis) and never
+    # grows back
+    from explorer.models import build_model
+    from explorer.training.schedule import fade_linear_paths
+    m = build_model("beta-vae", MODEL_KINDS["beta-vae"][0](image_size=32, linear_path=True,
+                                                             **TINY_MODEL))
+    torch.nn.init.normal_(m.lin_enc.weight)
+    w0, b0 = m.lin_enc.weight.clone(), m.lin_dec.bias.clone()
+    assert fade_linear_paths(m, 1.0, 0.5) == 0.5 and torch.allclose(m.lin_enc.weight, w0 / 2)
+    assert fade_linear_paths(m, 0.5, 0.25) == 0.25 and torch.allclose(m.lin_enc.weight, w0 / 4)
+    assert fade_linear_paths(m, 0.25, 0.3) == 0.25 and torch.allclose(m.lin_enc.weight, w0 / 4)
+    assert fade_linear_paths(m, 0.25, 0.0) == 0.0 and not m.lin_enc.weight.any()
+    assert fade_linear_paths(m, 0.0, 0.5) == 0.0 and not m.lin_enc.weight.any()
+    assert torch.equal(m.lin_dec.bias, b0)
+
+    cat = blocks_catalogue(64)
+    plain, faded = tmp_path / "plain", tmp_path / "faded"
+    train(cat, TrainConfig(epochs=3, **FAST), TINY_MODEL, plain, progress=False,
+          log=lambda *a: None)
+    lines: list[str] = []
+    train(cat, TrainConfig(epochs=3, linear_fade=0.6, linear_fade_start=0.2, ema=0, **FAST),
+          TINY_MODEL, faded, progress=False, log=lines.append)
+    assert any("fade out from 20% to 60%" in s for s in lines)
+    w_plain = load_file(str(plain / "model.safetensors"))
+    assert float(w_plain["lin_enc.weight"].norm()) > 0   # the frozen PCA basis, not faded
+    w = load_file(str(faded / "model.safetensors"))      # (no EMA here: it lags the fade)
+    for k in ("lin_enc.weight", "lin_enc.bias", "lin_dec.weight"):
+        assert float(w_plain[k].norm()) > 0 and not w[k].any(), k
+    assert torch.equal(w["lin_dec.bias"], w_plain["lin_dec.bias"])   # the mean image stays
+    b = load_bundle(faded)
+    codes = b.model.encode(torch.rand(4, 3, 32, 32))[0]
+    assert codes.abs().sum() > 0 and torch.isfinite(codes).all()   # the conv nets carry it
+    with pytest.raises(TrainingError, match="no-linear-path"):
+        train(cat, TrainConfig(epochs=1, linear_fade=0.5, **FAST),
+              {**TINY_MODEL, "linear_path": False}, tmp_path / "none", progress=False,
+              log=lambda *a: None)

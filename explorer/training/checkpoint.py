@@ -119,6 +119,7 @@ def resume_checkpoint(out: Path, cfg: TrainConfig, model_config: dict[str, Any],
         group["lr"], group["weight_decay"] = cfg.lr, cfg.weight_decay
     state.update({k: meta[k] for k in ("epoch", "batch", "step", "history", "seconds")})
     state["trained_on"] = meta.get("trained_on", [])
+    state["linear_scale"] = float(meta.get("linear_scale", 1.0))  # what a fade has left
     if meta.get("init_from"):
         state["init_from"] = meta["init_from"]
     return gallery

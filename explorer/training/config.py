@@ -40,6 +40,11 @@ class TrainConfig:
     # learn the residual): Adam moves every weight by ~lr a step, a lot for the small weights
     # of a PCA basis (measured in the README: frozen is as good and cheaper)
     linear_lr: float = 0.0
+    # > 0: the frozen linear paths fade out (a cosine from 1 at linear_fade_start to 0 at this
+    # fraction of the run) so that the conv nets, which start as PCA's residual, carry the
+    # whole code by the end: PCA's quick start without PCA's neighbours in a long run
+    linear_fade: float = 0.0
+    linear_fade_start: float = 0.1
     # > 0: a patch discriminator (explorer/models/discriminator.py) adds a hinge GAN loss of
     # this weight (relative to the reconstruction loss's gradient) from adversarial_start on
     adversarial: float = 0.0
@@ -73,6 +78,15 @@ class TrainConfig:
             raise ValueError(f"adversarial must be >= 0, got {self.adversarial}")
         if self.linear_lr < 0:
             raise ValueError(f"linear_lr must be >= 0, got {self.linear_lr}")
+        if not 0.0 <= self.linear_fade <= 1.0:
+            raise ValueError(f"linear_fade must be in [0, 1] (0: off), got {self.linear_fade}")
+        if self.linear_fade > 0:
+            if not 0.0 <= self.linear_fade_start < self.linear_fade:
+                raise ValueError(f"linear_fade_start must be in [0, linear_fade = "
+                                 f"{self.linear_fade}), got {self.linear_fade_start}")
+            if self.linear_lr > 0:
+                raise ValueError("linear_fade fades frozen linear paths; it cannot be used with "
+                                 f"linear_lr > 0 (got {self.linear_lr})")
         for name in ("warmup", "final_lr", "ema", "adversarial_start"):
             v = getattr(self, name)
             if not 0.0 <= v < 1.0 + (name == "final_lr"):

@@ -30,7 +30,8 @@ from explorer.training.config import GALLERY_SIZE, TrainConfig, TrainingError, c
 from explorer.training.ddp import (dist_info, finish_distributed, init_distributed, pick_device,
                                    rank_weight_checksums, shard, slowest_progress)
 from explorer.training.precision import PRECISIONS, available_cpus, choose_threads
-from explorer.training.schedule import EMA, lr_factor, make_optimizer, run_progress
+from explorer.training.schedule import (EMA, fade_linear_paths, linear_scale, lr_factor,
+                                        make_optimizer, run_progress)
 from explorer.training.settings import load_warm_weights, model_settings
 from explorer.training.steps import (adversarial_step, choose_run_precision, evaluate_split,
                                      init_linear_path, mean_parts, throughput)
@@ -62,6 +63,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         raise TrainingError(f"catalogue {catalogue.path or catalogue.name} has {len(catalogue)} "
                             f"items; training needs at least 2")
     mcfg, warm = model_settings(cfg, model_values, catalogue, resume, world)
+    if cfg.linear_fade > 0 and not getattr(mcfg, "linear_path", False):
+        raise TrainingError("--linear-fade fades the linear paths, and this model has none "
+                            "(drop --no-linear-path, or --linear-fade)")
 
     # --time-limit bounds the whole command: the training gets what the encoding and the maps
     # after it will not need (explorer.training.budget); `cfg` from here on carries the
@@ -103,6 +107,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         if progress and rank == 0:
             log(f"linear path set from the PCA of {n_pick} training images "
                 f"({info['explained']:.1%} of their variance in {mcfg.latent_dim} components)")
+    if cfg.linear_fade > 0 and rank == 0:
+        log(f"linear paths fade out from {cfg.linear_fade_start:.0%} to {cfg.linear_fade:.0%} "
+            f"of the run: the conv nets carry the whole code after that")
     if device.type == "cuda":
         data = data.to(device)  # a few hundred MB at most: index batches on the GPU
     gen = torch.Generator().manual_seed(cfg.seed + 12345)
@@ -112,7 +119,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                              "train_config": asked.to_dict(), "model_kind": cfg.model,
                              "model_config": mcfg.to_dict(),
                              "catalogue_fingerprint": catalogue.fingerprint,
-                             "seconds": 0.0}
+                             "seconds": 0.0, "linear_scale": 1.0}
     if warm is not None:
         state["init_from"] = {"path": str(cfg.init_from),
                               "model_sha256": warm["files"]["model.safetensors"]["sha256"],
@@ -247,6 +254,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 if cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 opt.step()
+                if cfg.linear_fade > 0:
+                    state["linear_scale"] = fade_linear_paths(
+                        model, state["linear_scale"], linear_scale(cfg, prog))
                 if ema is not None:
                     ema.update(model)
                 state["step"] += 1

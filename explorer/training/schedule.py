@@ -32,6 +32,31 @@ def run_progress(step: int, planned_steps: int, seconds: float, time_limit: floa
     return min(p, 1.0)
 
 
+def linear_scale(cfg: TrainConfig, progress: float) -> float:
+    """How much of the linear paths is left at a point of the run: 1 until linear_fade_start,
+    then a cosine down to 0 at linear_fade (always 1 when linear_fade is 0)."""
+    if cfg.linear_fade <= 0 or progress <= cfg.linear_fade_start:
+        return 1.0
+    if progress >= cfg.linear_fade:
+        return 0.0
+    t = (progress - cfg.linear_fade_start) / (cfg.linear_fade - cfg.linear_fade_start)
+    return 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+@torch.no_grad()
+def fade_linear_paths(model: AutoEncoder, before: float, now: float) -> float:
+    """Scale the (frozen) linear paths from `before` to `now` of their initial size: the
+    encoder's projection and offset and the decoder's basis; the decoder's bias (the mean
+    image) stays. Multiplicative, so that a resumed run needs no copy of the initial weights;
+    once at 0 they stay at 0. Returns the scale now held."""
+    if now >= before:
+        return before
+    ratio = now / before if before > 0 else 0.0
+    for p in (model.lin_enc.weight, model.lin_enc.bias, model.lin_dec.weight):
+        p.mul_(ratio)
+    return now
+
+
 class EMA:
     """An exponential moving average of a model's parameters (Polyak averaging), kept in a
     copy of the model; the copy is what is evaluated and saved. The decay warms up as
