@@ -77,6 +77,17 @@ def test_figure_colours_caps_and_escapes():
     assert spec["data"][1]["marker"]["colorbar"]["ticktext"] == list(num.range)
 
 
+def test_the_legend_says_when_not_every_selected_product_is_ringed():
+    from explorer.render.map3d import MAX_HIGHLIGHT, highlight_traces
+    few = highlight_traces(np.arange(25), None, 3.0)
+    assert [spec["name"] for _, spec in few] == ["selected (25)"]
+    many = highlight_traces(np.arange(MAX_HIGHLIGHT + 6_498), np.arange(7), 3.0)
+    (idx, sel), (_, found) = many
+    assert len(idx) == MAX_HIGHLIGHT
+    assert sel["name"] == f"selected ({MAX_HIGHLIGHT:,} of {MAX_HIGHLIGHT + 6_498:,} shown)"
+    assert found["name"] == "search matches (7)"
+
+
 def test_cli_stores_a_3d_map_in_its_own_file(tmp_path, capsys):
     src = load_bundle(cache.DEFAULT_BUNDLE, check_hashes=False)
     dst = tmp_path / "bundle"

@@ -35,7 +35,7 @@ from plotly.utils import PlotlyJSONEncoder
 from explorer.app import cache_map, map_layers, map_link, map_sections, mapcomponent
 from explorer.data.imagestore import COLS, PER_SHARD
 from explorer.render import mapview
-from explorer.render.map3d import (frame_3d, highlight_traces, in_screen_box,
+from explorer.render.map3d import (MAX_HIGHLIGHT, frame_3d, highlight_traces, in_screen_box,
                                    in_screen_polygon, layout_3d, nearest, overlay_trace,
                                    pack_xyz, point_size, sample_traces)
 
@@ -156,7 +156,11 @@ def show(bundle: Bundle, method: str, visible: np.ndarray, colours: Colours,
         note = (f" This bundle has no 3-D {LABEL.get(method, method)}; `python -m explorer "
                 f"project BUNDLE --method umap --dims 3` adds a 3-D UMAP."
                 if shown == "pca" else f" t-SNE has no 3-D map: this is the bundle's 3-D {name}.")
-    ringed = f"; {min(len(selected), 5_000):,} selected ringed in red" if len(selected) else ""
+    n_ringed = min(len(selected), MAX_HIGHLIGHT)
+    ringed = ("" if not len(selected) else f"; {n_ringed:,} selected ringed in red"
+              if n_ringed == len(selected) else
+              f"; {n_ringed:,} of the {len(selected):,} selected ringed in red (at most "
+              f"{MAX_HIGHLIGHT:,} are drawn in 3-D; the 2-D map shows them all)")
     extra = "; ".join(filter(None, [placed, "density contours are drawn on the 2-D map only"
                                     if layers and layers.contours else ""]))
     st.caption(f"3-D {name} map{stored}: {drawn}{ringed}{'; ' + extra if extra else ''}. Drag "

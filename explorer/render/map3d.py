@@ -96,8 +96,11 @@ def highlight_traces(selected: np.ndarray | None, matches: np.ndarray | None,
                                        MATCH_COLOUR)):
         if idx is None or not len(idx):
             continue
+        total = len(idx)
         idx = np.asarray(idx, np.int64)[:MAX_HIGHLIGHT]
-        out.append((idx, dict(type="scatter3d", mode="markers", name=f"{name} ({len(idx):,})",
+        # the legend counts what is drawn, and says so when that is not all of them
+        count = f"{total:,}" if total == len(idx) else f"{len(idx):,} of {total:,} shown"
+        out.append((idx, dict(type="scatter3d", mode="markers", name=f"{name} ({count})",
                               marker=dict(size=size + 6, symbol=symbol, color=colour,
                                           line=dict(width=3, color=colour)))))
     return out
