@@ -265,6 +265,7 @@ function setMode(mode) {
   if (!plot) return;
   if (mode === "panZoom") plot.set({ mouseMode: "panZoom" });
   else { lassoKind = mode === "rectangle" ? "box" : "lasso"; plot.set({ mouseMode: "lasso", lassoType: mode }); }
+  plot.get("camera").config({ isPan: mode === "panZoom" });
   document.body.dataset.mode = mode;
 }
 for (const b of document.querySelectorAll("#bar button[data-mode]"))
@@ -287,6 +288,17 @@ function createPlot(a) {
     // decides; regl-scatterplot's own merge only shows it at once). Lasso has its mode button.
     actionKeyMap: { merge: "shift", remove: "alt" },
   });
+  // The camera pans by the mouse's move since the camera's last frame. A busy page may draw
+  // no frame between a move and the press after it (the Box button clicked, then a drag at
+  // once): that first frame then panned the map by the whole way from the button to the press,
+  // and the box landed elsewhere than it was drawn. So the frame after each press does not pan
+  // (it brings the camera's mouse up to date), and in Box and Lasso a drag never pans.
+  const cam = plot.get("camera");
+  window.addEventListener("mousedown", () => {
+    cam.config({ isPan: false });
+    requestAnimationFrame(() => requestAnimationFrame(() =>
+      cam.config({ isPan: plot.get("mouseMode") === "panZoom" })));
+  }, true);
   plot.subscribe("pointOver", (p) => { hovered = p; thumbs.show(catIndex(p)); placeTip(); });
   plot.subscribe("pointOut", () => { hovered = -1; thumbs.show(-1); });
   // A box is the press and the release, as the hand made them. regl-scatterplot's own box
