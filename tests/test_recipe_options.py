@@ -105,6 +105,9 @@ def test_the_linear_fade_hands_the_code_to_the_conv_nets(tmp_path):
     for k in ("lin_enc.weight", "lin_enc.bias", "lin_dec.weight"):
         assert float(w_plain[k].norm()) > 0 and not w[k].any(), k
     assert torch.equal(w["lin_dec.bias"], w_plain["lin_dec.bias"])   # the mean image stays
+    from explorer.bundle.info import describe_bundle
+    assert "linear paths faded out from 20% to 60% of the run" in describe_bundle(faded)
+    assert "faded" not in describe_bundle(plain)
     b = load_bundle(faded)
     codes = b.model.encode(torch.rand(4, 3, 32, 32))[0]
     assert codes.abs().sum() > 0 and torch.isfinite(codes).all()   # the conv nets carry it

@@ -20,7 +20,10 @@ def describe_bundle(path: str | Path) -> str:
         f"{b.image_size} px",
         "config      " + ", ".join(f"{k}={v}" for k, v in info["model_config"].items()),
         "training    " + ", ".join(f"{k}={info['train_config'].get(k)}"
-                                   for k in ("epochs", "batch_size", "lr", "seed")),
+                                   for k in ("epochs", "batch_size", "lr", "seed"))
+        + (f", linear paths faded out from {info['train_config'].get('linear_fade_start', 0):.0%}"
+           f" to {info['train_config']['linear_fade']:.0%} of the run"
+           if info["train_config"].get("linear_fade") else ""),
         f"catalogue   {cat.get('name')}: {cat['count']:,} items at {cat['size']} px, "
         f"fingerprint {cat['fingerprint']}, source {json.dumps(cat.get('source', {}))}",
         f"columns     {', '.join(cat.get('columns', []))}",
