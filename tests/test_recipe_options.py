@@ -64,7 +64,7 @@ def test_128_px_end_to_end(tmp_path):
     assert b.images.all().shape == (24, 128, 128, 3)
 
 
-def test_the_linear_fade_hands_the_code_to_the_conv_nets(tmp_path):
+def test_the_linear_fade_hands_the_code_to_the_conv_nets(tmp_path, monkeypatch):
     from explorer.training.config import TrainingError
     from explorer.training.schedule import linear_scale
     cfg = TrainConfig(linear_fade=0.5, linear_fade_start=0.1)
@@ -93,12 +93,17 @@ def test_the_linear_fade_hands_the_code_to_the_conv_nets(tmp_path):
 
     cat = blocks_catalogue(64)
     plain, faded = tmp_path / "plain", tmp_path / "faded"
+    from explorer.training import loop
+    monkeypatch.setattr(loop, "LONG_RUN_STEPS", 6)      # a "long" run here: 3 x 4 steps
+    said: list[str] = []
     train(cat, TrainConfig(epochs=3, **FAST), TINY_MODEL, plain, progress=False,
-          log=lambda *a: None)
+          log=said.append)
+    assert any("--linear-fade 0.5" in s for s in said)  # suggested for a long run
     lines: list[str] = []
     train(cat, TrainConfig(epochs=3, linear_fade=0.6, linear_fade_start=0.2, ema=0, **FAST),
           TINY_MODEL, faded, progress=False, log=lines.append)
     assert any("fade out from 20% to 60%" in s for s in lines)
+    assert not any("--linear-fade 0.5" in s for s in lines)
     w_plain = load_file(str(plain / "model.safetensors"))
     assert float(w_plain["lin_enc.weight"].norm()) > 0   # the frozen PCA basis, not faded
     w = load_file(str(faded / "model.safetensors"))      # (no EMA here: it lags the fade)

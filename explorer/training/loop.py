@@ -37,6 +37,11 @@ from explorer.training.steps import (adversarial_step, choose_run_precision, eva
                                      init_linear_path, mean_parts, throughput)
 
 
+# from this many planned steps `train` suggests --linear-fade: measured on the demo catalogue,
+# the frozen paths had cost the shape neighbours at 25,320 steps; the fade kept them at 16,880
+LONG_RUN_STEPS = 15_000
+
+
 def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], out: str | Path,
           resume: bool = False, progress: bool = True, log=print, overwrite: bool = False,
           hook=None, hook_every: float = 0.0) -> Path | None:
@@ -164,6 +169,11 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
             state["trained_on"].append(where)
     steps_per_epoch = math.ceil(math.ceil(n_train / world) / cfg.batch_size)
     planned_steps = cfg.epochs * steps_per_epoch
+    if (rank == 0 and mcfg.linear_path and cfg.linear_fade == 0 and cfg.linear_lr == 0
+            and cfg.time_limit == 0 and planned_steps >= LONG_RUN_STEPS and not resume):
+        log(f"a long run ({planned_steps:,} steps) with frozen linear paths: their codes keep "
+            f"PCA's neighbours; --linear-fade 0.5 hands the code to the conv nets by half-way "
+            f"(README, 'The demo bundle')")
     dataset_size = n_train
     interrupted = False
     seconds_at_start = state["seconds"]
