@@ -332,7 +332,10 @@ def test_a_drag_right_after_a_move_lands_where_it_is_drawn(map_server, browser):
     import numpy as np
     page, frame = _open_map(browser, map_server, "?proj=PCA")
     w, h = mapdrive.size(frame)
-    probe = int(np.argmin(np.hypot(*(_settled_screen(frame) - [w / 2, h / 2]).T)))
+    read_all = """() => { const out = [];
+        for (let i = 0; i < kickspaceMap.args.n; i++) out.push(kickspaceMap.screenOf(i));
+        return out; }"""
+    probe = int(np.argmin(np.hypot(*(np.array(frame.evaluate(read_all)) - [w / 2, h / 2]).T)))
 
     def move_from_far_then_drag(x0, y0, x1, y1):
         mapdrive.hover(frame, 4, 4)           # far away, and frames drawn: the camera saw it
@@ -361,7 +364,8 @@ def test_a_drag_right_after_a_move_lands_where_it_is_drawn(map_server, browser):
     assert np.allclose(moved, [120, 60], atol=3), moved
 
     mapdrive.mode(frame, "rectangle")
-    screen = _settled_screen(frame)
+    settled_probe()
+    screen = np.array(frame.evaluate(read_all))      # the camera has stopped: one read
     x0, y0, x1, y1 = w * 0.3, h * 0.3, w * 0.7, h * 0.7
     move_from_far_then_drag(x0, y0, x1, y1)
     box, dist = _inside(screen, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
