@@ -262,9 +262,7 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
             const u = b instanceof Uint8Array ? b : new Uint8Array(b.buffer || b);
             return Array.from(new Int32Array(u.slice().buffer, 0, u.length >> 2)); }""")
         time.sleep(0.3)
-    screen = np.array(frame.evaluate("""() => { const out = [];
-        for (let i = 0; i < kickspaceMap.args.n; i++) out.push(kickspaceMap.screenOf(i));
-        return out; }"""))
+    screen = np.array(frame.evaluate(_ALL_SCREEN))
     got = np.zeros(len(screen), bool)
     got[np.asarray(chosen, int)] = True
     # the polygon drawn; the mouse moves in whole pixels, so the lasso's edges wander up to
@@ -298,17 +296,19 @@ def test_lasso_selects_exactly_the_products_inside(map_server, browser, shots): 
     page.close()
 
 
+_ALL_SCREEN = """() => { const out = [];     // every drawn product's place on screen (px)
+    for (let i = 0; i < kickspaceMap.args.n; i++) out.push(kickspaceMap.screenOf(i));
+    return out; }"""
+
+
 def _settled_screen(frame, timeout: float = 30.0):
     """Every drawn product's screen position, once two reads 0.5 s apart agree (the camera
     has stopped: a drag while it still moves lands elsewhere than the test reckons)."""
     import numpy as np
-    read = """() => { const out = [];
-        for (let i = 0; i < kickspaceMap.args.n; i++) out.push(kickspaceMap.screenOf(i));
-        return out; }"""
-    before, deadline = np.array(frame.evaluate(read)), time.time() + timeout
+    before, deadline = np.array(frame.evaluate(_ALL_SCREEN)), time.time() + timeout
     while time.time() < deadline:
         time.sleep(0.5)
-        now = np.array(frame.evaluate(read))
+        now = np.array(frame.evaluate(_ALL_SCREEN))
         if np.allclose(now, before, atol=0.5):
             return now
         before = now
@@ -332,10 +332,7 @@ def test_a_drag_right_after_a_move_lands_where_it_is_drawn(map_server, browser):
     import numpy as np
     page, frame = _open_map(browser, map_server, "?proj=PCA")
     w, h = mapdrive.size(frame)
-    read_all = """() => { const out = [];
-        for (let i = 0; i < kickspaceMap.args.n; i++) out.push(kickspaceMap.screenOf(i));
-        return out; }"""
-    probe = int(np.argmin(np.hypot(*(np.array(frame.evaluate(read_all)) - [w / 2, h / 2]).T)))
+    probe = int(np.argmin(np.hypot(*(np.array(frame.evaluate(_ALL_SCREEN)) - [w / 2, h / 2]).T)))
 
     def move_from_far_then_drag(x0, y0, x1, y1):
         mapdrive.hover(frame, 4, 4)           # far away, and frames drawn: the camera saw it
@@ -365,7 +362,7 @@ def test_a_drag_right_after_a_move_lands_where_it_is_drawn(map_server, browser):
 
     mapdrive.mode(frame, "rectangle")
     settled_probe()
-    screen = np.array(frame.evaluate(read_all))      # the camera has stopped: one read
+    screen = np.array(frame.evaluate(_ALL_SCREEN))      # the camera has stopped: one read
     x0, y0, x1, y1 = w * 0.3, h * 0.3, w * 0.7, h * 0.7
     move_from_far_then_drag(x0, y0, x1, y1)
     box, dist = _inside(screen, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
