@@ -29,8 +29,8 @@ with left:
     rows += [(f"train.{k}", str(tc[k])) for k in ("epochs", "batch_size", "lr", "seed")
              if k in tc]
     if tc.get("linear_fade"):     # linear_path then says the paths exist, not that they act
-        rows.append(("train.linear_fade", f"{tc.get('linear_fade_start', 0):.0%} → "
-                     f"{tc['linear_fade']:.0%} of the run: the linear paths faded to zero"))
+        rows.append(("linear paths faded out", f"{tc.get('linear_fade_start', 0):.0%} → "
+                     f"{tc['linear_fade']:.0%} of the run"))
     mt = info.get("metrics", {})
     if "train_seconds" in mt:
         rows.append(("training time", f"{mt['train_seconds'] / 60:.1f} min on "
