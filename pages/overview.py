@@ -33,8 +33,10 @@ with left:
                      f"{tc['linear_fade']:.0%} of the run"))
     mt = info.get("metrics", {})
     if "train_seconds" in mt:
-        rows.append(("training time", f"{mt['train_seconds'] / 60:.1f} min on "
-                                      f"{mt.get('device', '?')} x{mt.get('world_size', 1)}"))
+        where = str(mt.get("device", "?"))     # newer bundles: "cpu x1" (every place it ran)
+        if " x" not in where:
+            where += f" x{mt.get('world_size', 1)}"
+        rows.append(("training time", f"{mt['train_seconds'] / 60:.1f} min on {where}"))
     st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True,
                  width="stretch", height=min(38 * (len(rows) + 1), 420))
 with right:
