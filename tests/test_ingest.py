@@ -201,6 +201,26 @@ def test_saved_catalogue_round_trips(tmp_path):
     assert cat.metadata.loc[0, "sku"] == "007"
 
 
+
+def test_a_sparse_column_reads_as_one_type_without_a_warning(tmp_path):
+    # pandas guesses types per chunk of rows unless told otherwise: a column with a few text
+    # values at the top and a long empty stretch came back mixed, with a DtypeWarning
+    import warnings
+
+    from explorer.data.catalogue import metadata_to_csv_bytes, read_metadata_csv
+    n = 300_000
+    upper = pd.Series([None] * n, dtype=object)
+    upper.iloc[0], upper.iloc[1], upper.iloc[n - 1] = "suede", "mesh", "9.5"
+    md = pd.DataFrame({"sku": [f"S{i}" for i in range(n)], "upper": upper})
+    path = tmp_path / "metadata.csv"
+    path.write_bytes(metadata_to_csv_bytes(md))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = read_metadata_csv(path)
+    kinds = {type(v).__name__ for v in back["upper"].dropna()}
+    assert kinds == {"str"}, kinds
+    assert list(back["upper"].dropna()) == ["suede", "mesh", "9.5"]
+
 # ----------------------------------------------------------------------------- CSV joins
 def test_csv_join_on_file(tmp_path):
     images = good_folder(tmp_path)

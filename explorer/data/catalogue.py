@@ -154,5 +154,10 @@ class Catalogue:
 
 
 def read_metadata_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Metadata CSV as saved by Catalogue.save: sku always a string, empty cells are NaN."""
-    return pd.read_csv(path, dtype={"sku": str, "file": str}, keep_default_na=True)
+    """Metadata CSV as saved by Catalogue.save: sku always a string, empty cells are NaN.
+
+    Each column's type is inferred from the whole column (low_memory=False): pandas otherwise
+    guesses per chunk of rows, so a sparse attribute ("suede" in row 1, empty for the next
+    100,000 rows, "9.5" later) came back with mixed types and a DtypeWarning."""
+    return pd.read_csv(path, dtype={"sku": str, "file": str}, keep_default_na=True,
+                       low_memory=False)

@@ -179,7 +179,8 @@ def _read_catalog_csv(path: str | os.PathLike, report: IngestReport) -> _Csv:
     writer.writerows(rows)
     buf.seek(0)
     text_cols = {c: str for c in ("file", "sku", "name") if c in columns}
-    frame = pd.read_csv(buf, dtype=text_cols, keep_default_na=True, skip_blank_lines=False)
+    frame = pd.read_csv(buf, dtype=text_cols, keep_default_na=True, skip_blank_lines=False,
+                        low_memory=False)       # whole-column types, as read_metadata_csv
     if len(frame) != len(lines):  # would misalign rows and line numbers
         raise IngestError(f"catalog CSV {p}: could not be parsed consistently "
                           f"({len(lines)} rows read, {len(frame)} parsed)")
