@@ -1,4 +1,6 @@
-"""Distributed training with shards of unequal size (issue 15, part 5)."""
+"""Distributed training under torchrun: two processes, shards of unequal size (issue 15,
+part 5), identical weights on both ranks and one bundle. One launch checks it all (each torchrun
+start costs ~12 s of the default run)."""
 import os
 import signal
 import subprocess
@@ -24,7 +26,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_torchrun_with_uneven_shards_finishes_with_one_bundle(tmp_path):
+def test_torchrun_two_processes_uneven_shards_identical_weights_one_bundle(tmp_path):
     # 143 items, 10% validation: 129 training items, 65 and 64 per rank, 2 batches of 64 on
     # one rank and 1 on the other unless the shards are padded to the same length (the
     # plain split: grouping blocks_catalogue's pixel-identical items would leave 127)
@@ -34,7 +36,7 @@ def test_torchrun_with_uneven_shards_finishes_with_one_bundle(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "explorer", "train", str(tmp_path / "cat"), "--epochs", "1", "--latent-dim",
+           "-m", "explorer", "train", str(tmp_path / "cat"), "--epochs", "2", "--latent-dim",
            "2", "--channels", "4,4,4", "--hidden-dim", "8", "--batch-size", "64",
            "--val-fraction", "0.1", "--no-group-duplicates", "--projections", "pca",
            "--threads", "1", "--no-progress", "--out", str(out)]
@@ -55,4 +57,7 @@ def test_torchrun_with_uneven_shards_finishes_with_one_bundle(tmp_path):
     assert b.info["metrics"]["world_size"] == 2
     sums = b.info["metrics"]["rank_weight_checksums"]
     assert sums[0] == sums[1]
-    assert b.info["metrics"]["steps"] == 2  # ceil(65 / 64) steps on every rank
+    assert len(sums) == 2
+    assert b.info["metrics"]["steps"] == 4  # ceil(65 / 64) steps on every rank, 2 epochs
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ddp")] == []
+    assert output.count("wrote bundle") == 1

@@ -182,22 +182,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert state["step"] > 0
 
 
-def test_torchrun_two_processes_identical_weights_one_bundle(tmp_path):
-    blocks_catalogue(64).save(tmp_path / "cat")
-    out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "explorer", "train", str(tmp_path / "cat"), "--epochs", "2", "--latent-dim", "4",
-           "--channels", "8,8,8", "--hidden-dim", "32", "--batch-size", "8", "--projections",
-           "pca", "--threads", "1", "--no-progress", "--out", str(out)]
-    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, res.stdout + res.stderr
-    b = load_bundle(out)
-    sums = b.info["metrics"]["rank_weight_checksums"]
-    assert len(sums) == 2 and sums[0] == sums[1]
-    assert b.info["metrics"]["world_size"] == 2
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ddp")] == []
-    assert res.stdout.count("wrote bundle") == 1
+# torchrun (two processes, identical weights, one bundle): tests/test_ddp_uneven.py
 
 
 @pytest.mark.parametrize("kind", ["beta-vae", "beta-tcvae", "wae-mmd"])
