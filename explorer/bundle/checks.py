@@ -89,6 +89,13 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _plain_value(v: Any) -> bool:
+    """A scalar, or a short list of scalars: what the catalogue sources write (an ingested
+    folder's background colour [255, 255, 255], Fashion-MNIST's class names)."""
+    return isinstance(v, _SCALAR) or (isinstance(v, list) and len(v) <= 256
+                                      and all(isinstance(x, _SCALAR) for x in v))
+
+
 def _check_info_types(f: Path, info: dict[str, Any]) -> None:
     """The values of bundle.json that the app reads or shows have the types it expects."""
     def bad(where: str, want: str, got: Any) -> BundleError:
@@ -105,9 +112,10 @@ def _check_info_types(f: Path, info: dict[str, Any]) -> None:
             raise bad(f"catalogue.{key}", "a string", cat.get(key))
     src = cat.get("source")
     if src is not None and (not isinstance(src, dict)
-                            or not all(isinstance(k, str) and isinstance(v, _SCALAR)
+                            or not all(isinstance(k, str) and _plain_value(v)
                                        for k, v in src.items())):
-        raise bad("catalogue.source", "an object of plain values", src)
+        raise bad("catalogue.source", "an object of plain values (or short lists of them)",
+                  src)
     for key in ("columns", "factor_columns"):
         v = cat.get(key, [])
         if not isinstance(v, list) or not all(isinstance(c, str) for c in v):

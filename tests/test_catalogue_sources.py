@@ -1,0 +1,72 @@
+"""Bundles trained on every kind of catalogue load again: the folder ingest (a real catalogue's
+path) writes its background colour as a list into the catalogue's source, Fashion-MNIST its
+class names. The bundle.json type checks (issue 15) once refused both, so every bundle trained
+on real photos failed to load ("catalogue.source should be an object of plain values")."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer.bundle.core import BundleError, load_bundle
+from explorer.cli import main as cli_main
+from explorer.data.catalogue import Catalogue
+from explorer.data.ingest import ingest_folder
+from explorer.training.config import TrainConfig
+from explorer.training.loop import train
+from tests.helpers import TINY_MODEL
+from tests.test_ingest import good_folder, write_csv
+
+FAST = dict(batch_size=4, projections=("pca",), threads=1, val_fraction=0.25, epochs=1)
+
+
+def _grown(cat: Catalogue, times: int) -> Catalogue:
+    """The catalogue repeated (with new SKUs) so that training has a split to make."""
+    md = pd.concat([cat.metadata] * times, ignore_index=True)
+    md["sku"] = [f"{s}-{i}" for i, s in enumerate(md["sku"])]
+    return Catalogue(np.concatenate([np.asarray(cat.images)] * times), md, name=cat.name,
+                     source=cat.source)
+
+
+def test_a_bundle_trained_on_an_ingested_folder_loads_and_is_described(tmp_path, capsys):
+    images = good_folder(tmp_path)
+    csv = write_csv(tmp_path / "catalog.csv", "file,sku,brand\nred.jpg,R-1,Acme\n"
+                    "green.png,G-1,Acme\nsub/blue.webp,B-1,Bolt\n")
+    cat, _ = ingest_folder(images, csv, size=32, progress=False)
+    assert cat.source["background"] == [255, 255, 255]       # a list, as bundle.json keeps it
+    train(_grown(cat, 4), TrainConfig(**FAST), TINY_MODEL, tmp_path / "b", progress=False)
+    b = load_bundle(tmp_path / "b")
+    assert b.info["catalogue"]["source"]["kind"] == "folder"
+    assert b.info["catalogue"]["source"]["background"] == [255, 255, 255]
+    assert cli_main(["info", str(tmp_path / "b")]) == 0
+    assert '"background": [255, 255, 255]' in capsys.readouterr().out
+
+
+def test_a_fashion_mnist_style_source_with_class_names_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 255, (16, 32, 32, 3), dtype=np.uint8)
+    md = pd.DataFrame({"sku": [f"F{i}" for i in range(16)],
+                       "class": ["Sandal", "Sneaker", "Ankle boot", "Sneaker"] * 4})
+    cat = Catalogue(imgs, md, name="fm", source={
+        "kind": "fashion-mnist", "classes": "footwear",
+        "class_names": ["Sandal", "Sneaker", "Ankle boot"], "size": 32, "limit": None})
+    train(cat, TrainConfig(**FAST), TINY_MODEL, tmp_path / "b", progress=False)
+    assert load_bundle(tmp_path / "b").info["catalogue"]["source"]["class_names"] == [
+        "Sandal", "Sneaker", "Ankle boot"]
+
+
+@pytest.mark.parametrize("value", [{"nested": 1}, [[1, 2]], [{"a": 1}], list(range(300))])
+def test_a_source_with_nested_or_huge_values_is_still_refused(tmp_path, value):
+    import json
+
+    from explorer.bundle.checks import read_bundle_info
+    rng = np.random.default_rng(0)
+    cat = Catalogue(rng.integers(0, 255, (16, 32, 32, 3), dtype=np.uint8),
+                    pd.DataFrame({"sku": [f"S{i}" for i in range(16)]}), name="x")
+    train(cat, TrainConfig(**FAST), TINY_MODEL, tmp_path / "b", progress=False)
+    f = tmp_path / "b" / "bundle.json"
+    info = json.loads(f.read_text())
+    info["catalogue"]["source"] = {"kind": "folder", "odd": value}
+    f.write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="catalogue.source"):
+        read_bundle_info(tmp_path / "b")
