@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 from typing import Any
 
@@ -129,7 +130,8 @@ def run(args) -> int:
         cfg, mvals = config_from_args(args)
         catalogue = Catalogue.load(args.catalogue)
         train(catalogue, cfg, mvals, args.out, resume=args.resume,
-              progress=not args.no_progress, overwrite=args.overwrite)
+              progress=not args.no_progress, overwrite=args.overwrite,
+              log=functools.partial(print, flush=True))   # lines reach a log file at once
     except (TrainingError, CatalogueError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -304,11 +304,12 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                     eval_model.eval()
                     gallery.append(tensor_to_images(eval_model.decode(z_gallery)))
                     eval_model.train()
-                if progress:
-                    v = row.get("val", {})
-                    log(f"epoch {epoch + 1}: train loss {row['train']['loss']:.4g}"
-                        + (f", val loss {v['loss']:.4g}, val PSNR {v['psnr']:.2f} dB, "
-                           f"active dims {v['active_dims']}" if v else ""))
+                # one line per epoch with or without the bars (--no-progress is for logs)
+                v = row.get("val", {})
+                log(f"epoch {epoch + 1}: train loss {row['train']['loss']:.4g}"
+                    + (f", val loss {v['loss']:.4g}, val PSNR {v['psnr']:.2f} dB, "
+                       f"active dims {v['active_dims']}" if v else "")
+                    + f" ({dt:.0f} s)")
             if stopped_at is None:
                 state["epoch"], state["batch"] = epoch + 1, 0
             if ema is not None:
