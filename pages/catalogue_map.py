@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.app import (cache, cache_map, map3d, map_layers, map_link, map_sections,
-                          mapcomponent)
+from explorer.app import (cache, cache_map, map3d, map_compute, map_layers, map_link,
+                          map_sections, mapcomponent)
 
 from explorer.render import mapview
 from explorer.store.annotations import UNTAGGED, AnnotationStoreError
@@ -59,8 +59,10 @@ with st.sidebar:
     # options are the labels themselves: a bound widget puts the shown label in the URL
     method = {v: k for k, v in LABEL.items()}[st.radio(
         "Projection", [LABEL[m] for m in METHODS], key="proj", bind="query-params",
-        horizontal=True, help="UMAP and t-SNE keep neighbours together; PCA keeps the two "
-                              "directions of largest variance (global shape, less detail)")]
+        index=METHODS.index(map_compute.first_available(b, METHODS)), horizontal=True,
+        help="UMAP and t-SNE keep neighbours together; PCA keeps the two directions of "
+             "largest variance (global shape, less detail). One the bundle lacks can be "
+             "computed here.")]
     view_3d = map3d.view_choice()          # "View: 2-D / 3-D" (URL key `dims`)
     columns = cache_map.map_columns(b)
     colour_choices = mapview.colour_choices(columns["colour"])
@@ -78,8 +80,7 @@ with st.sidebar:                        # contours, an uploaded photo, an interp
 
 shown = method if (method in b.projections or method == "pca") else "pca"
 if shown != method:
-    st.info(f"This bundle has no precomputed {LABEL[method]} map; showing PCA. Compute one "
-            f"with `python -m explorer project BUNDLE --method {method}`.")
+    map_compute.offer(b, method)          # says PCA is shown; a button computes and saves it
 xy = cache_map.projection(b, shown)
 
 # ---------------------------------------------------------------------------- filters

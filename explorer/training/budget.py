@@ -4,8 +4,9 @@ After training, the bundle still has to be written: the catalogue encoded, the i
 the 2-D maps computed. UMAP and t-SNE take minutes on a 2-core CPU (9,200 items with other work
 running: UMAP 251 s, t-SNE 377 s), so they are planned before training starts: PCA always;
 UMAP and t-SNE only where their estimated time fits in MAP_SHARE of the limit, the others
-skipped with a message (the app's Map page computes a skipped map on demand). Training gets
-the limit minus the estimated finishing work.
+skipped with a message (the app's Catalogue map page has a button that computes a skipped map
+and saves it in the bundle, explorer/app/map_compute.py). Training gets the limit minus the
+estimated finishing work.
 
 The estimates are deliberately pessimistic (measured on a loaded 2-core machine, see
 PROJECTION_COST): a quiet or bigger machine finishes early rather than late.
@@ -80,8 +81,8 @@ def plan_run_budget(time_limit: float, n_items: int, image_size: int,
             used += est
         else:
             later = ("add it later with `python -m explorer project BUNDLE --method umap` or "
-                     "in the app's Map page" if method == "umap"
-                     else "compute it in the app's Map page")
+                     "with the button on the app's Catalogue map page" if method == "umap"
+                     else "compute it with the button on the app's Catalogue map page")
             skipped[method] = (f"about {est:.0f} s for {n_items:,} items, more than the "
                                f"{max(allowance - used, 0):.0f} s left of the {allowance:.0f} s "
                                f"({map_share:.0%} of the time limit) the maps may take; "
