@@ -46,8 +46,8 @@ def offer(bundle: Bundle, method: str) -> None:
     cli = (f"`python -m explorer project {bundle.path} --method umap`" if method == "umap"
            else "")
     st.info(f"This bundle has no {LABEL[method]} map (training skipped it, or it was never "
-            f"asked for); PCA is shown. Computing it takes about {est:.0f} s for {n:,} "
-            f"products on this machine, and it is saved in the bundle for every later visit"
+            f"asked for); PCA is shown. Computing it takes up to about {est:.0f} s for {n:,} "
+            f"products on a 2-core CPU, and it is saved in the bundle for every later visit"
             + (f" (or run {cli})." if cli else "."))
     key = (str(bundle.path.resolve()), method)
     with _LOCK:
