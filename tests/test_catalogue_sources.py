@@ -70,3 +70,45 @@ def test_a_source_with_nested_or_huge_values_is_still_refused(tmp_path, value):
     f.write_text(json.dumps(info))
     with pytest.raises(BundleError, match="catalogue.source"):
         read_bundle_info(tmp_path / "b")
+
+
+def test_a_real_catalogues_whole_path_from_the_command_line(tmp_path, capsys, monkeypatch):
+    # what a merchandiser with a folder of 60 x 80 JPEGs and a labels CSV runs, end to end
+    from PIL import Image
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_catalogue_map_page import APP
+    rng = np.random.default_rng(0)
+    images = tmp_path / "photos"
+    images.mkdir()
+    rows = ["file,article_type,base_colour"]
+    for i in range(48):
+        colour = ("Red", (200, 30, 40)) if i % 2 else ("Navy", (30, 40, 90))
+        kind = ("Boots", 40) if i % 3 == 0 else ("Shoes", 24)
+        img = Image.new("RGB", (60, 80), (255, 255, 255))
+        img.paste(Image.new("RGB", (44, kind[1]), colour[1]),
+                  (8, 56 - kind[1] + int(rng.integers(0, 4))))
+        img.save(images / f"{i:03d}.jpg", quality=90)
+        rows.append(f"{i:03d}.jpg,{kind[0]},{colour[0]}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    cat, bundle = tmp_path / "cat", tmp_path / "bundle"
+    assert cli_main(["ingest", str(images), "--catalog", str(tmp_path / "labels.csv"),
+                     "--size", "32", "--out", str(cat), "--no-progress"]) == 0
+    assert cli_main(["train", str(cat), "--epochs", "1", "--latent-dim", "4", "--channels",
+                     "8,8,8", "--hidden-dim", "32", "--batch-size", "16", "--threads", "1",
+                     "--time-limit", "120", "--no-progress", "--out", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 1: train loss" in out and "wrote bundle" in out
+    assert cli_main(["info", str(bundle)]) == 0
+    assert cli_main(["evaluate", str(bundle), "--json", str(tmp_path / "eval.json")]) == 0
+    out = capsys.readouterr().out
+    assert "kNN article_type" in out and "kNN base_colour" in out
+    monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["bundle_path"] = str(bundle)
+    at.run()
+    for page in ("pages/sliders.py", "pages/catalogue_map.py", "pages/similar.py"):
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert not at.error, (page, [e.value for e in at.error])
