@@ -24,7 +24,7 @@ def test_a_25_minute_budget_on_a_real_catalogue_skips_the_maps_that_do_not_fit()
     b = plan_run_budget(1500, 9200, 64, ("pca", "umap", "tsne"))
     # UMAP ~254 s and t-SNE ~378 s of 9,200 items do not fit in 10% of 1,500 s
     assert b.projections == ("pca",) and set(b.skipped) == {"umap", "tsne"}
-    assert "Map page" in b.skipped["tsne"] and "9,200 items" in b.skipped["tsne"]
+    assert "Catalogue map page" in b.skipped["tsne"] and "9,200 items" in b.skipped["tsne"]
     assert b.train_seconds == pytest.approx(1500 - finish_seconds(9200, 64)
                                             - projection_seconds("pca", 9200))
     assert b.train_seconds + b.reserve_seconds == pytest.approx(1500)
@@ -74,6 +74,21 @@ def test_time_limited_run_records_budget_skips_and_mean_speed(tmp_path):
     assert any("whole command" in ln and "tsne skipped" in ln for ln in logs), logs
     assert m["images_per_s"] == throughput(b.history)["images_per_s"]
     assert b.info["train_config"]["projections"] == ["pca", "tsne"]  # as asked
+
+
+def test_a_map_the_plan_skipped_is_made_when_training_ends_early(tmp_path):
+    # 60 s for the whole command: t-SNE of 64 items (estimated 12.6 s) is more than the 10%
+    # the plan gives the maps, but one epoch of a tiny model ends long before the limit
+    cat = blocks_catalogue(64)
+    logs = []
+    train(cat, TrainConfig(epochs=1, time_limit=60, batch_size=16, threads=1,
+                           val_fraction=0.2, projections=("tsne", "pca")),
+          TINY_MODEL, tmp_path / "t", progress=False, log=logs.append)
+    b = load_bundle(tmp_path / "t")
+    assert b.info["metrics"]["budget"]["skipped"].keys() == {"tsne"}     # the plan
+    assert sorted(b.projections) == ["pca", "tsne"]                      # what was made
+    assert "skipped" not in b.info["projections"]
+    assert any(ln.startswith("maps: ") and "left after training" in ln for ln in logs), logs
 
 
 def test_a_run_that_writes_no_bundle_trains_for_the_whole_limit():

@@ -85,8 +85,9 @@ def plan_run_budget(time_limit: float, n_items: int, image_size: int,
                      else "compute it with the button on the app's Catalogue map page")
             skipped[method] = (f"about {est:.0f} s for {n_items:,} items, more than the "
                                f"{max(allowance - used, 0):.0f} s left of the {allowance:.0f} s "
-                               f"({map_share:.0%} of the time limit) the maps may take; "
-                               f"{later}, or give a longer limit")
+                               f"({map_share:.0%} of the time limit) the maps may take; made "
+                               f"after training if it ends early enough, else {later}, or "
+                               f"give a longer limit")
     reserve = finish_seconds(n_items, image_size) + used
     # the training keeps at least half the limit, however pessimistic the estimates
     train = max(time_limit - reserve, 0.5 * time_limit)

@@ -23,7 +23,7 @@ from explorer.bundle.write import check_out_target, write_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.data.splits import split_for
 from explorer.models import build_model
-from explorer.training.budget import plan_run_budget
+from explorer.training.budget import plan_run_budget, projection_seconds
 from explorer.training.checkpoint import (CKPT_DIR, checkpoint_tensors, resume_checkpoint,
                                           save_checkpoint)
 from explorer.training.config import GALLERY_SIZE, TrainConfig, TrainingError, check_train_config
@@ -368,15 +368,21 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
             metrics["budget"] = budget.to_dict()
         deadline = (t_start + cfg.time_limit - seconds_at_start + budget.reserve_seconds
                     if budget.time_limit > 0 else None)
+        # every map asked for, cheapest first, against the time actually left: a map the plan
+        # skipped is made after all when the training ended early (it stops at --epochs)
+        maps = sorted(asked.projections, key=lambda m: projection_seconds(m, len(catalogue)))
+        if deadline is not None and any(m not in cfg.projections for m in maps):
+            log(f"maps: {max(deadline - time.monotonic(), 0):.0f} s of the time limit left "
+                f"after training; a map the plan skipped is made if it still fits")
         result = write_bundle(out, model, catalogue, train_config=asked.to_dict(),
                               history=state["history"], gallery=np.stack(gallery) if gallery
                               else np.zeros((0, GALLERY_SIZE, catalogue.size, catalogue.size, 3),
                                             np.uint8),
-                              metrics=metrics, projections=cfg.projections, seed=cfg.seed,
+                              metrics=metrics, projections=maps, seed=cfg.seed,
                               image_quality=cfg.image_quality or None, progress=progress,
                               keep=[CKPT_DIR, "names.json", "directions.json"],
                               precision=cfg.precision, device=device.type, log=log,
-                              deadline=deadline, skipped=budget.skipped)
+                              deadline=deadline)
         log(f"wrote bundle {result}")
     if world > 1:
         finish_distributed()
