@@ -112,3 +112,25 @@ def test_a_real_catalogues_whole_path_from_the_command_line(tmp_path, capsys, mo
         at.run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert not at.error, (page, [e.value for e in at.error])
+
+
+def test_an_upload_is_padded_with_the_catalogues_own_background(tmp_path):
+    # a catalogue ingested with --background #DDDDDD: an uploaded photo of the same product
+    # comes out as the catalogue's own image (it was padded white before)
+    from PIL import Image
+
+    from explorer.app import cache
+    from tests.test_ingest import put
+    images = tmp_path / "photos"
+    for i in range(16):
+        put(images, f"{i:02d}.png", (20 + 10 * i, 40, 200 - 10 * i), size=(40, 64))
+    cat, _ = ingest_folder(images, None, size=32, background="#DDDDDD", progress=False)
+    assert cat.source["background"] == [221, 221, 221]
+    train(_grown(cat, 2), TrainConfig(**FAST), TINY_MODEL, tmp_path / "b", progress=False)
+    b = load_bundle(tmp_path / "b")
+    img, mu = cache.encode_upload(b, (images / "03.png").read_bytes())
+    row = int(np.flatnonzero(b.metadata["file"].astype(str) == "03.png")[0])
+    assert tuple(img[0, 0]) == (221, 221, 221)
+    assert np.array_equal(img, np.asarray(b.images[row]))
+    assert cache.catalogue_background({"catalogue": {"source": {"background": [1, 2]}}}) is None
+    assert Image.open(images / "03.png").size == (40, 64)

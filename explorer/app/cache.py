@@ -276,15 +276,26 @@ def factor_scale(bundle: Bundle) -> np.ndarray:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _encode_upload(path: str, stamp: float, data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    from explorer.data.images import load_and_preprocess
+    from explorer.data.images import WHITE, load_and_preprocess
     b = _load_bundle(path, stamp)
-    img = load_and_preprocess(data, b.image_size)
+    img = load_and_preprocess(data, b.image_size, catalogue_background(b.info) or WHITE)
     mu, _ = b.encode(img[None])
     return img, mu[0]
 
 
+def catalogue_background(info: dict) -> tuple[int, int, int] | None:
+    """The padding colour the bundle's catalogue was ingested with (`ingest --background`),
+    from bundle.json, or None (white, the default, for catalogues that do not say)."""
+    bg = ((info.get("catalogue") or {}).get("source") or {}).get("background")
+    if isinstance(bg, list) and len(bg) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in bg):
+        return (bg[0], bg[1], bg[2])
+    return None
+
+
 def encode_upload(bundle: Bundle, data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocess uploaded bytes exactly as ingest does and encode them -> (image, mu [D]).
+    """Preprocess uploaded bytes exactly as ingest does (padded with the catalogue's own
+    background colour) and encode them -> (image, mu [D]).
 
     Raises explorer.data.images.ImageRejected with a message for a bad file. Nothing is written."""
     p = bundle.path.resolve()
