@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.data import schema
+from explorer.render import colour_names
 from explorer.render.map_selection import _as_indices
 
 MAX_POINTS = 50_000
@@ -165,7 +166,9 @@ def categorical_colouring(values: Iterable[Any], title: str = "",
                           max_categories: int = MAX_CATEGORIES,
                           order: Sequence[str] | None = None) -> Colouring:
     """Discrete colours for any labels: the max_categories most common keep their own colour
-    (or those in `order`, in that order), the rest become "(other)", missing "(missing)"."""
+    (or those in `order`, in that order), the rest become "(other)", missing "(missing)".
+    Labels that are mostly colour names are drawn in the colours they name
+    (explorer.render.colour_names); others take the palette in order."""
     s = pd.Series(list(values) if not isinstance(values, pd.Series) else values, dtype=object)
     labels = s.map(lambda v: MISSING if v is None or (isinstance(v, float) and np.isnan(v))
                    else str(v))
@@ -176,7 +179,9 @@ def categorical_colouring(values: Iterable[Any], title: str = "",
     kept = set(keep)
     labels = labels.map(lambda v: v if v in kept or v == MISSING else OTHER).to_numpy(object)
     cats = list(keep) + [c for c in (OTHER, MISSING) if (labels == c).any()]
-    colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(keep)}
+    named = colour_names.named_colours(keep, counts.to_dict()) or {}   # "Red" drawn red
+    rest = iter(PALETTE * (len(keep) // len(PALETTE) + 1))
+    colours = {c: named.get(c) or next(rest) for c in keep}
     colours.update({OTHER: OTHER_COLOUR, MISSING: "#EEEEEE"})
     return Colouring("categorical", title, labels, cats, colours)
 
