@@ -96,7 +96,8 @@ def test_a_real_catalogues_whole_path_from_the_command_line(tmp_path, capsys, mo
                      "--size", "32", "--out", str(cat), "--no-progress"]) == 0
     assert cli_main(["train", str(cat), "--epochs", "1", "--latent-dim", "4", "--channels",
                      "8,8,8", "--hidden-dim", "32", "--batch-size", "16", "--threads", "1",
-                     "--time-limit", "120", "--no-progress", "--out", str(bundle)]) == 0
+                     "--time-limit", "120", "--projections", "pca,tsne", "--no-progress",
+                     "--out", str(bundle)]) == 0       # (UMAP's first call compiles for ~20 s)
     out = capsys.readouterr().out
     assert "epoch 1: train loss" in out and "wrote bundle" in out
     assert cli_main(["info", str(bundle)]) == 0
