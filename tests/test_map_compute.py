@@ -43,8 +43,22 @@ def test_a_missing_map_is_offered_computed_and_saved_in_the_bundle(tmp_path, mon
     assert not at.exception, [e.value for e in at.exception]
     (note,) = [i.value for i in at.info if "no t-SNE map" in i.value]
     assert "PCA is shown" in note and "64 products" in note
-    button = next(b for b in at.button if b.key == "compute_tsne")
-    button.click().run()
+    # a bundle folder that cannot be written (root ignores permissions: the write fails here
+    # the way it does on a read-only mount): the error says so, the bundle is unchanged
+    import explorer.bundle.projections as projections
+
+    def read_only(*_a, **_k):
+        raise PermissionError(30, "Read-only file system")
+    monkeypatch.setattr(projections, "store_projection", read_only)
+    next(b for b in at.button if b.key == "compute_tsne").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (err,) = [e.value for e in at.error]
+    assert "could not be saved" in err and "Read-only file system" in err and str(bundle) in err
+    assert set(load_bundle(bundle).projections) == {"pca"}
+    monkeypatch.undo()
+    monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
+
+    next(b for b in at.button if b.key == "compute_tsne").click().run()
     assert not at.exception, [e.value for e in at.exception]
 
     b = load_bundle(bundle, check_hashes=True)         # the new file's checksum is recorded

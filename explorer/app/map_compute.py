@@ -4,8 +4,9 @@ offers a button that computes the map with a progress bar and saves it into the 
 (explorer.bundle.projections.store_projection, checksummed in bundle.json), so every later
 visit, session and link has it.
 
-One computation per bundle and method at a time across sessions; a bundle folder that cannot be
-written gets the error and the command line that does the same."""
+The work runs in a thread of its own that also saves the map, so a visitor who leaves the page
+loses nothing; one computation per bundle and method at a time across sessions; a bundle folder
+that cannot be written gets the error and the command line that does the same."""
 from __future__ import annotations
 
 import threading
@@ -29,14 +30,24 @@ def first_available(bundle: Bundle, methods: list[str]) -> str:
     return next((m for m in methods if m in bundle.projections or m == "pca"), "pca")
 
 
-def _compute(mu, method: str, out: dict) -> None:
+def _compute(path, mu, method: str, key: tuple[str, str], out: dict) -> None:
+    """Compute and save the map (in its own thread: a visitor who leaves the page, which stops
+    the script, does not lose minutes of work), then free the (bundle, method) slot."""
     try:
+        from explorer.bundle.projections import store_projection
         from explorer.latent.projection import project
         t = time.perf_counter()
-        out["xy"] = project(method, mu, seed=0)
-        out["seconds"] = time.perf_counter() - t
+        xy = project(method, mu, seed=0)
+        try:
+            store_projection(path, method, xy, time.perf_counter() - t, len(mu), 0)
+        except OSError as e:
+            out["error"] = (f"computed, but it could not be saved in {path} "
+                            f"({e.strerror or e}); is the bundle folder read-only?")
     except Exception as e:  # noqa: BLE001 (shown to the user, with its type)
         out["error"] = f"{type(e).__name__}: {e}"
+    finally:
+        with _LOCK:
+            _RUNNING.pop(key, None)
 
 
 def offer(bundle: Bundle, method: str) -> None:
@@ -53,8 +64,9 @@ def offer(bundle: Bundle, method: str) -> None:
     with _LOCK:
         running = _RUNNING.get(key)
     if running is not None:
-        st.caption(f"The {LABEL[method]} map is being computed in another session "
-                   f"({time.time() - running:.0f} s so far); reload the page when it is done.")
+        st.caption(f"The {LABEL[method]} map is being computed ({time.time() - running:.0f} s "
+                   f"so far, started from this or another session); reload the page when it "
+                   f"is done.")
         return
     if not st.button(f"Compute the {LABEL[method]} map now", key=f"compute_{method}",
                      icon=":material/scatter_plot:"):
@@ -63,31 +75,21 @@ def offer(bundle: Bundle, method: str) -> None:
         if key in _RUNNING:
             return
         _RUNNING[key] = time.time()
-    try:
-        out: dict = {}
-        worker = threading.Thread(target=_compute, args=(bundle.mu, method, out), daemon=True)
-        t0 = time.perf_counter()
-        worker.start()
-        bar = st.progress(0.0, text=f"Computing the {LABEL[method]} map …")
-        while worker.is_alive():
-            worker.join(0.5)
-            took = time.perf_counter() - t0
-            bar.progress(min(took / max(est, 1e-6), 0.99),
-                         text=f"Computing the {LABEL[method]} map of {n:,} products: "
-                              f"{took:.0f} s of about {est:.0f} s")
-        bar.empty()
-        if "error" in out:
-            st.error(f"The {LABEL[method]} map could not be computed: {out['error']}")
-            return
-        from explorer.bundle.projections import store_projection
-        try:
-            store_projection(bundle.path, method, out["xy"], out["seconds"], n, 0)
-        except OSError as e:
-            st.error(f"The {LABEL[method]} map was computed but could not be saved in "
-                     f"{bundle.path} ({e.strerror or e}); the bundle folder is read-only?"
-                     + (f" Run {cli} where it can be written." if cli else ""))
-            return
-    finally:
-        with _LOCK:
-            _RUNNING.pop(key, None)
+    out: dict = {}
+    worker = threading.Thread(target=_compute, args=(bundle.path, bundle.mu, method, key, out),
+                              daemon=True, name=f"kickspace-{method}-map")
+    t0 = time.perf_counter()
+    worker.start()
+    bar = st.progress(0.0, text=f"Computing the {LABEL[method]} map …")
+    while worker.is_alive():
+        worker.join(0.5)
+        took = time.perf_counter() - t0
+        bar.progress(min(took / max(est, 1e-6), 0.99),
+                     text=f"Computing the {LABEL[method]} map of {n:,} products: "
+                          f"{took:.0f} s of about {est:.0f} s")
+    bar.empty()
+    if "error" in out:
+        st.error(f"The {LABEL[method]} map: {out['error']}"
+                 + (f" Run {cli} where the bundle can be written." if cli else ""))
+        return
     st.rerun()        # the bundle is reloaded (bundle.json changed) with its new map
