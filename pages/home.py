@@ -142,8 +142,12 @@ for start in range(0, len(TOOLS), 3):
 gallery = cache_pictures.training_gallery(b)     # None (with a warning) if it cannot decode
 if gallery is not None and gallery.ndim == 5 and len(gallery):
     st.subheader("The model learning to draw sneakers")
-    st.caption("The same random latent vectors decoded after each epoch of training: the "
-               "silhouette comes first, then shading, then colour.")
+    from_pca = b.info.get("model_config", {}).get("linear_path") and not \
+        b.info.get("train_config", {}).get("linear_fade")
+    st.caption("The same random latent vectors decoded after each epoch of training: "
+               + ("the model starts from PCA's blurred sneakers and sharpens them epoch by "
+                  "epoch." if from_pca else
+                  "the silhouette comes first, then shading, then colour."))
     n_ep = len(gallery)
     rows = sorted(set(np.linspace(0, n_ep - 1, min(n_ep, 6)).round().astype(int)))
     crisp_image(row_labelled_grid(gallery[rows, :8], [f"epoch {r + 1}" for r in rows]))

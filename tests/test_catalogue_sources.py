@@ -108,6 +108,9 @@ def test_a_real_catalogues_whole_path_from_the_command_line(tmp_path, capsys, mo
     at = AppTest.from_file(APP, default_timeout=240)
     at.session_state["bundle_path"] = str(bundle)
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    # the home page's training gallery describes a model that started from PCA as such
+    assert any("starts from PCA's blurred sneakers" in c.value for c in at.caption)
     for page in ("pages/sliders.py", "pages/catalogue_map.py", "pages/similar.py"):
         at.switch_page(page)
         at.run()
