@@ -24,19 +24,27 @@ m4.metric("Validation PSNR", f"{val['psnr']:.1f} dB" if "psnr" in val else "–"
 left, right = st.columns([1, 1])
 with left:
     st.subheader("Model")
-    rows = [("kind", b.kind)] + [(k, str(v)) for k, v in info["model_config"].items()]
+    # what was trained, how long and under what limit first; the model's settings after
+    rows = [("kind", b.kind)]
     tc = info["train_config"]
-    rows += [(f"train.{k}", str(tc[k])) for k in ("epochs", "batch_size", "lr", "seed")
-             if k in tc]
-    if tc.get("linear_fade"):     # linear_path then says the paths exist, not that they act
-        rows.append(("linear paths faded out", f"{tc.get('linear_fade_start', 0):.0%} → "
-                     f"{tc['linear_fade']:.0%} of the run"))
     mt = info.get("metrics", {})
     if "train_seconds" in mt:
         where = str(mt.get("device", "?"))     # newer bundles: "cpu x1" (every place it ran)
         if " x" not in where:
             where += f" x{mt.get('world_size', 1)}"
-        rows.append(("training time", f"{mt['train_seconds'] / 60:.1f} min on {where}"))
+        rows.append(("training time", f"{mt['train_seconds'] / 60:.1f} min on {where}"
+                     + (f", {mt['steps']:,} steps" if isinstance(mt.get("steps"), int) else "")))
+    budget = mt.get("budget") if isinstance(mt.get("budget"), dict) else {}
+    limit = budget.get("time_limit")
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > 0:
+        rows.append(("time limit", f"{limit:.0f} s for the whole command"
+                     + (", stopped early" if mt.get("stopped_early") else "")))
+    rows += [(f"train.{k}", str(tc[k])) for k in ("epochs", "batch_size", "lr", "seed")
+             if k in tc]
+    if tc.get("linear_fade"):     # linear_path then says the paths exist, not that they act
+        rows.append(("linear paths faded out", f"{tc.get('linear_fade_start', 0):.0%} → "
+                     f"{tc['linear_fade']:.0%} of the run"))
+    rows += [(k, str(v)) for k, v in info["model_config"].items()]
     st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True,
                  width="stretch", height=min(38 * (len(rows) + 1), 420))
 with right:

@@ -111,6 +111,12 @@ def test_a_real_catalogues_whole_path_from_the_command_line(tmp_path, capsys, mo
     assert not at.exception, [e.value for e in at.exception]
     # the home page's training gallery describes a model that started from PCA as such
     assert any("starts from PCA's blurred sneakers" in c.value for c in at.caption)
+    at.switch_page("pages/overview.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    card = dict(at.dataframe[0].value.itertuples(index=False))   # the model card's table
+    assert list(card)[:3] == ["kind", "training time", "time limit"]
+    assert card["time limit"] == "120 s for the whole command" and "steps" in card["training time"]
     for page in ("pages/sliders.py", "pages/catalogue_map.py", "pages/similar.py"):
         at.switch_page(page)
         at.run()
