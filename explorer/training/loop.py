@@ -343,6 +343,13 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         model = ema.model  # the weight average is what is evaluated and saved
     if hook is not None and rank == 0 and last_hook_step != state["step"]:
         call_hook()
+    spent = state["seconds"]
+    if (rank == 0 and cfg.time_limit > 0 and not state.get("stopped_early")
+            and spent < 0.8 * cfg.time_limit and state["epoch"] > 0):
+        fits = int(state["epoch"] * cfg.time_limit / max(spent, 1e-9))
+        log(f"training reached --epochs {cfg.epochs} after {spent:.0f} s of the "
+            f"{cfg.time_limit:.0f} s it had: a longer run fits this limit on this machine "
+            f"(about --epochs {fits})")
     result = None
     if rank == 0 and not cfg.write_bundle:
         log(f"checkpoint in {out / CKPT_DIR}; write the bundle with --resume")
