@@ -38,3 +38,19 @@ def test_cli_writes_a_projection_the_bundle_still_verifies(tmp_path, capsys):
     assert b.projections["pca"].shape == (30_000, 2) and "umap" in b.projections
     assert main(["project", str(dst), "--batch", "0"]) == 2
     assert main(["project", str(tmp_path)]) == 2
+
+
+def test_cli_writes_a_tsne_map_and_refuses_what_tsne_cannot_do(tmp_path, capsys):
+    from explorer.training.config import TrainConfig
+    from explorer.training.loop import train
+    from tests.helpers import TINY_MODEL, blocks_catalogue
+    train(blocks_catalogue(64), TrainConfig(epochs=1, batch_size=16, projections=("pca",),
+                                            threads=1, val_fraction=0.2),
+          TINY_MODEL, tmp_path / "b", progress=False)
+    assert main(["project", str(tmp_path / "b"), "--method", "tsne", "--dims", "3"]) == 2
+    assert main(["project", str(tmp_path / "b"), "--method", "tsne", "--sample", "10"]) == 2
+    assert "fitted on every item" in capsys.readouterr().err
+    assert main(["project", str(tmp_path / "b"), "--method", "tsne"]) == 0
+    assert "tsne map of 64 items" in capsys.readouterr().out
+    b = load_bundle(tmp_path / "b", check_hashes=True)
+    assert b.projections["tsne"].shape == (64, 2) and np.isfinite(b.projections["tsne"]).all()

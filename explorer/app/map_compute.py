@@ -54,12 +54,11 @@ def offer(bundle: Bundle, method: str) -> None:
     """Say that the bundle has no `method` map (PCA is shown) and offer to compute it."""
     n = len(bundle)
     est = projection_seconds(method, n)
-    cli = (f"`python -m explorer project {bundle.path} --method umap`" if method == "umap"
-           else "")
+    cli = f"`python -m explorer project {bundle.path} --method {method}`"
     st.info(f"This bundle has no {LABEL[method]} map (training skipped it, or it was never "
             f"asked for); PCA is shown. Computing it takes up to about {est:.0f} s for {n:,} "
             f"products on a 2-core CPU, and it is saved in the bundle for every later visit"
-            + (f" (or run {cli})." if cli else "."))
+            + f" (or run {cli}).")
     key = (str(bundle.path.resolve()), method)
     with _LOCK:
         running = _RUNNING.get(key)
@@ -89,7 +88,7 @@ def offer(bundle: Bundle, method: str) -> None:
                           f"{took:.0f} s of about {est:.0f} s")
     bar.empty()
     if "error" in out:
-        st.error(f"The {LABEL[method]} map: {out['error']}"
-                 + (f" Run {cli} where the bundle can be written." if cli else ""))
+        st.error(f"The {LABEL[method]} map: {out['error']} Run {cli} where the bundle can be "
+                 f"written.")
         return
     st.rerun()        # the bundle is reloaded (bundle.json changed) with its new map

@@ -190,7 +190,8 @@ def _project_all(mu: np.ndarray, methods: Iterable[str], seed: int, progress: bo
         if method != "pca" and deadline is not None and time.monotonic() + est > deadline:
             left = max(deadline - time.monotonic(), 0)
             skipped[method] = (f"about {est:.0f} s for {len(mu):,} items, {left:.0f} s left "
-                               f"of the time limit; compute it with the button on the app's "
+                               f"of the time limit; add it later with `python -m explorer project "
+                               f"BUNDLE --method {method}` or with the button on the app's "
                                f"Catalogue map page")
             log(f"{method} skipped: {skipped[method]}")
             continue

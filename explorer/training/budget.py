@@ -80,9 +80,8 @@ def plan_run_budget(time_limit: float, n_items: int, image_size: int,
             kept.append(method)
             used += est
         else:
-            later = ("add it later with `python -m explorer project BUNDLE --method umap` or "
-                     "with the button on the app's Catalogue map page" if method == "umap"
-                     else "compute it with the button on the app's Catalogue map page")
+            later = (f"add it later with `python -m explorer project BUNDLE --method "
+                     f"{method}` or with the button on the app's Catalogue map page")
             skipped[method] = (f"about {est:.0f} s for {n_items:,} items, more than the "
                                f"{max(allowance - used, 0):.0f} s left of the {allowance:.0f} s "
                                f"({map_share:.0%} of the time limit) the maps may take; made "
