@@ -44,3 +44,17 @@ def copy_demo_bundle(dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
         "checkpoint", "names.json", "directions.json", ".*"))
     return dst
+
+
+def open_page(bundle: Path | str, page: str):
+    """An AppTest of app.py with `bundle` chosen, switched to `page` ("pages/similar.py") and
+    run once; fails on any exception the page raised."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"),
+                           default_timeout=240)
+    at.session_state["bundle_path"] = str(bundle)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

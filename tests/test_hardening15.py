@@ -15,7 +15,6 @@ from explorer.data.ingest import IngestError, IngestReport
 from explorer.data.ingest_csv import _read_catalog_csv
 from tests.helpers import blocks_catalogue
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 FAST = ["--batch-size", "16", "--projections", "pca", "--threads", "1", "--no-progress",
         "--latent-dim", "4", "--channels", "8,8,8", "--hidden-dim", "32"]
@@ -134,11 +133,9 @@ def test_find_similar_opens_when_an_attribute_has_exactly_two_known_values(tmp_p
     import gzip
     import json
 
-    from streamlit.testing.v1 import AppTest
-
     from explorer.bundle.checks import sha256_file
     from explorer.data.catalogue import metadata_to_csv_bytes, read_metadata_csv
-    from tests.helpers import copy_demo_bundle
+    from tests.helpers import copy_demo_bundle, open_page
     bundle = copy_demo_bundle(tmp_path / "bundle")
     md = read_metadata_csv(bundle / "metadata.csv.gz")
     rare = pd.Series([None] * len(md), dtype=object)
@@ -150,10 +147,5 @@ def test_find_similar_opens_when_an_attribute_has_exactly_two_known_values(tmp_p
     info["files"]["metadata.csv.gz"] = {"bytes": fp.stat().st_size, "sha256": sha256_file(fp)}
     (bundle / "bundle.json").write_text(json.dumps(info))
     monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)
-    at.session_state["bundle_path"] = str(bundle)
-    at.run()
-    at.switch_page("pages/similar.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_page(bundle, "pages/similar.py")
     assert any("too few to measure" in i.value for i in at.info), [i.value for i in at.info]

@@ -3,27 +3,12 @@ t-SNE and says the Map page computes them): the page opens on a map the bundle h
 button for a missing one, and the map computed is saved in the bundle, checksummed."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-from streamlit.testing.v1 import AppTest
 
 from explorer.bundle.core import load_bundle
 from explorer.training.config import TrainConfig
 from explorer.training.loop import train
-from tests.helpers import TINY_MODEL, blocks_catalogue
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _page(bundle: Path) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)
-    at.session_state["bundle_path"] = str(bundle)
-    at.run()
-    at.switch_page("pages/catalogue_map.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from tests.helpers import TINY_MODEL, blocks_catalogue, open_page
 
 
 def test_a_missing_map_is_offered_computed_and_saved_in_the_bundle(tmp_path, monkeypatch):
@@ -34,7 +19,7 @@ def test_a_missing_map_is_offered_computed_and_saved_in_the_bundle(tmp_path, mon
           TINY_MODEL, bundle, progress=False)
     assert set(load_bundle(bundle).projections) == {"pca"}
 
-    at = _page(bundle)
+    at = open_page(bundle, "pages/catalogue_map.py")
     proj = next(r for r in at.radio if r.key == "proj")
     assert proj.value == "PCA"                 # opens on the map the bundle has, not UMAP
     assert not [i for i in at.info if "map (training skipped it" in i.value]

@@ -11,10 +11,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.bundle.core import load_bundle
 from explorer.latent.directions import fit_direction, save_direction
 from explorer.latent.index import LatentIndex
-from tests.helpers import copy_demo_bundle
-
-REPO = Path(__file__).resolve().parents[1]
-APP = str(REPO / "app.py")
+from tests.helpers import copy_demo_bundle, open_page
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +38,7 @@ def _save_direction(bundle, columns: tuple[str, ...], name: str, **fit):
 
 
 def _similar_page(bundle) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["bundle_path"] = str(bundle)
-    at.run()
-    at.switch_page("pages/similar.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(bundle, "pages/similar.py")
 
 
 def _shown_skus(at: AppTest, n: int) -> list[str]:
