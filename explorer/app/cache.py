@@ -286,11 +286,12 @@ def _encode_upload(path: str, stamp: float, data: bytes) -> tuple[np.ndarray, np
 def catalogue_background(info: dict) -> tuple[int, int, int] | None:
     """The padding colour the bundle's catalogue was ingested with (`ingest --background`),
     from bundle.json, or None (white, the default, for catalogues that do not say)."""
+    from explorer.data.images import parse_background
     bg = ((info.get("catalogue") or {}).get("source") or {}).get("background")
-    if isinstance(bg, list) and len(bg) == 3 and all(
-            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in bg):
-        return (bg[0], bg[1], bg[2])
-    return None
+    try:
+        return None if bg is None else parse_background(bg)
+    except ValueError:
+        return None
 
 
 def encode_upload(bundle: Bundle, data: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -31,10 +31,13 @@ LIGHT = 0.6           # luma above this is compressed into LIGHT..MAX_LIGHT (whi
 MAX_LIGHT = 0.85      # light colours still lighter than darker ones)
 
 
-def _hex(name: str) -> str | None:
-    key = re.sub(r"[^a-z]", "", name.lower())
-    if not key:
-        return None
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.lower())
+
+
+def _hex(key: str) -> str | None:
+    """A name's colour: EXTRA's, else CSS's; None for an unknown name or one that names no
+    single colour ("multi")."""
     if key in EXTRA:
         return EXTRA[key] or None
     try:
@@ -46,13 +49,13 @@ def _hex(name: str) -> str | None:
 
 def colour_of(label: str) -> str | None:
     """The colour a label names ("Navy Blue" -> navy), or None."""
-    got = _hex(label)
-    if got is not None or re.sub(r"[^a-z]", "", label.lower()) in EXTRA:
-        return got
-    for word in re.split(r"[\s/_\-]+", label.strip()):
-        got = _hex(word)
-        if got is not None:
-            return got
+    whole = _key(label)
+    if whole in EXTRA or not whole:           # ours, including names of no one colour
+        return _hex(whole) if whole else None
+    for key in [whole] + [_key(w) for w in re.split(r"[\s/_\-]+", label.strip())]:
+        found = _hex(key) if key else None
+        if found is not None:
+            return found
     return None
 
 

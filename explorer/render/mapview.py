@@ -16,6 +16,8 @@ Large catalogues::
 """
 from __future__ import annotations
 
+import itertools
+
 import html
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -180,7 +182,7 @@ def categorical_colouring(values: Iterable[Any], title: str = "",
     labels = labels.map(lambda v: v if v in kept or v == MISSING else OTHER).to_numpy(object)
     cats = list(keep) + [c for c in (OTHER, MISSING) if (labels == c).any()]
     named = colour_names.named_colours(keep, counts.to_dict()) or {}   # "Red" drawn red
-    rest = iter(PALETTE * (len(keep) // len(PALETTE) + 1))
+    rest = itertools.cycle(PALETTE)
     colours = {c: named.get(c) or next(rest) for c in keep}
     colours.update({OTHER: OTHER_COLOUR, MISSING: "#EEEEEE"})
     return Colouring("categorical", title, labels, cats, colours)
