@@ -190,6 +190,40 @@ def test_linear_whiten_keeps_pca_proportions(whiten):
         make_config("beta-vae", {"linear_whiten": 1.5})
 
 
+def test_linear_chroma_takes_the_pca_in_a_colour_weighted_basis():
+    # linear_chroma c: the linear paths come from the PCA of the images in the opponent-colour
+    # basis with both colour channels times c, mapped back to pixels: the codes are that
+    # PCA's codes (w = 0: times one constant, up to sign) and the linear decoder inverts them
+    # to its reconstruction in RGB; c = 1 is plain PCA (the test above)
+    from sklearn.decomposition import PCA
+    from explorer.models.losses import opponent_basis
+    from tests.helpers import blocks_catalogue
+    x = torch.from_numpy(blocks_catalogue(96).images).permute(0, 3, 1, 2).float() / 255.0
+    mix = (torch.diag(torch.tensor([1.0, 3.0, 3.0])) @ opponent_basis()).numpy()
+    y = np.einsum("kc,nchw->nkhw", mix, x.numpy()).reshape(len(x), -1)
+    pca = PCA(4).fit(y)
+    torch.manual_seed(0)
+    model = build_model("beta-vae", {**TINY_MODEL, "image_size": 32, "linear_path": True,
+                                     "linear_whiten": 0.0, "linear_chroma": 3.0})
+    model.init_from_pca(x)
+    with torch.no_grad():
+        mu = model.encode(x)[0].numpy()
+        got = model.reconstruct(x).numpy()
+    codes = pca.transform(y)
+    ratio = np.abs(mu) / np.maximum(np.abs(codes), 1e-9)
+    big = np.abs(codes) > 1e-2
+    assert np.allclose(ratio[big], ratio[big].mean(), rtol=5e-3)
+    rec_y = pca.inverse_transform(codes).reshape(x.shape)
+    want = np.clip(np.einsum("ck,nkhw->nchw", np.linalg.inv(mix), rec_y), 0, 1)
+    assert np.abs(got - want).max() < 2e-3
+    # the weighted PCA is not the plain one: its codes differ from plain PCA's
+    plain = PCA(4).fit_transform(x.reshape(len(x), -1).numpy())
+    assert not np.allclose(np.abs(np.corrcoef(plain.T, codes.T)[:4, 4:]).max(0), 1, atol=1e-3)
+    for bad in (0.0, -1.0, 11.0):
+        with pytest.raises(ValueError, match="linear_chroma"):
+            make_config("beta-vae", {"linear_chroma": bad})
+
+
 def test_old_configs_rebuild_the_old_nets():
     # bundles saved before the recipe options keep their architecture: the new fields default
     # to the old nets (no linear path, no residual blocks) and the shipped bundles load

@@ -73,6 +73,10 @@ class ModelConfig:
     # first recipe); 0: PCA's own proportions, so the large-variance components (part colours
     # on a catalogue) weigh in Euclidean distances as much as they do for PCA itself
     linear_whiten: float = 1.0
+    # the PCA that sets the linear paths is taken with the two opponent-colour channels scaled
+    # by this (1 = plain PCA): pixel variance is mostly light against dark, so plain PCA's
+    # components spend little of the code on colour, which a catalogue's shoppers see first
+    linear_chroma: float = 1.0
     res_blocks: int = 0            # residual blocks after every conv stage
 
     kind: ClassVar[str] = "base"
@@ -122,6 +126,8 @@ class ModelConfig:
                              f"{self.region_grid}")
         if not 0.0 <= self.linear_whiten <= 1.0:
             raise ValueError(f"linear_whiten must be in [0, 1], got {self.linear_whiten}")
+        if not 0.0 < self.linear_chroma <= 10.0:
+            raise ValueError(f"linear_chroma must be in (0, 10], got {self.linear_chroma}")
         if not 0 <= self.res_blocks <= 8:
             raise ValueError(f"res_blocks must be in 0..8, got {self.res_blocks}")
         if self.linear_path and self.recon_loss == "bernoulli":
@@ -286,13 +292,22 @@ class AutoEncoder(nn.Module):
     @torch.no_grad()
     def init_from_pca(self, x: torch.Tensor, seed: int = 0) -> dict[str, float]:
         """Set the linear paths from the PCA of x [N, 3, S, S] in [0, 1] (the training
-        images): encoder = projection onto the top latent_dim components, divided by sd**w
-        (w = cfg.linear_whiten; 1 = whitened) and rescaled so that the codes' variance is 1
-        on average over the dims; decoder = its inverse, so that decode(encode(x)) starts as
-        the PCA reconstruction. Returns the explained variance fraction."""
+        images), taken in the opponent-colour basis with both colour channels scaled by
+        cfg.linear_chroma (1: plain PCA): encoder = projection onto the top latent_dim
+        components, divided by sd**w (w = cfg.linear_whiten; 1 = whitened) and rescaled so
+        that the codes' variance is 1 on average over the dims; decoder = its inverse, so
+        that decode(encode(x)) starts as that PCA's reconstruction (plain PCA's when
+        linear_chroma = 1). Returns the explained variance fraction (in that basis)."""
         if not self.cfg.linear_path:
             raise ValueError("init_from_pca needs a model with linear_path")
-        flat = x.reshape(len(x), -1).float()
+        n, c = len(x), x.shape[1]
+        # per-pixel colour map: y = mix @ rgb (identity for grey images or linear_chroma 1)
+        mix = torch.eye(c)
+        if c == 3 and self.cfg.linear_chroma != 1.0:
+            from explorer.models.losses import opponent_basis
+            mix = torch.diag(torch.tensor([1.0, self.cfg.linear_chroma,
+                                           self.cfg.linear_chroma])) @ opponent_basis()
+        flat = torch.einsum("kc,nchw->nkhw", mix, x.float()).reshape(n, -1)
         mean = flat.mean(0)
         d = min(self.cfg.latent_dim, len(flat) - 1, flat.shape[1])
         gen_state = torch.get_rng_state()
@@ -304,13 +319,18 @@ class AutoEncoder(nn.Module):
         # code_i = projection_i / scale_i has sd_i ** (1 - w) / c; c sets the mean variance to 1
         keep = sd.pow(1.0 - self.cfg.linear_whiten)
         scale = sd.pow(self.cfg.linear_whiten) * keep.pow(2).mean().sqrt()
+        # back to pixels: the code reads (mix x - mix mean) and the decoder writes mix^-1 y
+        v3 = v.reshape(c, -1, d)
+        v_enc = torch.einsum("kpd,kc->cpd", v3, mix).reshape(-1, d)
+        v_dec = torch.einsum("ck,kpd->cpd", torch.linalg.inv(mix), v3).reshape(-1, d)
+        mean_px = x.float().reshape(n, -1).mean(0)
         self.lin_enc.weight.zero_()
         self.lin_enc.bias.zero_()
         self.lin_dec.weight.zero_()
-        self.lin_enc.weight[:d] = (v / scale).T
-        self.lin_enc.bias[:d] = -(mean @ v) / scale
-        self.lin_dec.weight[:, :d] = v * scale
-        self.lin_dec.bias.copy_(mean)
+        self.lin_enc.weight[:d] = (v_enc / scale).T
+        self.lin_enc.bias[:d] = -(mean_px @ v_enc) / scale
+        self.lin_dec.weight[:, :d] = v_dec * scale
+        self.lin_dec.bias.copy_(mean_px)
         total = float((flat - mean).pow(2).sum()) / max(len(flat) - 1, 1)
         return {"explained": float(sd.pow(2).sum()) / max(total, 1e-12)}
 

@@ -13,6 +13,11 @@ _OPPONENT = torch.tensor([[1 / math.sqrt(3), 1 / math.sqrt(3), 1 / math.sqrt(3)]
                           [1 / math.sqrt(6), 1 / math.sqrt(6), -2 / math.sqrt(6)]])
 
 
+def opponent_basis() -> torch.Tensor:
+    """The orthonormal RGB -> (luminance, red-green, yellow-blue) matrix [3, 3] (a copy)."""
+    return _OPPONENT.clone()
+
+
 def _weighted_square(diff: torch.Tensor, colour: float) -> torch.Tensor:
     if colour == 1.0 or diff.shape[1] != 3:
         return diff.pow(2).flatten(1)
