@@ -88,6 +88,37 @@ def test_time_limit_scales_the_schedules_stops_mid_epoch_and_resume_goes_on(tmp_
     assert b.info["metrics"]["steps"] == 12 and b.gallery.shape[0] == 3
 
 
+def test_a_time_limit_without_epochs_trains_until_the_limit(tmp_path):
+    # `train --time-limit S` without --epochs: the limit is the plan (a fast machine used to
+    # stop at the default 30 epochs with most of the limit unused); with --epochs, or without
+    # a limit, the epochs are as given / the default
+    from explorer.cli.train import add_arguments, config_from_args
+    from explorer.training.config import UNTIL_LIMIT_EPOCHS
+    import argparse
+
+    def parsed(*argv):
+        ap = argparse.ArgumentParser()
+        add_arguments(ap)
+        return config_from_args(ap.parse_args(["CAT", "--out", "OUT", *argv]))[0]
+
+    assert parsed("--time-limit", "60").epochs == UNTIL_LIMIT_EPOCHS
+    assert parsed().epochs == TrainConfig().epochs == 30
+    assert parsed("--time-limit", "60", "--epochs", "4").epochs == 4
+    cat = blocks_catalogue(64)
+    logs: list[str] = []
+    t0 = time.monotonic()
+    train(cat, TrainConfig(epochs=UNTIL_LIMIT_EPOCHS, time_limit=4.0, **FAST), TINY_MODEL,
+          tmp_path / "t", progress=False, log=logs.append)
+    assert time.monotonic() - t0 < 120
+    b = load_bundle(tmp_path / "t")
+    m = b.info["metrics"]
+    assert m["steps"] > 8                       # more than one epoch of 4 steps
+    assert "stopped_early" not in m and m["stopped_at_time_limit"]["at_step"] == m["steps"]
+    said = [ln for ln in logs if ln.startswith("time limit reached: ")]
+    assert len(said) == 1 and "the schedules ran to their end" in said[0], logs
+    assert not any("STOPPED EARLY" in ln or "a longer run fits" in ln for ln in logs), logs
+
+
 def test_schedules_are_fractions_of_the_run():
     from explorer.models import build_model
     from explorer.models.base import colour_weight

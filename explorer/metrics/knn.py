@@ -73,6 +73,23 @@ def _accuracy_from_neighbours(nbrs: np.ndarray, y_train: np.ndarray, y_test: np.
     return float(np.mean(pred == c_te)) if len(c_te) else float("nan")
 
 
+def knn_hits(train_codes: np.ndarray, test_codes: np.ndarray, train_labels, test_labels,
+             k: int = 5) -> np.ndarray:
+    """Per test item, whether the k-NN vote guessed its label: [M] floats, 1.0 / 0.0, NaN for
+    an item without a label (training items without one do not vote); knn_accuracy is their
+    mean. For paired comparisons of two embeddings on the same items."""
+    y_tr, y_te = _labels(train_labels), _labels(test_labels)
+    p_tr, p_te = _present(y_tr), _present(y_te)
+    out = np.full(len(y_te), np.nan)
+    if not p_tr.any() or not p_te.any():
+        return out
+    nbrs = neighbours(np.asarray(train_codes)[p_tr], np.asarray(test_codes)[p_te], k)
+    classes, codes = np.unique(np.concatenate([y_tr[p_tr], y_te[p_te]]), return_inverse=True)
+    c_tr, c_te = codes[:int(p_tr.sum())], codes[int(p_tr.sum()):]
+    out[p_te] = (_vote(c_tr[nbrs], len(classes)) == c_te).astype(float)
+    return out
+
+
 def knn_accuracy(train_codes: np.ndarray, train_labels, test_codes: np.ndarray, test_labels,
                  k: int = 5) -> float:
     """Accuracy of a k-NN vote predicting test_labels [M] from train_codes [N, D] with

@@ -3,6 +3,7 @@ optimizer's tensors in one safetensors file whose metadata holds the run's progr
 atomically after every epoch (and on Ctrl-C); `--resume` continues from it."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,18 @@ def load_checkpoint(out: Path, model: AutoEncoder, opt: torch.optim.Optimizer
         torch.set_rng_state(tensors["rng.torch"])
     gallery = list(tensors["gallery"].numpy()) if "gallery" in tensors else []
     return meta, gallery
+
+
+def chosen_settings(out: Path, mcfg, chosen=("linear_chroma",)):
+    """--resume: mcfg with the settings training chose for itself (not asked for on the
+    command line) taken from the checkpoint in out, so that the run compares and carries
+    them; mcfg unchanged where there is no readable checkpoint (resume_checkpoint says so)."""
+    try:
+        prev = checkpoint_meta(out / CKPT_DIR).get("model_config") or {}
+    except Exception:  # noqa: BLE001 - resume_checkpoint reports an unreadable checkpoint
+        return mcfg
+    keep = {k: prev[k] for k in chosen if k in prev and hasattr(mcfg, k)}
+    return dataclasses.replace(mcfg, **keep) if keep else mcfg
 
 
 def resume_checkpoint(out: Path, cfg: TrainConfig, model_config: dict[str, Any],

@@ -24,9 +24,10 @@ from explorer.data.catalogue import Catalogue
 from explorer.data.splits import split_for
 from explorer.models import build_model
 from explorer.training.budget import plan_run_budget, projection_seconds
-from explorer.training.checkpoint import (CKPT_DIR, checkpoint_tensors, resume_checkpoint,
-                                          save_checkpoint)
-from explorer.training.config import GALLERY_SIZE, TrainConfig, TrainingError, check_train_config
+from explorer.training.checkpoint import (CKPT_DIR, checkpoint_tensors, chosen_settings,
+                                          resume_checkpoint, save_checkpoint)
+from explorer.training.config import (GALLERY_SIZE, UNTIL_LIMIT_EPOCHS, TrainConfig,
+                                      TrainingError, check_train_config)
 from explorer.training.ddp import (dist_info, finish_distributed, init_distributed, pick_device,
                                    rank_weight_checksums, shard, slowest_progress)
 from explorer.training.precision import PRECISIONS, available_cpus, choose_threads
@@ -68,6 +69,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         raise TrainingError(f"catalogue {catalogue.path or catalogue.name} has {len(catalogue)} "
                             f"items; training needs at least 2")
     mcfg, warm = model_settings(cfg, model_values, catalogue, resume, world)
+    if resume and "linear_chroma" not in model_values:
+        mcfg = chosen_settings(out, mcfg)  # the value the first run chose for the catalogue
     if cfg.linear_fade > 0 and not getattr(mcfg, "linear_path", False):
         raise TrainingError("--linear-fade fades the linear paths, and this model has none "
                             "(drop --no-linear-path, or --linear-fade)")
@@ -107,11 +110,17 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     # the whole catalogue as one uint8 tensor: a memmap read once, ~12 KB per 64 px image
     data = torch.from_numpy(np.array(catalogue.images, dtype=np.uint8, copy=True))
     if mcfg.linear_path and not resume and warm is None:
+        auto = "linear_chroma" not in model_values  # else the run's own --linear-chroma
         n_pick, info = init_linear_path(model, data, train_idx, cfg.seed, catalogue.size,
-                                        device)
+                                        device, catalogue.metadata if auto else None)
+        mcfg = model.cfg  # linear_chroma as chosen (the same on every rank: same sample)
         if progress and rank == 0:
             log(f"linear path set from the PCA of {n_pick} training images "
                 f"({info['explained']:.1%} of their variance in {mcfg.latent_dim} components)")
+        if rank == 0:
+            how = info["chroma"]["why"] if "chroma" in info else "as asked"
+            log(f"linear_chroma {mcfg.linear_chroma:g} (colour's weight in that PCA; "
+                f"1 = plain PCA): {how}")
     if cfg.linear_fade > 0 and rank == 0:
         log(f"linear paths fade out from {cfg.linear_fade_start:.0%} to {cfg.linear_fade:.0%} "
             f"of the run: the conv nets carry the whole code after that")
@@ -232,6 +241,14 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 if (cfg.time_limit > 0 and prog >= 1.0 and state["step"] > first_step
                         and state["step"] < planned_steps):
                     spent = state["seconds"] + elapsed()
+                    if cfg.epochs >= UNTIL_LIMIT_EPOCHS:  # no --epochs: the limit is the plan
+                        stopped_at = (f"time limit reached: {spent:.0f} s of training, step "
+                                      f"{state['step']:,} (epoch {epoch + 1}); the schedules "
+                                      f"ran to their end")
+                        state["stopped_at_time_limit"] = {
+                            "at_step": state["step"], "at_epoch": epoch + 1,
+                            "seconds": round(spent, 1), "time_limit": asked.time_limit}
+                        break
                     stopped_at = (f"time limit: {spent:.0f} s of training >= the "
                                   f"{cfg.time_limit:.0f} s it may take; STOPPED EARLY at step "
                                   f"{state['step']:,} of the {planned_steps:,} planned (epoch "
@@ -345,7 +362,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         call_hook()
     spent = state["seconds"]
     if (rank == 0 and cfg.time_limit > 0 and not state.get("stopped_early")
-            and spent < 0.8 * cfg.time_limit and state["epoch"] > 0):
+            and not state.get("stopped_at_time_limit") and spent < 0.8 * cfg.time_limit
+            and state["epoch"] > 0):
         fits = int(state["epoch"] * cfg.time_limit / max(spent, 1e-9))
         log(f"training reached --epochs {cfg.epochs} after {spent:.0f} s of the "
             f"{cfg.time_limit:.0f} s it had: a longer run fits this limit on this machine "
@@ -369,8 +387,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         if state["history"] and "val" in state["history"][-1]:
             metrics["val"] = state["history"][-1]["val"]
         metrics.update(throughput(state["history"]))
-        if state.get("stopped_early"):
-            metrics["stopped_early"] = state["stopped_early"]
+        for key in ("stopped_early", "stopped_at_time_limit"):
+            if state.get(key):
+                metrics[key] = state[key]
         if budget.time_limit > 0:
             metrics["budget"] = budget.to_dict()
         deadline = (t_start + cfg.time_limit - seconds_at_start + budget.reserve_seconds

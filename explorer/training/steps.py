@@ -2,6 +2,7 @@
 precision choice, the PCA start of the linear paths, and the throughput summary."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -116,14 +117,25 @@ def throughput(history: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def init_linear_path(model: AutoEncoder, data: torch.Tensor, train_idx: np.ndarray, seed: int,
-                     image_size: int, device: torch.device) -> tuple[int, dict[str, Any]]:
+                     image_size: int, device: torch.device, metadata=None
+                     ) -> tuple[int, dict[str, Any]]:
     """Set the model's linear paths from the PCA of a sample of the training images (every rank
     draws the same sample, so the initial weights agree under DDP); returns (sample size,
-    init_from_pca's info)."""
+    init_from_pca's info). metadata (the catalogue's table): first choose linear_chroma for
+    this catalogue from the same sample (explorer.training.chroma; model.cfg is replaced
+    with the choice, and info["chroma"] says why)."""
     n_train = len(train_idx)
     cap = max(2, min(n_train, PCA_INIT_BYTES // (4 * 3 * image_size ** 2)))
     pick = np.sort(np.random.default_rng([seed, 31]).choice(train_idx, min(cap, n_train),
                                                              replace=False))
     xs = data[torch.from_numpy(pick)].permute(0, 3, 1, 2).float().div_(255.0)
+    chroma = None
+    if metadata is not None:
+        from explorer.training.chroma import choose_linear_chroma
+        c, chroma = choose_linear_chroma(xs, metadata.iloc[pick], model.cfg.latent_dim,
+                                         model.cfg.linear_whiten, seed)
+        model.cfg = dataclasses.replace(model.cfg, linear_chroma=c)
     info = model.init_from_pca(xs.to(device), seed=seed)
+    if chroma is not None:
+        info["chroma"] = chroma
     return len(pick), info
