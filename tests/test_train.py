@@ -38,7 +38,9 @@ def test_split_is_deterministic_and_disjoint():
 
 def test_training_is_seeded_and_repeatable(tmp_path):
     cat = blocks_catalogue(64)
-    cfg = TrainConfig(epochs=1, **FAST)
+    # fp32 pinned: --precision auto times bf16 against fp32 per run, and on a loaded AMX
+    # machine two runs can choose differently (the same seed, another arithmetic)
+    cfg = TrainConfig(epochs=1, precision="fp32", **FAST)
     train(cat, cfg, TINY_MODEL, tmp_path / "a", progress=False)
     train(cat, cfg, TINY_MODEL, tmp_path / "b", progress=False)
     wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
@@ -49,7 +51,9 @@ def test_resume_continues_where_it_stopped(tmp_path):
     # schedules in steps and a constant learning rate: a 1-epoch run resumed to 2 epochs is
     # the 2-epoch run (fraction schedules stretch over the new length instead)
     cat = blocks_catalogue(64)
-    fixed = dict(FAST, lr_schedule="constant", warmup=0.0)
+    # fp32 pinned: under auto, each run times bf16 against fp32 and a loaded AMX machine can
+    # pick differently for the straight run and the first part of the resumed one
+    fixed = dict(FAST, lr_schedule="constant", warmup=0.0, precision="fp32")
     model = dict(TINY_MODEL, schedule="steps")
     train(cat, TrainConfig(epochs=2, **fixed), model, tmp_path / "straight", progress=False)
     train(cat, TrainConfig(epochs=1, **fixed), model, tmp_path / "resumed", progress=False)
@@ -62,6 +66,19 @@ def test_resume_continues_where_it_stopped(tmp_path):
     b2 = load_bundle(tmp_path / "resumed")
     assert [h["epoch"] for h in b2.history] == [1, 2]
     assert b2.gallery.shape[0] == 2
+
+
+def test_resume_under_auto_precision_keeps_the_runs_own_choice(tmp_path):
+    # --precision auto times bf16 against fp32 at the start of every run; a resumed run takes
+    # the precision its checkpoint was trained in instead, so that it goes on as it began
+    cat = blocks_catalogue(64)
+    train(cat, TrainConfig(epochs=1, precision="bf16", **FAST), TINY_MODEL, tmp_path / "r",
+          progress=False)
+    logs: list[str] = []
+    train(cat, TrainConfig(epochs=2, **FAST), TINY_MODEL, tmp_path / "r", resume=True,
+          progress=False, log=logs.append)
+    assert any("precision: bf16 (the resumed run's own choice" in ln for ln in logs), logs
+    assert load_bundle(tmp_path / "r").info["metrics"]["precision"]["chosen"] == "bf16"
 
 
 def test_time_limit_scales_the_schedules_stops_mid_epoch_and_resume_goes_on(tmp_path):

@@ -161,7 +161,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         from torch.nn.parallel import DistributedDataParallel as DDP
         train_model = DDP(model, device_ids=[local_rank] if device.type == "cuda" else None)
     step_fn = torch.compile(train_model) if cfg.compile else train_model
-    precision = choose_run_precision(cfg, model, data, train_idx, device, n_train, world)
+    precision = choose_run_precision(cfg, model, data, train_idx, device, n_train, world,
+                                     resumed=state.get("precision") if resume else None)
+    state["precision"] = precision.precision
     if rank == 0:
         if budget.time_limit > 0:
             log(budget.message())

@@ -72,11 +72,17 @@ def adversarial_step(model: AutoEncoder, disc: torch.nn.Module, opt_d: torch.opt
 
 def choose_run_precision(cfg: TrainConfig, model: AutoEncoder, data: torch.Tensor,
                       train_idx: np.ndarray, device: torch.device, dataset_size: int,
-                      world: int):
+                      world: int, resumed: str | None = None):
     """fp32 or bf16 for this run (explorer.training.precision), timing forward+backward steps of
     a copy of the model on a real batch where bfloat16 could be the faster; every rank takes
-    rank 0's choice."""
+    rank 0's choice. resumed: the precision of the run being resumed, kept under
+    --precision auto (a fresh timing could flip it, and the run would not go on as it began)."""
     import copy
+
+    from explorer.training.precision import PrecisionChoice
+    if resumed in ("fp32", "bf16") and cfg.precision == "auto":
+        return PrecisionChoice(resumed, "the resumed run's own choice, kept so that it goes on "
+                                        "as it began; --precision to change it")
 
     def step(bf16: bool) -> int:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -99,7 +105,6 @@ def choose_run_precision(cfg: TrainConfig, model: AutoEncoder, data: torch.Tenso
         flag = torch.tensor([float(choice.bf16)], device=device)
         dist.broadcast(flag, src=0)
         if bool(flag.item()) != choice.bf16:
-            from explorer.training.precision import PrecisionChoice
             choice = PrecisionChoice("bf16" if flag.item() else "fp32", "rank 0's choice",
                                      cfg.precision)
     return choice
