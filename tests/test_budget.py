@@ -89,9 +89,9 @@ def test_a_map_the_plan_skipped_is_made_when_training_ends_early(tmp_path):
     assert sorted(b.projections) == ["pca", "tsne"]                      # what was made
     assert "skipped" not in b.info["projections"]
     assert any(ln.startswith("maps: ") and "left after training" in ln for ln in logs), logs
-    # and the log says that more epochs would have fitted
+    # and the log says that more epochs would have fitted, and that they can overfit
     assert any(ln.startswith("training reached --epochs 1 after") and "about --epochs" in ln
-               for ln in logs), logs
+               and "can overfit" in ln for ln in logs), logs
 
 
 def test_a_run_that_writes_no_bundle_trains_for_the_whole_limit():

@@ -17,7 +17,7 @@ from typing import Any
 
 from explorer.data.catalogue import Catalogue, CatalogueError
 from explorer.models import MODEL_KINDS
-from explorer.training.config import RECIPE, UNTIL_LIMIT_EPOCHS, TrainConfig, TrainingError
+from explorer.training.config import RECIPE, TrainConfig, TrainingError
 from explorer.training.loop import train
 from explorer.training.precision import PRECISIONS
 
@@ -75,10 +75,6 @@ def add_arguments(parser) -> None:
             g.add_argument("--threads", type=int, default=f.default,
                            help="intra-op CPU threads; 0: the CPUs this process may use "
                                 "(os.sched_getaffinity), logged (default 0)")
-        elif f.name == "epochs":
-            g.add_argument("--epochs", type=int, default=None,
-                           help=f"passes over the training split (default {f.default}; with "
-                                f"--time-limit and no --epochs, as many as fit in the limit)")
         elif f.name == "projections":
             g.add_argument("--projections", default=",".join(f.default),
                            help="comma-separated projections to cache: pca, umap, tsne "
@@ -118,8 +114,6 @@ def config_from_args(args) -> tuple[TrainConfig, dict[str, Any]]:
         v = getattr(args, f.name)
         if f.name == "projections":
             v = tuple(p.strip() for p in v.split(",") if p.strip())
-        if f.name == "epochs" and v is None:  # the time limit, if any, decides the length
-            v = UNTIL_LIMIT_EPOCHS if (args.time_limit or 0) > 0 else f.default
         tvals[f.name] = v
     cfg = TrainConfig(**tvals)
     kind_fields = {f.name for f in dataclasses.fields(MODEL_KINDS[cfg.model][0])}

@@ -368,8 +368,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
             and state["epoch"] > 0):
         fits = int(state["epoch"] * cfg.time_limit / max(spent, 1e-9))
         log(f"training reached --epochs {cfg.epochs} after {spent:.0f} s of the "
-            f"{cfg.time_limit:.0f} s it had: a longer run fits this limit on this machine "
-            f"(about --epochs {fits})")
+            f"{cfg.time_limit:.0f} s it had (about --epochs {fits} would fit); more passes "
+            f"over the same items can overfit: watch the validation PSNR above (README, "
+            f"'Budget')")
     result = None
     if rank == 0 and not cfg.write_bundle:
         log(f"checkpoint in {out / CKPT_DIR}; write the bundle with --resume")
