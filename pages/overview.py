@@ -39,6 +39,13 @@ with left:
     if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > 0:
         rows.append(("time limit", f"{limit:.0f} s for the whole command"
                      + (", stopped early" if mt.get("stopped_early") else "")))
+    lc = mt.get("linear_chroma")              # the colour weight of the PCA start, and why
+    if isinstance(lc, dict) and isinstance(lc.get("chosen"), (int, float)):
+        by = lc.get("mean_knn_by_weight") if isinstance(lc.get("mean_knn_by_weight"), dict) else {}
+        chosen = f"{lc['chosen']:g}"
+        rows.append(("colour weight of the PCA start", chosen + (
+            f" (chosen: mean 5-NN accuracy {by.get(chosen)} vs {by.get('1')} with plain PCA)"
+            if by else f" ({lc.get('why', 'as asked')})")))
     rows += [(f"train.{k}", str(tc[k])) for k in ("epochs", "batch_size", "lr", "seed")
              if k in tc]
     if tc.get("linear_fade"):     # linear_path then says the paths exist, not that they act

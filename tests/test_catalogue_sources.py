@@ -4,6 +4,8 @@ class names. The bundle.json type checks (issue 15) once refused both, so every 
 on real photos failed to load ("catalogue.source should be an object of plain values")."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,6 +119,9 @@ def test_a_real_catalogues_whole_path_from_the_command_line(tmp_path, capsys, mo
     card = dict(at.dataframe[0].value.itertuples(index=False))   # the model card's table
     assert list(card)[:3] == ["kind", "training time", "time limit"]
     assert card["time limit"] == "120 s for the whole command" and "steps" in card["training time"]
+    # too few images to choose a colour weight by: plain PCA, and the card says why
+    assert re.fullmatch(r"1 \(only \d+ images sampled: plain PCA\)",
+                        card["colour weight of the PCA start"]), card
     for page in ("pages/sliders.py", "pages/catalogue_map.py", "pages/similar.py"):
         at.switch_page(page)
         at.run()

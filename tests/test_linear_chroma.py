@@ -13,7 +13,7 @@ from explorer.data.catalogue import Catalogue
 from explorer.training.chroma import choose_linear_chroma
 from explorer.training.config import TrainConfig
 from explorer.training.loop import train
-from tests.helpers import TINY_MODEL
+from tests.helpers import TINY_MODEL, open_page
 
 FAST = dict(batch_size=32, projections=("pca",), threads=1, val_fraction=0.2)
 
@@ -92,6 +92,15 @@ def test_train_chooses_it_says_so_keeps_it_on_resume_and_obeys_the_flag(tmp_path
           progress=False, log=lines.append)
     info = json.loads((out / "bundle.json").read_text())
     assert info["model_config"]["linear_chroma"] == chosen
+    # the choice and its figures are kept in bundle.json (across --resume) and on the card
+    rec = info["metrics"]["linear_chroma"]
+    assert rec["chosen"] == chosen and set(rec["mean_knn_by_weight"]) == {"1", "1.5", "2", "3"}
+    assert rec["mean_knn_by_weight"][f"{chosen:g}"] > rec["mean_knn_by_weight"]["1"]
+    at = open_page(out, "pages/overview.py")
+    card = dict(at.dataframe[0].value.itertuples(index=False))
+    want = (f"{chosen:g} (chosen: mean 5-NN accuracy {rec['mean_knn_by_weight'][f'{chosen:g}']}"
+            f" vs {rec['mean_knn_by_weight']['1']} with plain PCA)")
+    assert card["colour weight of the PCA start"] == want, card
     assert any(ln.startswith("resuming from epoch 1") for ln in lines), lines
     # asked for: used as given, and the log says so
     lines.clear()

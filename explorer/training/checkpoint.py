@@ -135,6 +135,7 @@ def resume_checkpoint(out: Path, cfg: TrainConfig, model_config: dict[str, Any],
     state["linear_scale"] = float(meta.get("linear_scale", 1.0))  # what a fade has left
     if meta.get("precision") in ("fp32", "bf16"):
         state["precision"] = meta["precision"]  # --precision auto keeps the run's choice
-    if meta.get("init_from"):
-        state["init_from"] = meta["init_from"]
+    for key in ("init_from", "linear_chroma"):
+        if meta.get(key):
+            state[key] = meta[key]
     return gallery

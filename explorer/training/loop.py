@@ -118,9 +118,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
             log(f"linear path set from the PCA of {n_pick} training images "
                 f"({info['explained']:.1%} of their variance in {mcfg.latent_dim} components)")
         if rank == 0:
-            how = info["chroma"]["why"] if "chroma" in info else "as asked"
-            log(f"linear_chroma {mcfg.linear_chroma:g} (colour's weight in that PCA; "
-                f"1 = plain PCA): {how}")
+            log(info["chroma_line"])
     if cfg.linear_fade > 0 and rank == 0:
         log(f"linear paths fade out from {cfg.linear_fade_start:.0%} to {cfg.linear_fade:.0%} "
             f"of the run: the conv nets carry the whole code after that")
@@ -134,6 +132,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                              "model_config": mcfg.to_dict(),
                              "catalogue_fingerprint": catalogue.fingerprint,
                              "seconds": 0.0, "linear_scale": 1.0}
+    if mcfg.linear_path and not resume and warm is None:
+        state["linear_chroma"] = info["chroma"]
     if warm is not None:
         state["init_from"] = {"path": str(cfg.init_from),
                               "model_sha256": warm["files"]["model.safetensors"]["sha256"],
@@ -390,7 +390,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
         if state["history"] and "val" in state["history"][-1]:
             metrics["val"] = state["history"][-1]["val"]
         metrics.update(throughput(state["history"]))
-        for key in ("stopped_early", "stopped_at_time_limit"):
+        for key in ("stopped_early", "stopped_at_time_limit", "linear_chroma"):
             if state.get(key):
                 metrics[key] = state[key]
         if budget.time_limit > 0:

@@ -134,13 +134,17 @@ def init_linear_path(model: AutoEncoder, data: torch.Tensor, train_idx: np.ndarr
     pick = np.sort(np.random.default_rng([seed, 31]).choice(train_idx, min(cap, n_train),
                                                              replace=False))
     xs = data[torch.from_numpy(pick)].permute(0, 3, 1, 2).float().div_(255.0)
-    chroma = None
+    chroma: dict[str, Any] = {"why": "as asked"}
     if metadata is not None:
         from explorer.training.chroma import choose_linear_chroma
-        c, chroma = choose_linear_chroma(xs, metadata.iloc[pick], model.cfg.latent_dim,
+        c, report = choose_linear_chroma(xs, metadata.iloc[pick], model.cfg.latent_dim,
                                          model.cfg.linear_whiten, seed)
         model.cfg = dataclasses.replace(model.cfg, linear_chroma=c)
+        chroma = {"why": report["why"], "mean_knn_by_weight": {
+            f"{k:g}": round(v["mean"], 4) for k, v in report.get("scores", {}).items()}}
     info = model.init_from_pca(xs.to(device), seed=seed)
-    if chroma is not None:
-        info["chroma"] = chroma
+    # for the log, and bundle.json's metrics (the model card shows it)
+    info["chroma"] = {"chosen": model.cfg.linear_chroma, **chroma}
+    info["chroma_line"] = (f"linear_chroma {model.cfg.linear_chroma:g} (colour's weight in that "
+                           f"PCA; 1 = plain PCA): {chroma['why']}")
     return len(pick), info
