@@ -124,6 +124,27 @@ def test_a_run_planned_until_its_time_limit_ends_there_without_stopped_early(tmp
     assert not any("STOPPED EARLY" in ln or "would fit" in ln for ln in logs), logs
 
 
+@pytest.mark.parametrize("epochs", [5, 10_000])
+def test_a_limit_reached_right_at_an_epochs_end_adds_no_empty_epoch(tmp_path, monkeypatch,
+                                                                     epochs):
+    # the limit checked before a step: reached by an epoch's last step, it stops the next
+    # epoch before its first step; that epoch trained nothing and gets no row (CI once failed
+    # there with KeyError 'loss' on a 4-step-epoch run planned to its limit)
+    import explorer.training.loop as loop
+    steps_per_epoch = 4                               # 51 training items in batches of 16
+    monkeypatch.setattr(loop, "run_progress",
+                        lambda step, planned, seconds, limit: 1.0 if step >= steps_per_epoch
+                        else step / planned)
+    logs: list[str] = []
+    train(blocks_catalogue(64), TrainConfig(epochs=epochs, time_limit=600.0, **FAST),
+          TINY_MODEL, tmp_path / "b", progress=False, log=logs.append)
+    b = load_bundle(tmp_path / "b")
+    assert [h["epoch"] for h in b.history] == [1] and not b.history[0].get("partial")
+    assert b.info["metrics"]["steps"] == steps_per_epoch and b.gallery.shape[0] == 1
+    assert sum(ln.startswith("epoch ") for ln in logs) == 1, logs
+    assert any("time limit" in ln for ln in logs), logs
+
+
 def test_schedules_are_fractions_of_the_run():
     from explorer.models import build_model
     from explorer.models.base import colour_weight

@@ -305,7 +305,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 bar.close()
             dt = time.perf_counter() - t0 - paused
             state["seconds"] += dt
-            if rank == 0:
+            if rank == 0 and seen > 0:  # (a limit reached at an epoch's start: no row)
                 row = {"epoch": epoch + 1, "step": state["step"], "seconds": round(dt, 2),
                        "images_per_s": round(seen * world / max(dt, 1e-9), 1),
                        "train": mean_parts(acc, seen)}
