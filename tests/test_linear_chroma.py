@@ -101,6 +101,15 @@ def test_train_chooses_it_says_so_keeps_it_on_resume_and_obeys_the_flag(tmp_path
     want = (f"{chosen:g} (chosen: mean 5-NN accuracy {rec['mean_knn_by_weight'][f'{chosen:g}']}"
             f" vs {rec['mean_knn_by_weight']['1']} with plain PCA)")
     assert card["colour weight of the PCA start"] == want, card
+    # evaluate puts the model's own start beside plain PCA: a colour-weighted PCA row
+    from explorer.evaluation.evaluate import evaluate_bundle
+    from explorer.bundle.core import load_bundle
+    res = evaluate_bundle(load_bundle(out), seed=0)
+    names = [r["model"] for r in res["rows"]]
+    assert names == ["beta-vae", "PCA", f"PCA, colour x{chosen:g}"], names
+    plain, start = res["rows"][1], res["rows"][2]
+    assert set(start["knn"]) == set(plain["knn"]) == {"pattern", "hue"}
+    assert np.isfinite(start["psnr"]) and start["mse"] != plain["mse"]
     assert any(ln.startswith("resuming from epoch 1") for ln in lines), lines
     # asked for: used as given, and the log says so
     lines.clear()

@@ -101,23 +101,35 @@ def _psnr(mse: float) -> float:
     return 10.0 * math.log10(1.0 / max(mse, 1e-10))
 
 
+def _mixed(v: np.ndarray, mix: np.ndarray | None) -> np.ndarray:
+    """Flat RGB pixels [n, H*W*3] through the per-pixel colour map mix [3, 3] (None: as is)."""
+    if mix is None:
+        return v
+    return (v.reshape(len(v), -1, 3) @ mix.T.astype(v.dtype)).reshape(len(v), -1)
+
+
 def pca_baseline(images: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray,
-                 n_components: int, seed: int, chunk: int = 2048):
+                 n_components: int, seed: int, chunk: int = 2048, mix: np.ndarray | None = None):
     """PCA with n_components fitted on the pixels of images[fit_idx]; returns (pca, val MSE of
     the projection onto the components, clipped to [0, 1], colour fidelity of that
     reconstruction). The sharpness of that reconstruction is left in pca.sharp_ (see
-    explorer.metrics.sharpness)."""
+    explorer.metrics.sharpness). mix [3, 3]: take the PCA of the pixels through this colour
+    map (a linear path's start with linear_chroma != 1) and map reconstructions back; it is
+    kept in pca.mix_ for the codes."""
     from sklearn.decomposition import PCA
 
-    x = _pixels(images, fit_idx)
+    x = _mixed(_pixels(images, fit_idx), mix)
     k = max(1, min(n_components, x.shape[0], x.shape[1]))
     solver = "randomized" if k < 0.8 * min(x.shape) else "full"
     pca = PCA(n_components=k, svd_solver=solver, random_state=seed).fit(x)
+    pca.mix_ = mix
+    unmix = None if mix is None else np.linalg.inv(mix)
     del x
     se, n, c_err, c_tot, g_rec, g_orig = 0.0, 0, 0.0, 0.0, 0.0, 0.0
     for s in range(0, len(val_idx), chunk):
         v = _pixels(images, val_idx[s:s + chunk])
-        rec = np.clip(pca.inverse_transform(pca.transform(v)), 0.0, 1.0)
+        rec = np.clip(_mixed(pca.inverse_transform(pca.transform(_mixed(v, mix))), unmix),
+                      0.0, 1.0)
         se += float(((rec - v) ** 2).mean(1).astype(np.float64).sum())
         n += len(v)
         if images.ndim == 4:
@@ -131,7 +143,9 @@ def pca_baseline(images: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray,
 
 
 def _pca_codes(pca, images: np.ndarray, idx: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    out = [pca.transform(_pixels(images, idx[s:s + chunk])) for s in range(0, len(idx), chunk)]
+    mix = getattr(pca, "mix_", None)
+    out = [pca.transform(_mixed(_pixels(images, idx[s:s + chunk]), mix))
+           for s in range(0, len(idx), chunk)]
     return np.concatenate(out) if out else np.zeros((0, pca.n_components_))
 
 
@@ -257,9 +271,23 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
         pca_row.update(mse=pca_mse, psnr=_psnr(pca_mse), colour=_num_or_none(pca_colour),
                        sharp=_num_or_none(getattr(pca, "sharp_", None)))
 
+    rows = [("model", model_row), ("pca", pca_row)]
     codes = {"model": (bundle.mu, None), "pca": (None, pca)}
+    chroma = bundle.info["model_config"].get("linear_chroma", 1.0)
+    if isinstance(chroma, (int, float)) and chroma != 1.0 and images.ndim == 4:
+        # the model's own start, beside plain PCA: what the conv nets add beyond it
+        from explorer.models.base import colour_mix
+        w_row = _row(f"PCA, colour x{chroma:g}", True, dims)
+        say(f"{bundle.path}: fitting PCA with colour x{chroma:g} (the model's start)")
+        w_pca, w_mse, w_colour = pca_baseline(images, pca_fit, val, dims, seed,
+                                              mix=colour_mix(float(chroma)).numpy())
+        if len(val):
+            w_row.update(mse=w_mse, psnr=_psnr(w_mse), colour=_num_or_none(w_colour),
+                         sharp=_num_or_none(getattr(w_pca, "sharp_", None)))
+        rows.append(("colour_pca", w_row))
+        codes["colour_pca"] = (None, w_pca)
     knn_classes: dict[str, int] = {}
-    for key, row in (("model", model_row), ("pca", pca_row)):
+    for key, row in rows:
         mu, p = codes[key]
 
         def get(idx: np.ndarray, mu=mu, p=p) -> np.ndarray:
@@ -285,4 +313,4 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
             "duplicates": {"items_with_an_earlier_twin": n_dup, "val_left_out": n_twins},
             "knn_split": {"stratify": stratify or col or None, "n_train": int(len(knn_tr_idx)),
                           "n_val": int(len(knn_val_idx))},
-            "seconds": round(time.perf_counter() - t0, 2), "rows": [model_row, pca_row]}
+            "seconds": round(time.perf_counter() - t0, 2), "rows": [row for _, row in rows]}

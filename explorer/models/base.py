@@ -257,6 +257,15 @@ def colour_weight(cfg: ModelConfig, step: int, progress: float | None = None) ->
     return cfg.colour_boost + (1.0 - cfg.colour_boost) * t
 
 
+def colour_mix(chroma: float) -> torch.Tensor:
+    """The per-pixel map [3, 3] from RGB into the basis a linear path's PCA is taken in: the
+    opponent-colour basis with both colour channels times chroma (identity at 1)."""
+    if chroma == 1.0:
+        return torch.eye(3)
+    from explorer.models.losses import opponent_basis
+    return torch.diag(torch.tensor([1.0, chroma, chroma])) @ opponent_basis()
+
+
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(q(z|x) || N(0, I)) per dimension, [B, latent_dim]."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
@@ -302,11 +311,7 @@ class AutoEncoder(nn.Module):
             raise ValueError("init_from_pca needs a model with linear_path")
         n, c = len(x), x.shape[1]
         # per-pixel colour map: y = mix @ rgb (identity for grey images or linear_chroma 1)
-        mix = torch.eye(c)
-        if c == 3 and self.cfg.linear_chroma != 1.0:
-            from explorer.models.losses import opponent_basis
-            mix = torch.diag(torch.tensor([1.0, self.cfg.linear_chroma,
-                                           self.cfg.linear_chroma])) @ opponent_basis()
+        mix = colour_mix(self.cfg.linear_chroma) if c == 3 else torch.eye(c)
         flat = torch.einsum("kc,nchw->nkhw", mix, x.float()).reshape(n, -1)
         mean = flat.mean(0)
         d = min(self.cfg.latent_dim, len(flat) - 1, flat.shape[1])

@@ -33,8 +33,8 @@ def weighted_codes(x: torch.Tensor, c: float, dims: int, whiten: float, fit: np.
                    seed: int = 0) -> np.ndarray:
     """Codes [N, dims] of x [N, 3, S, S] the way init_from_pca would set them with
     linear_chroma c (up to its constant scale), the PCA fitted on the rows `fit`."""
-    from explorer.models.losses import opponent_basis
-    mix = torch.diag(torch.tensor([1.0, c, c])) @ opponent_basis()
+    from explorer.models.base import colour_mix
+    mix = colour_mix(c)
     flat = torch.einsum("kc,nchw->nkhw", mix, x.float()).reshape(len(x), -1)
     sel = torch.from_numpy(fit)
     mean = flat[sel].mean(0)
