@@ -110,6 +110,16 @@ def test_train_chooses_it_says_so_keeps_it_on_resume_and_obeys_the_flag(tmp_path
     plain, start = res["rows"][1], res["rows"][2]
     assert set(start["knn"]) == set(plain["knn"]) == {"pattern", "hue"}
     assert np.isfinite(start["psnr"]) and start["mse"] != plain["mse"]
+    # ... and so does the lab's Metrics tab, with a caption that says what the row is
+    at = open_page(out, "pages/lab.py")
+    at.session_state["section"] = "Metrics"                 # the lab's tab
+    at.run()
+    next(b for b in at.button if b.label == "Evaluate").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(t.value for t in at.dataframe if "PSNR" in t.value.columns)
+    assert list(table["model"]) == ["beta-vae", "PCA", f"PCA, colour x{chosen:g}"]
+    assert any("is the model's own start" in c.value for c in at.caption)
     assert any(ln.startswith("resuming from epoch 1") for ln in lines), lines
     # asked for: used as given, and the log says so
     lines.clear()

@@ -91,7 +91,11 @@ def metrics_section(b: Bundle) -> None:
     st.caption("MSE, PSNR and colour on the validation split, decoded from the latent means; "
                "colour = colour fidelity of the reconstructions (1: every hue kept, 0: all "
                "grey, blank for a greyscale catalogue). PCA rows: the same number of "
-               "dimensions fitted on the same training split.")
+               "dimensions fitted on the same training split"
+               + ("; 'PCA, colour xC' is the model's own start, the PCA with colour weighted "
+                  "C times that its linear paths began from (what training added is the "
+                  "difference)" if any(str(row["model"]).startswith("PCA, colour")
+                                       for r in results for row in r["rows"]) else "") + ".")
     majority = results[0]["rows"][0].get("knn_majority") or {}
     if majority:
         st.caption("k-NN (k=5, train → validation split); majority-class baseline: "
