@@ -56,13 +56,15 @@ def _parse_sets(items: list[str]) -> tuple[dict, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from explorer.training.config import UNTIL_LIMIT_EPOCHS
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("catalogue")
     ap.add_argument("--budget", type=float, default=600.0, help="seconds of training")
     ap.add_argument("--every", type=float, default=120.0, help="seconds between evaluations")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--latent-dim", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=10_000,
+    ap.add_argument("--epochs", type=int, default=UNTIL_LIMIT_EPOCHS,
                     help="planned epochs (default: so many that the budget decides)")
     ap.add_argument("--steps", type=int, default=0,
                     help="instead of a time budget: about this many steps (whole epochs), "

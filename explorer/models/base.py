@@ -266,6 +266,22 @@ def colour_mix(chroma: float) -> torch.Tensor:
     return torch.diag(torch.tensor([1.0, chroma, chroma])) @ opponent_basis()
 
 
+def top_components(flat: torch.Tensor, dims: int, seed: int = 0
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean [D], top directions [D, d], their standard deviations [d]) of the rows of flat
+    [N, D], d = min(dims, N - 1, D), by a randomised SVD seeded with seed that leaves the
+    global random state as it was. The linear paths' start and the colour-weight choice
+    (explorer.training.chroma) both take their PCA here."""
+    mean = flat.mean(0)
+    d = min(dims, len(flat) - 1, flat.shape[1])
+    gen_state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    _, s, v = torch.svd_lowrank(flat - mean, q=min(d + 10, *flat.shape), niter=4)
+    torch.set_rng_state(gen_state)
+    sd = (s[:d] / math.sqrt(max(len(flat) - 1, 1))).clamp_min(1e-6)
+    return mean, v[:, :d], sd
+
+
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(q(z|x) || N(0, I)) per dimension, [B, latent_dim]."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
@@ -313,14 +329,8 @@ class AutoEncoder(nn.Module):
         # per-pixel colour map: y = mix @ rgb (identity for grey images or linear_chroma 1)
         mix = colour_mix(self.cfg.linear_chroma) if c == 3 else torch.eye(c)
         flat = torch.einsum("kc,nchw->nkhw", mix, x.float()).reshape(n, -1)
-        mean = flat.mean(0)
-        d = min(self.cfg.latent_dim, len(flat) - 1, flat.shape[1])
-        gen_state = torch.get_rng_state()
-        torch.manual_seed(seed)
-        _, s, v = torch.svd_lowrank(flat - mean, q=min(d + 10, *flat.shape), niter=4)
-        torch.set_rng_state(gen_state)
-        v, s = v[:, :d], s[:d]
-        sd = (s / math.sqrt(max(len(flat) - 1, 1))).clamp_min(1e-6)      # [d]
+        mean, v, sd = top_components(flat, self.cfg.latent_dim, seed)
+        d = len(sd)
         # code_i = projection_i / scale_i has sd_i ** (1 - w) / c; c sets the mean variance to 1
         keep = sd.pow(1.0 - self.cfg.linear_whiten)
         scale = sd.pow(self.cfg.linear_whiten) * keep.pow(2).mean().sqrt()

@@ -33,19 +33,10 @@ def weighted_codes(x: torch.Tensor, c: float, dims: int, whiten: float, fit: np.
                    seed: int = 0) -> np.ndarray:
     """Codes [N, dims] of x [N, 3, S, S] the way init_from_pca would set them with
     linear_chroma c (up to its constant scale), the PCA fitted on the rows `fit`."""
-    from explorer.models.base import colour_mix
-    mix = colour_mix(c)
-    flat = torch.einsum("kc,nchw->nkhw", mix, x.float()).reshape(len(x), -1)
-    sel = torch.from_numpy(fit)
-    mean = flat[sel].mean(0)
-    gen_state = torch.get_rng_state()
-    torch.manual_seed(seed)
-    d = min(dims, len(fit) - 1)
-    _, s, v = torch.svd_lowrank(flat[sel] - mean, q=min(d + 10, len(fit), flat.shape[1]),
-                                niter=4)
-    torch.set_rng_state(gen_state)
-    sd = (s[:d] / math.sqrt(max(len(fit) - 1, 1))).clamp_min(1e-6)
-    return (((flat - mean) @ v[:, :d]) / sd.pow(whiten)).numpy()
+    from explorer.models.base import colour_mix, top_components
+    flat = torch.einsum("kc,nchw->nkhw", colour_mix(c), x.float()).reshape(len(x), -1)
+    mean, v, sd = top_components(flat[torch.from_numpy(fit)], dims, seed)
+    return (((flat - mean) @ v) / sd.pow(whiten)).numpy()
 
 
 def choose_linear_chroma(x: torch.Tensor, metadata: pd.DataFrame, dims: int, whiten: float,
@@ -77,7 +68,7 @@ def choose_linear_chroma(x: torch.Tensor, metadata: pd.DataFrame, dims: int, whi
         hits = np.stack([knn_hits(codes[fit], codes[query], meta[col].to_numpy()[fit],
                                   meta[col].to_numpy()[query]) for col in cols])
         with np.errstate(invalid="ignore"):
-            per_item[c] = np.nanmean(hits, axis=0) if len(hits) else np.zeros(0)
+            per_item[c] = np.nanmean(hits, axis=0)
             acc = {col: float(np.nanmean(h)) for col, h in zip(cols, hits)
                    if np.isfinite(h).any()}
         scores[c] = {"mean": float(np.mean(list(acc.values()))) if acc else float("nan"),

@@ -243,7 +243,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 if (cfg.time_limit > 0 and prog >= 1.0 and state["step"] > first_step
                         and state["step"] < planned_steps):
                     spent = state["seconds"] + elapsed()
-                    if cfg.epochs >= UNTIL_LIMIT_EPOCHS:  # no --epochs: the limit is the plan
+                    if cfg.epochs >= UNTIL_LIMIT_EPOCHS:  # planned to the limit: its end
                         stopped_at = (f"time limit reached: {spent:.0f} s of training, step "
                                       f"{state['step']:,} (epoch {epoch + 1}); the schedules "
                                       f"ran to their end")
