@@ -44,8 +44,9 @@ with left:
         by = lc.get("mean_knn_by_weight") if isinstance(lc.get("mean_knn_by_weight"), dict) else {}
         chosen = f"{lc['chosen']:g}"
         rows.append(("colour weight of the PCA start", chosen + (
-            f" (chosen: mean 5-NN accuracy {by.get(chosen)} vs {by.get('1')} with plain PCA)"
-            if by else f" ({lc.get('why', 'as asked')})")))
+            f" (k-NN {by[chosen]:.3f} vs plain {by['1']:.3f})"   # fits the column
+            if isinstance(by.get(chosen), float) and isinstance(by.get("1"), float)
+            else f" ({lc.get('why', 'as asked')})")))
     rows += [(f"train.{k}", str(tc[k])) for k in ("epochs", "batch_size", "lr", "seed")
              if k in tc]
     if tc.get("linear_fade"):     # linear_path then says the paths exist, not that they act

@@ -98,8 +98,8 @@ def test_train_chooses_it_says_so_keeps_it_on_resume_and_obeys_the_flag(tmp_path
     assert rec["mean_knn_by_weight"][f"{chosen:g}"] > rec["mean_knn_by_weight"]["1"]
     at = open_page(out, "pages/overview.py")
     card = dict(at.dataframe[0].value.itertuples(index=False))
-    want = (f"{chosen:g} (chosen: mean 5-NN accuracy {rec['mean_knn_by_weight'][f'{chosen:g}']}"
-            f" vs {rec['mean_knn_by_weight']['1']} with plain PCA)")
+    want = (f"{chosen:g} (k-NN {rec['mean_knn_by_weight'][f'{chosen:g}']:.3f}"
+            f" vs plain {rec['mean_knn_by_weight']['1']:.3f})")
     assert card["colour weight of the PCA start"] == want, card
     # evaluate puts the model's own start beside plain PCA: a colour-weighted PCA row
     from explorer.evaluation.evaluate import evaluate_bundle
