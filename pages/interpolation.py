@@ -1,11 +1,11 @@
 """Interpolation: the path between two anchor sneakers, decoded step by step."""
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.app import cache, map_layers
 from explorer.latent.ops import change_points, interpolate
 from explorer.app.live_decoder import PATH_CONTROL, browser_session, live_path, point_on_path
+from explorer.render.path_map import backdrop, path_picture
 from explorer.render.pictures import gif_bytes, sharp
 from explorer.latent.projection import place_by_neighbours
 from explorer.render.pictures import png_bytes
@@ -85,23 +85,14 @@ d2.download_button("Download strip (PNG)", png_bytes(strip), file_name="interpol
 if b.projections:
     st.subheader("The path on the catalogue map")
     method_2d = st.radio("Map", list(b.projections), horizontal=True, key="interp_map")
-    xy = b.projections[method_2d]
-    sample = np.random.default_rng(0).choice(len(b), size=min(len(b), 15000), replace=False)
-    pxy = place_by_neighbours(path, cache.get_index(b), xy, k=10)
-    fig = go.Figure()
-    fig.add_scattergl(x=xy[sample, 0], y=xy[sample, 1], mode="markers", name="catalogue",
-                      marker=dict(size=3, color="#c8c8c8"), hoverinfo="skip")
-    # WebGL traces draw in order above the catalogue's WebGL points (an SVG trace would be
-    # drawn under them, hidden)
-    fig.add_scattergl(x=pxy[:, 0], y=pxy[:, 1], mode="lines+markers", name="path",
-                    marker=dict(size=8, color=np.arange(steps), colorscale="Viridis"),
-                    line=dict(color="#444", width=2),
-                    text=[f"step {i + 1}" for i in range(steps)], hoverinfo="text")
-    fig.add_scattergl(x=pxy[[0, -1], 0], y=pxy[[0, -1], 1], mode="markers+text",
-                    text=["start", "end"], textposition="top center", name="anchors",
-                    marker=dict(size=14, color="#e4572e", symbol="star"))
-    fig.update_layout(height=460, margin=dict(l=0, r=0, t=10, b=0),
-                      xaxis=dict(visible=False), yaxis=dict(visible=False))
-    st.plotly_chart(fig, width="stretch")
-    st.caption(f"Path points are placed by their 10 nearest catalogue items ({esc(method_2d)} "
-               f"map, not refitted).")
+    frame = b.extras.get(("path_backdrop", method_2d))   # the catalogue's dots, drawn once
+    if frame is None:
+        frame = b.extras[("path_backdrop", method_2d)] = backdrop(b.projections[method_2d])
+    pxy = place_by_neighbours(path, cache.get_index(b), b.projections[method_2d], k=10)
+    crisp_image(path_picture(frame, pxy, "start", "end"), alt="the path on the map")
+    st.caption(f"Every product is a grey dot (darker where many overlap); the path runs from "
+               f"dark purple at the start to yellow at the end. Path points are placed by "
+               f"their 10 nearest catalogue items ({esc(method_2d)} map, not refitted).")
+    st.page_link("pages/catalogue_map.py", label="Explore the path on the Catalogue map",
+                 icon=":material/map:", help="the map draws this path on top of its points, "
+                 "with zoom, hover and pictures")

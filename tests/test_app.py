@@ -177,6 +177,27 @@ def test_interpolation_strip_and_downloads(monkeypatch):
     assert not at.exception
 
 
+def test_the_path_on_the_map_is_a_picture_redrawn_with_the_path(sent_media):
+    """The map under the interpolation is one picture (no plotly figure of the
+    catalogue re-sent on every change), redrawn when the path changes, with a link to the
+    interactive Catalogue map."""
+    at = _open("pages/interpolation.py")
+    assert not at.get("plotly_chart")
+
+    def picture():
+        img = next(i for i in at.image if any(p.alt == "the path on the map" for p in i.proto.imgs))
+        return img.proto.imgs[0].url
+    first = picture()
+    px = _pixels_sent(sent_media, first)
+    assert px.shape[1] >= 600 and (px < 250).any() and (px == 255).any()
+    assert "catalogue_map" in {el.proto.page for el in at.get("page_link")}
+    at.slider(key="steps").set_value(12)
+    at.run()
+    assert not at.exception
+    moved = picture()
+    assert moved != first and not np.array_equal(_pixels_sent(sent_media, moved), px)
+
+
 def _pixels_sent(sent: dict[str, bytes], url: str):
     import io
 
