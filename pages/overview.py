@@ -6,6 +6,7 @@ import streamlit as st
 from explorer.app import cache_pictures
 from explorer.app.widgets import crisp_image, current_bundle, esc
 from explorer.data.schema import is_factor
+from explorer.training.chroma import short_why
 
 b = current_bundle()
 info = b.info
@@ -46,7 +47,7 @@ with left:
         rows.append(("colour weight of the PCA start", chosen + (
             f" (k-NN {by[chosen]:.3f} vs plain {by['1']:.3f})"   # fits the column
             if isinstance(by.get(chosen), float) and isinstance(by.get("1"), float)
-            else f" ({lc.get('why', 'as asked')})")))
+            else f" ({short_why(lc.get('why'))})")))
     rows += [(f"train.{k}", str(tc[k])) for k in ("epochs", "batch_size", "lr", "seed")
              if k in tc]
     if tc.get("linear_fade"):     # linear_path then says the paths exist, not that they act

@@ -120,7 +120,7 @@ def test_a_real_catalogues_whole_path_from_the_command_line(tmp_path, capsys, mo
     assert list(card)[:3] == ["kind", "training time", "time limit"]
     assert card["time limit"] == "120 s for the whole command" and "steps" in card["training time"]
     # too few images to choose a colour weight by: plain PCA, and the card says why
-    assert re.fullmatch(r"1 \(only \d+ images sampled: plain PCA\)",
+    assert re.fullmatch(r"1 \(only \d+ images sampled\)",
                         card["colour weight of the PCA start"]), card
     for page in ("pages/sliders.py", "pages/catalogue_map.py", "pages/similar.py"):
         at.switch_page(page)

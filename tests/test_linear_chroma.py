@@ -66,10 +66,10 @@ def test_colour_the_labels_do_not_follow_keeps_plain_pca():
 def test_grey_images_few_images_and_no_labels_keep_plain_pca():
     cat = patterned(400, tint=0.0)
     assert choose_linear_chroma(as_tensor(cat), cat.metadata, 8, 0.25)[1]["why"].startswith(
-        "the images are (nearly) grey")
+        "nearly grey images")
     cat = patterned(1000, tint=0.04)
     c, rep = choose_linear_chroma(as_tensor(cat), cat.metadata[["sku"]], 8, 0.25)
-    assert c == 1.0 and "no categorical" in rep["why"]
+    assert c == 1.0 and "no label column" in rep["why"]
     c, rep = choose_linear_chroma(as_tensor(cat)[:50], cat.metadata[:50], 8, 0.25)
     assert c == 1.0 and "only 50 images" in rep["why"]
 
@@ -128,3 +128,12 @@ def test_train_chooses_it_says_so_keeps_it_on_resume_and_obeys_the_flag(tmp_path
     assert "linear_chroma 1 (colour's weight in that PCA; 1 = plain PCA): as asked" in lines
     plain = json.loads((tmp_path / "plain" / "bundle.json").read_text())["model_config"]
     assert plain["linear_chroma"] == 1.0
+
+
+def test_the_cards_reason_fits_its_column():
+    from explorer.training.chroma import short_why
+    assert short_why("only 150 images sampled: plain PCA") == "only 150 images sampled"
+    assert short_why("nearly grey images: plain PCA") == "nearly grey images"
+    assert short_why(None) == "as asked"
+    long = short_why("chosen by a 5-NN vote on 3 column(s) (a, b, c) within 4000 training images")
+    assert len(long) == 26 and long.endswith("…")

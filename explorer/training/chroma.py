@@ -29,6 +29,13 @@ MIN_CHROMA = 0.005   # below this share of the pixel variance the images count a
 MIN_ITEMS = 200      # fewer sampled items: too noisy to choose by
 
 
+def short_why(why, width: int = 26) -> str:
+    """A choice's reason as it fits the model card's value column: "only 150 images
+    sampled" for "only 150 images sampled: plain PCA" (the 1 beside it says plain PCA)."""
+    text = " ".join(str(why or "as asked").split()).removesuffix(": plain PCA")
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def weighted_codes(x: torch.Tensor, c: float, dims: int, whiten: float, fit: np.ndarray,
                    seed: int = 0) -> np.ndarray:
     """Codes [N, dims] of x [N, 3, S, S] the way init_from_pca would set them with
@@ -53,11 +60,11 @@ def choose_linear_chroma(x: torch.Tensor, metadata: pd.DataFrame, dims: int, whi
     opp = torch.einsum("kc,nchw->nkhw", opponent_basis(), x.float())
     var = opp.var(0).sum((1, 2))
     if float(var[1:].sum() / var.sum().clamp_min(1e-12)) < MIN_CHROMA:
-        return 1.0, {"why": "the images are (nearly) grey: plain PCA"}
+        return 1.0, {"why": "nearly grey images: plain PCA"}
     meta = metadata.reset_index(drop=True)
     cols = label_columns(meta)
     if not cols:
-        return 1.0, {"why": "no categorical metadata column to choose by: plain PCA"}
+        return 1.0, {"why": "no label column to choose by: plain PCA"}
     perm = np.random.default_rng([seed, 47]).permutation(len(x))
     n_q = max(1, len(x) // 5)
     query, fit = np.sort(perm[:n_q]), np.sort(perm[n_q:])
