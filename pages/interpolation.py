@@ -26,17 +26,9 @@ with cb:
     bb = anchor_picker(b, "b", default_index=min(len(b) - 1, len(b) // 2), title="End")
     crisp_image(sharp(bb.image, 128), alt="end anchor")
 
-c1, c2 = st.columns(2)
-steps = c1.slider("Steps", 2, 24, 8, key="steps", bind="query-params")
-method = c2.radio("Path", ["linear", "spherical"], horizontal=True, key="path",
-                  bind="query-params",
-                  help="spherical (slerp) follows the prior's shell instead of cutting "
-                       "through its centre (White 2016)")
-
-
 
 @st.fragment
-def walk() -> None:
+def walk(steps: int, method: str) -> None:
     """A scrubber along the path, decoded live; the closest products follow on release
     (found in the browser, so that a release costs the server nothing)."""
     st.subheader("Walk the path")
@@ -55,44 +47,58 @@ def walk() -> None:
     closest_strip(b, z, 3, "Closest real products here")
 
 
-walk()
-path = interpolate(a.z, bb.z, steps, method)
-map_layers.remember_path(b, path, a.label, bb.label)    # the Catalogue map draws it too
-decoded = b.decode(path)
-idx, dist = cache.get_index(b).query(path, k=1)
-nearest = [int(i) for i in idx[:, 0]]
-changes = set(change_points(nearest))
+@st.fragment   # a change of steps or path reruns this part only: the anchors above stay
+def along_the_path() -> None:
+    c1, c2 = st.columns(2)
+    steps = c1.slider("Steps", 2, 24, 8, key="steps", bind="query-params")
+    method = c2.radio("Path", ["linear", "spherical"], horizontal=True, key="path",
+                      bind="query-params",
+                      help="spherical (slerp) follows the prior's shell instead of cutting "
+                           "through its centre (White 2016)")
+    walk(steps, method)
+    path = interpolate(a.z, bb.z, steps, method)
+    map_layers.remember_path(b, path, a.label, bb.label)    # the Catalogue map draws it too
+    decoded = b.decode(path)
+    idx, dist = cache.get_index(b).query(path, k=1)
+    nearest = [int(i) for i in idx[:, 0]]
+    changes = set(change_points(nearest))
 
-st.subheader("Decoded path and the closest real product at each step")
-labels = [f"{i + 1}{' *' if i in changes else ''}" for i in range(steps)]
-strip = row_labelled_grid(np.stack([decoded, b.images.get(nearest)]),
-                          ["decoded", "closest"], labels,
-                          scale=2 if steps * b.image_size <= 512 else 1)
-st.image(strip)   # its own size: pixels enlarged x2 by nearest neighbour, never smeared
-st.caption("A star (*) after a step number marks where the closest real product changes.")
-rows = [{"step": i + 1, "closest product": item_label(b, n), "distance": round(float(d), 3),
-         "changed": "◆" if i in changes else ""}
-        for i, (n, d) in enumerate(zip(nearest, dist[:, 0]))]
-with st.expander("Closest products, step by step", expanded=steps <= 8):
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.subheader("Decoded path and the closest real product at each step")
+    labels = [f"{i + 1}{' *' if i in changes else ''}" for i in range(steps)]
+    strip = row_labelled_grid(np.stack([decoded, b.images.get(nearest)]),
+                              ["decoded", "closest"], labels,
+                              scale=2 if steps * b.image_size <= 512 else 1)
+    st.image(strip)   # its own size: pixels enlarged x2 by nearest neighbour, never smeared
+    st.caption("A star (*) after a step number marks where the closest real product changes.")
+    # made and sent only while open (a table redrawn at every change cost the browser ~60 ms)
+    table = st.expander("Closest products, step by step", key="steps_table", on_change="rerun")
+    if table.open:
+        with table:
+            st.dataframe([{"step": i + 1, "closest product": item_label(b, n),
+                           "distance": round(float(d), 3), "changed": "◆" if i in changes else ""}
+                          for i, (n, d) in enumerate(zip(nearest, dist[:, 0]))],
+                         hide_index=True, width="stretch")
 
-d1, d2 = st.columns(2)
-d1.download_button("Download animated GIF", lambda: gif_bytes(decoded),   # made on the click
-                   file_name="interpolation.gif", mime="image/gif")
-d2.download_button("Download strip (PNG)", png_bytes(strip), file_name="interpolation.png",
-                   mime="image/png")
+    d1, d2 = st.columns(2)
+    d1.download_button("Download animated GIF", lambda: gif_bytes(decoded),   # made on the click
+                       file_name="interpolation.gif", mime="image/gif")
+    d2.download_button("Download strip (PNG)", png_bytes(strip), file_name="interpolation.png",
+                       mime="image/png")
 
-if b.projections:
-    st.subheader("The path on the catalogue map")
-    method_2d = st.radio("Map", list(b.projections), horizontal=True, key="interp_map")
-    frame = b.extras.get(("path_backdrop", method_2d))   # the catalogue's dots, drawn once
-    if frame is None:
-        frame = b.extras[("path_backdrop", method_2d)] = backdrop(b.projections[method_2d])
-    pxy = place_by_neighbours(path, cache.get_index(b), b.projections[method_2d], k=10)
-    crisp_image(path_picture(frame, pxy, "start", "end"), alt="the path on the map")
-    st.caption(f"Every product is a grey dot (darker where many overlap); the path runs from "
-               f"dark purple at the start to yellow at the end. Path points are placed by "
-               f"their 10 nearest catalogue items ({esc(method_2d)} map, not refitted).")
-    st.page_link("pages/catalogue_map.py", label="Explore the path on the Catalogue map",
-                 icon=":material/map:", help="the map draws this path on top of its points, "
-                 "with zoom, hover and pictures")
+    if b.projections:
+        st.subheader("The path on the catalogue map")
+        method_2d = st.radio("Map", list(b.projections), horizontal=True, key="interp_map")
+        frame = b.extras.get(("path_backdrop", method_2d))   # the catalogue's dots, drawn once
+        if frame is None:
+            frame = b.extras[("path_backdrop", method_2d)] = backdrop(b.projections[method_2d])
+        pxy = place_by_neighbours(path, cache.get_index(b), b.projections[method_2d], k=10)
+        crisp_image(path_picture(frame, pxy, "start", "end"), alt="the path on the map")
+        st.caption(f"Every product is a grey dot (darker where many overlap); the path runs from "
+                   f"dark purple at the start to yellow at the end. Path points are placed by "
+                   f"their 10 nearest catalogue items ({esc(method_2d)} map, not refitted).")
+        st.page_link("pages/catalogue_map.py", label="Explore the path on the Catalogue map",
+                     icon=":material/map:", help="the map draws this path on top of its points, "
+                     "with zoom, hover and pictures")
+
+
+along_the_path()

@@ -171,7 +171,12 @@ def test_interpolation_strip_and_downloads(monkeypatch):
     labels = [d.label for d in at.get("download_button")]
     assert "Download animated GIF" in labels and "Download strip (PNG)" in labels
     assert made == []          # the GIF is made when the button is clicked, not on every run
-    assert len(at.dataframe) >= 1 and len(at.dataframe[0].value) == 5
+    # the step-by-step table is made only while its expander is open (closed at first)
+    assert [e.label for e in at.expander] == ["Closest products, step by step"]
+    assert not at.dataframe
+    at.session_state["steps_table"] = True          # as a click on the expander does
+    at.run()
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
     at.radio(key="path").set_value("spherical")
     at.run()
     assert not at.exception

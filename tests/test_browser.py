@@ -132,6 +132,37 @@ def test_the_interpolation_gif_is_made_on_the_click_and_holds_every_step(server,
     page.close()
 
 
+def test_interpolation_steps_rerun_the_path_part_and_the_table_opens_on_demand(server, browser):
+    """A Steps change redraws the strip and the map picture (a fragment: the anchors above are
+    not rerun); the step-by-step table is made when its expander is opened, then follows."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{server}/interpolation")
+    page.get_by_alt_text("the path on the map").wait_for(timeout=120_000)
+    wait_idle(page)
+    assert page.locator("[data-testid='stDataFrame']").count() == 0
+    page.get_by_text("Closest products, step by step", exact=True).click()
+    page.locator("[data-testid='stDataFrame']").wait_for(timeout=60_000)
+    wait_idle(page)
+    strip = page.get_by_role("heading", name="Decoded path and the closest real product at "
+                             "each step")
+    strip.wait_for(timeout=30_000)
+    before = page.get_by_alt_text("the path on the map").get_attribute("src")
+    thumb = page.locator("[data-testid='stMain'] [data-testid='stSlider']",
+                         has_text="Steps").get_by_role("slider")
+    thumb.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url("**steps=9**", timeout=30_000)
+    wait_idle(page)
+    deadline = time.time() + 30
+    while page.get_by_alt_text("the path on the map").get_attribute("src") == before \
+            and time.time() < deadline:
+        time.sleep(0.2)
+    assert page.get_by_alt_text("the path on the map").get_attribute("src") != before
+    assert page.locator("[data-testid='stDataFrame']").count() == 1   # still open, 9 rows
+    assert_no_exception(page, "interpolation, steps moved")
+    page.close()
+
+
 def test_typed_markup_is_shown_as_text(server, browser):
     """A search for markup is echoed back as text: no element is injected, no script runs."""
     page = browser.new_page()
