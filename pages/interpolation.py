@@ -2,10 +2,10 @@
 import numpy as np
 import streamlit as st
 
-from explorer.app import cache, map_layers
+from explorer.app import cache, cache_map, map_layers
 from explorer.latent.ops import change_points, interpolate
 from explorer.app.live_decoder import PATH_CONTROL, browser_session, live_path, point_on_path
-from explorer.render.path_map import backdrop, path_picture
+from explorer.render.path_map import path_picture
 from explorer.render.pictures import gif_bytes, sharp
 from explorer.latent.projection import place_by_neighbours
 from explorer.render.pictures import png_bytes
@@ -88,11 +88,9 @@ def along_the_path() -> None:
     if b.projections:
         st.subheader("The path on the catalogue map")
         method_2d = st.radio("Map", list(b.projections), horizontal=True, key="interp_map")
-        frame = b.extras.get(("path_backdrop", method_2d))   # the catalogue's dots, drawn once
-        if frame is None:
-            frame = b.extras[("path_backdrop", method_2d)] = backdrop(b.projections[method_2d])
         pxy = place_by_neighbours(path, cache.get_index(b), b.projections[method_2d], k=10)
-        crisp_image(path_picture(frame, pxy, "start", "end"), alt="the path on the map")
+        crisp_image(path_picture(cache_map.backdrop(b, method_2d), pxy, "start", "end"),
+                    alt="the path on the map")
         st.caption(f"Every product is a grey dot (darker where many overlap); the path runs from "
                    f"dark purple at the start to yellow at the end. Path points are placed by "
                    f"their 10 nearest catalogue items ({esc(method_2d)} map, not refitted).")

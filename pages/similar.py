@@ -1,18 +1,19 @@
 """Find similar: similar products, query by photo, "like this but …", and missing attributes."""
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.app import cache, cache_hygiene, cache_latent, cache_names, map_layers
+from explorer.app import (cache, cache_hygiene, cache_latent, cache_map, cache_names,
+                          map_layers)
 from explorer.latent.directions import load_directions, move
 from explorer.latent.ops import apply_offsets
 from explorer.latent.naming import dim_label
 from explorer.metrics.information import active_dims
+from explorer.render.path_map import STAR_COLOUR, UNLIKE_COLOUR, place_picture
 from explorer.render.pictures import sharp
 from explorer.latent.projection import place_by_neighbours
-from explorer.app.widgets import (anchor_picker, current_bundle, encode_uploaded, esc, item_label,
-                              product_grid, session_user)
+from explorer.app.widgets import (anchor_picker, crisp_image, current_bundle, encode_uploaded,
+                              esc, item_label, product_grid, session_user)
 
 b = current_bundle()
 names = cache_names.slider_names(b)   # saved names, else confirmed suggestions
@@ -43,28 +44,20 @@ def _ignore_weights(ignored: list[int]) -> np.ndarray | None:
     return w
 
 
-def _show_map(points: np.ndarray, labels: list[str], key: str,
-              colour: str = "#e4572e") -> None:
+def _show_map(points: np.ndarray, labels: list[str], flagged: bool = False) -> None:
+    """Where the points fall on the catalogue map: one picture (the dots drawn once)."""
     if not b.projections:
         return
     method = next((m for m in ("umap", "tsne", "pca") if m in b.projections))
-    xy = b.projections[method]
-    pxy = place_by_neighbours(points, cache.get_index(b), xy, k=10)
-    sample = np.random.default_rng(0).choice(len(b), size=min(len(b), 15000), replace=False)
-    fig = go.Figure()
-    fig.add_scattergl(x=xy[sample, 0], y=xy[sample, 1], mode="markers", name="catalogue",
-                      marker=dict(size=3, color="#c8c8c8"), hoverinfo="skip")
-    # WebGL traces are drawn above SVG ones: the query is a WebGL trace too, added last, so
-    # it is drawn on top of the catalogue's points
-    fig.add_scattergl(x=pxy[:, 0], y=pxy[:, 1], mode="markers+text", text=labels,
-                      textposition="top center", name="query",
-                      marker=dict(size=18, color=colour, symbol="star",
-                                  line=dict(width=1, color="#222222")))
-    fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), showlegend=False,
-                      xaxis=dict(visible=False), yaxis=dict(visible=False))
-    st.plotly_chart(fig, width="stretch", key=key)
+    pxy = place_by_neighbours(points, cache.get_index(b), b.projections[method], k=10)
+    crisp_image(place_picture(cache_map.backdrop(b, method, 520, 320), pxy, labels,
+                              UNLIKE_COLOUR if flagged else STAR_COLOUR),
+                alt="the photo on the map")
     st.caption(f"Placed among its 10 nearest catalogue items on the {method.upper()} map "
-               f"(the map is not refitted).")
+               f"(the map is not refitted); every product is a grey dot.")
+    st.page_link("pages/catalogue_map.py", label="See it on the Catalogue map",
+                 icon=":material/map:", help="the map draws the photo's star on top of its "
+                 "points, with zoom, hover and pictures")
 
 
 # ---------------------------------------------------------------------------- similar
@@ -116,8 +109,10 @@ with tab_photo:
         if unlike.flagged:
             st.warning(esc(unlike.message()), icon=":material/warning:")
         c1, c2, c3 = st.columns([1, 1, 3])
-        c1.image(img, width=160, caption="as the model sees it")
-        c2.image(b.decode(z[None])[0], width=160, caption="reconstruction")
+        with c1:      # x2^k by nearest neighbour at their own size: never smeared
+            crisp_image(sharp(img, 160), caption="as the model sees it")
+        with c2:
+            crisp_image(sharp(b.decode(z[None])[0], 160), caption="reconstruction")
         c1.metric("Unlike score", f"{unlike.percentile:.1f}",
                   help="a percentile (0-100) against the catalogue's own products: the higher "
                        "of the photo's reconstruction error and its distance to the nearest "
@@ -125,9 +120,8 @@ with tab_photo:
         if not unlike.flagged:
             c2.caption(esc(unlike.message()))
         with c3:
-            _show_map(z[None], ["your photo (unlike the catalogue)" if unlike.flagged
-                                else "your photo"], key="photo_map",
-                      colour="#d62728" if unlike.flagged else "#e4572e")
+            _show_map(z[None], ["your photo (unlike)" if unlike.flagged else "your photo"],
+                      flagged=unlike.flagged)
         idx, dist = cache.get_index(b).query(z, k=10)
         st.markdown("**Closest products**")
         product_grid(b, idx[0], dist[0], cols=5, key="photo")
@@ -155,8 +149,10 @@ with tab_but:
             z_edit = move(z_edit, d, amounts[d.slug])
     with right:
         c1, c2 = st.columns(2)
-        c1.image(base.image, width=160, caption="start")
-        c2.image(b.decode(z_edit[None])[0], width=160, caption="edited")
+        with c1:
+            crisp_image(sharp(base.image, 160), caption="start")
+        with c2:
+            crisp_image(sharp(b.decode(z_edit[None])[0], 160), caption="edited")
         exclude = None if base.index is None else np.array([base.index])
         idx, dist = cache.get_index(b).query(z_edit, k=10, exclude=exclude)
         st.markdown("**Real products closest to the edit**")

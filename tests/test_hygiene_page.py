@@ -144,8 +144,17 @@ def photo_query(bundle: Path, data: bytes) -> AppTest:
     return at
 
 
-def test_find_similar_warns_about_a_sandal_photo(bundle, fashion_mnist_dir):
+def map_marker_colours(at: AppTest, sent: dict[str, bytes]) -> set[tuple[int, int, int]]:
+    """Which of the two marker colours the photo's map picture holds."""
+    from explorer.render.path_map import STAR_COLOUR, UNLIKE_COLOUR
+    img = next(i for i in at.image if any(p.alt == "the photo on the map" for p in i.proto.imgs))
+    px = np.asarray(Image.open(io.BytesIO(sent[img.proto.imgs[0].url])).convert("RGB"))
+    return {c for c in (STAR_COLOUR, UNLIKE_COLOUR) if (px == c).all(-1).sum() >= 100}
+
+
+def test_find_similar_warns_about_a_sandal_photo(bundle, fashion_mnist_dir, sent_media):
     from explorer.data.ingest import ingest_fashion_mnist
+    from explorer.render.path_map import UNLIKE_COLOUR
     sandal = ingest_fashion_mnist(fashion_mnist_dir, classes=["Sandal"], size=64,
                                   limit=1).images[0]
     at = photo_query(bundle, png(sandal))
@@ -153,15 +162,18 @@ def test_find_similar_warns_about_a_sandal_photo(bundle, fashion_mnist_dir):
     assert "unlike this catalogue" in warnings, warnings
     pct = next(m for m in at.metric if m.label == "Unlike score").value
     assert float(pct) > 99.0
+    assert map_marker_colours(at, sent_media) == {UNLIKE_COLOUR}   # red on the map too
 
 
-def test_find_similar_does_not_warn_about_a_catalogue_like_photo(bundle):
+def test_find_similar_does_not_warn_about_a_catalogue_like_photo(bundle, sent_media):
     from explorer.data.synthetic import generate
+    from explorer.render.path_map import STAR_COLOUR
     fresh = generate(1, size=64, seed=99, workers=1, progress=False).images[0]
     at = photo_query(bundle, png(fresh))
     assert not at.warning, [w.value for w in at.warning]
     pct = next(m for m in at.metric if m.label == "Unlike score").value
     assert float(pct) <= 99.0
+    assert map_marker_colours(at, sent_media) == {STAR_COLOUR}
 
 
 @pytest.mark.parametrize("section", ["duplicates", "audit", "clusters"])

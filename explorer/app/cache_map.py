@@ -36,6 +36,17 @@ def projection(bundle: Bundle, method: str, params: dict | None = None,
                        tuple(sorted((params or {}).items())), int(seed))
 
 
+def backdrop(bundle: Bundle, method: str, width: int = 720, height: int = 400):
+    """The catalogue's dots on the stored `method` map as a picture's backdrop
+    (explorer.render.path_map), drawn once per bundle and size and kept in Bundle.extras."""
+    from explorer.render.path_map import backdrop as draw
+    key = ("map_backdrop", method, width, height)
+    got = bundle.extras.get(key)
+    if got is None:
+        got = bundle.extras[key] = draw(bundle.projections[method], width, height)
+    return got
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def _pca_3d(path: str, stamp: float, key: str) -> np.ndarray:
     from explorer.latent.projection import pca_3d

@@ -1,4 +1,5 @@
-"""An interpolation path over the catalogue map, as one picture (the Interpolation page).
+"""Points over the catalogue map, as one picture: an interpolation path (the Interpolation
+page) or an uploaded photo's place (Find similar).
 
 The page used to send a plotly WebGL scatter of 15,000 catalogue points on every rerun (each
 Steps or Path change), and ten browsers redrawing it in software WebGL made a Steps change
@@ -20,6 +21,7 @@ from explorer.render.pictures import font
 START_COLOUR, END_COLOUR = (68, 1, 84), (253, 231, 37)      # viridis' two ends
 LINE_COLOUR = (68, 68, 68)
 STAR_COLOUR = (228, 87, 46)
+UNLIKE_COLOUR = (214, 39, 40)      # a photo flagged as unlike the catalogue
 
 
 @dataclass(frozen=True)
@@ -85,17 +87,36 @@ def path_picture(frame: Backdrop, pxy: np.ndarray, start: str = "start",
         r = 4
         draw.ellipse((x - r, y - r, x + r, y + r), fill=_blend(k / (len(pts) - 1)),
                      outline=(255, 255, 255))
-    f = font(12)
-    h, w = frame.pixels.shape[:2]
     for (x, y), text in ((pts[0], start), (pts[-1], end)):
-        r = 7
-        draw.rectangle((x - r, y - r, x + r, y + r), fill=STAR_COLOUR, outline=(255, 255, 255))
-        text = " ".join(str(text).split())
-        text = text if len(text) <= 32 else text[:31] + "…"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
-        tx = min(max(2, x - (right - left) / 2), w - (right - left) - 2)
-        ty = y - r - (bottom - top) - 6 if y - r - (bottom - top) - 6 > 2 else y + r + 3
-        draw.rectangle((tx - 2, ty + top - 1, tx + right - left + 2, ty + bottom + 1),
-                       fill=(255, 255, 255))
-        draw.text((tx, ty), text, fill=(30, 30, 30), font=f)
+        _marker(draw, x, y, text, STAR_COLOUR, frame.pixels.shape[1])
     return img
+
+
+def place_picture(frame: Backdrop, pxy: np.ndarray, labels: list[str],
+                  colour: tuple[int, int, int] = STAR_COLOUR) -> Image.Image:
+    """Labelled markers at the places pxy [M, 2] (map coordinates), on a copy of the
+    backdrop: where an uploaded photo falls among the catalogue's products."""
+    pxy = np.asarray(pxy, np.float64).reshape(-1, 2)
+    if len(labels) != len(pxy):
+        raise ValueError(f"{len(pxy)} places but {len(labels)} labels")
+    img = Image.fromarray(frame.pixels.copy())
+    draw = ImageDraw.Draw(img)
+    for (x, y), text in zip(frame.to_pixels(pxy), labels):
+        _marker(draw, x, y, text, colour, frame.pixels.shape[1], r=8)
+    return img
+
+
+def _marker(draw: ImageDraw.ImageDraw, x: float, y: float, text, colour, width: int,
+            r: int = 7) -> None:
+    """A square marker at (x, y) with its label above it (below it at the top edge), on a
+    white box so that it reads over the dots; labels are cut to 32 characters."""
+    f = font(12)
+    draw.rectangle((x - r, y - r, x + r, y + r), fill=tuple(colour), outline=(255, 255, 255))
+    text = " ".join(str(text).split())
+    text = text if len(text) <= 32 else text[:31] + "…"
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
+    tx = min(max(2, x - (right - left) / 2), width - (right - left) - 2)
+    ty = y - r - (bottom - top) - 6 if y - r - (bottom - top) - 6 > 2 else y + r + 3
+    draw.rectangle((tx - 2, ty + top - 1, tx + right - left + 2, ty + bottom + 1),
+                   fill=(255, 255, 255))
+    draw.text((tx, ty), text, fill=(30, 30, 30), font=f)
