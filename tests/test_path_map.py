@@ -64,3 +64,16 @@ def test_points_off_the_frame_sit_on_its_edge_and_bad_input_is_refused():
         backdrop(_catalogue(), width=20, height=20, pad=10)
     empty = backdrop(np.zeros((0, 2)), width=100, height=80)
     assert (empty.pixels == 255).all()
+
+
+def test_a_photos_place_is_a_labelled_marker_in_its_colour():
+    from explorer.render.path_map import UNLIKE_COLOUR, place_picture
+    frame = backdrop(_catalogue(), width=260, height=160)
+    where = np.array([[3.0, 1.0]])
+    img = np.asarray(place_picture(frame, where, ["your photo"], UNLIKE_COLOUR).convert("RGB"))
+    x, y = frame.to_pixels(where).round().astype(int)[0]
+    assert tuple(img[y, x]) == UNLIKE_COLOUR
+    assert (img == UNLIKE_COLOUR).all(-1).sum() >= 100          # a marker, not a dot
+    assert not (frame.pixels == UNLIKE_COLOUR).all(-1).any()    # drawn on a copy
+    with pytest.raises(ValueError, match="1 places but 2 labels"):
+        place_picture(frame, where, ["a", "b"])
