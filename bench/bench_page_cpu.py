@@ -1,10 +1,12 @@
-"""What one Interpolation Steps change costs the browser, in one headless Chromium page.
+"""What one slider change costs the browser, in one headless Chromium page: the Interpolation
+page's Steps, or the minimal one-slider app's slider (bench/minimal_app.py) for the floor.
 
-    python -m bench.bench_page_cpu [--repo CHECKOUT] [--changes 10]
+    python -m bench.bench_page_cpu [--repo CHECKOUT] [--changes 10] [--target minimal]
 
 (run from the repository root.) Starts the app of --repo (default this checkout) on the demo
-bundle, opens /interpolation, and moves the Steps slider --changes times (right, left, ...),
-each time timing the key press until the decoded strip has changed. Around each change it
+bundle, opens /interpolation (or the minimal app), and moves the slider --changes times
+(right, left, ...), each time timing the key press until the picture (the decoded strip) has
+changed. Around each change it
 reads the renderer's main-thread task time (Chrome DevTools Protocol
 `Performance.getMetrics`, TaskDuration, taken after the page is idle again) and counts the
 WebSocket messages the page received. With ten sessions on one small machine the browsers'
@@ -19,18 +21,20 @@ import time
 from pathlib import Path
 
 from bench.appserver import CHROMIUM, CHROMIUM_FLAGS, REPO, start_app, stop_app, wait_idle
-from bench.bench_load import STRIP_SRC
+from bench.bench_floor import TARGETS
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repo", default=str(REPO), help="checkout whose app.py to run")
     ap.add_argument("--changes", type=int, default=10)
+    ap.add_argument("--target", default="interpolation", choices=sorted(TARGETS))
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
     repo = Path(args.repo).resolve()
-    proc, url = start_app(env={"PYTHONPATH": str(repo)}, script=repo / "app.py", cwd=repo,
-                          timeout=300)
+    path, src, label = TARGETS[args.target]
+    script = REPO / "bench" / "minimal_app.py" if args.target == "minimal" else repo / "app.py"
+    proc, url = start_app(env={"PYTHONPATH": str(repo)}, script=script, cwd=repo, timeout=300)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -43,24 +47,24 @@ def main() -> None:
                 got["n"] += 1
                 got["bytes"] += len(f)
             page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
-            page.goto(url + "/interpolation")
-            page.wait_for_function(STRIP_SRC, timeout=180_000)
+            page.goto(url + path)
+            page.wait_for_function(src, timeout=180_000)
             wait_idle(page, 60)
             time.sleep(2)
             thumb = page.locator("[data-testid='stMain'] [data-testid='stSlider']",
-                                 has_text="Steps").get_by_role("slider")
+                                 has_text=label).get_by_role("slider")
 
             def task_seconds() -> float:
                 return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
                             if m["name"] == "TaskDuration")
             wall, cpu, msgs, kb = [], [], [], []
             for k in range(args.changes):
-                before = page.evaluate(STRIP_SRC)
+                before = page.evaluate(src)
                 t0, n0, b0 = task_seconds(), got["n"], got["bytes"]
                 thumb.focus()
                 t = time.perf_counter()
                 page.keyboard.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
-                page.wait_for_function(f"(before) => {{ const s = ({STRIP_SRC})();"
+                page.wait_for_function(f"(before) => {{ const s = ({src})();"
                                        f" return s && s !== before; }}", arg=before,
                                        timeout=60_000, polling=20)
                 wall.append(time.perf_counter() - t)
@@ -73,7 +77,7 @@ def main() -> None:
     finally:
         stop_app(proc)
     med = statistics.median
-    print(f"{repo}: Interpolation Steps change, {args.changes} changes: strip redrawn after "
+    print(f"{repo} ({args.target}): {args.changes} slider changes: picture redrawn after "
           f"median {med(wall) * 1000:.0f} ms; browser main-thread task time median "
           f"{med(cpu) * 1000:.0f} ms (max {max(cpu) * 1000:.0f}); WebSocket messages median "
           f"{med(msgs):.0f} ({med(kb):.1f} kB)")
