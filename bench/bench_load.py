@@ -257,6 +257,9 @@ class Session:
     async def back_to_sliders(self, page) -> None:
         t = time.perf_counter()
         await self.nav(page, "Factor sliders")
+        # the page left behind (Interpolation) has a live decoder too: LIVE alone could be
+        # its frame, and the URL still its own
+        await page.wait_for_url("**/sliders**", timeout=self.timeout_ms)
         await page.wait_for_function(LIVE, timeout=self.timeout_ms, polling=50)
         self.record("back to sliders", time.perf_counter() - t)
         await self.idle(page)

@@ -154,6 +154,30 @@ def test_drag_decodes_in_the_browser_like_the_server_and_nothing_reaches_it(
     # the URL carries the value, replaced in place: no new history entry
     assert f"d{order[0]}={v:g}" in page.url, page.url
     assert page.evaluate("history.length") == history0
+    # onnxruntime's WebAssembly came gzipped (a .gz the server sends as it is) and was
+    # inflated in the page
+    assert page.evaluate("() => window.__ksLive.wasmFrom") == "gz"
+    page.close()
+
+
+def test_without_decompression_streams_the_plain_webassembly_is_used(server, browser, demo):
+    """A browser that cannot inflate the .gz (no DecompressionStream) still decodes in the
+    browser, from the plain .wasm, and its pixels are still the server's."""
+    b, _ = demo
+    wasm: list[str] = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("request", lambda r: wasm.append(r.url.rsplit("/", 1)[-1])
+            if r.url.split("?")[0].endswith((".wasm", ".wasm.gz")) else None)
+    page.add_init_script("delete window.DecompressionStream")
+    page.goto(f"{server}/sliders")
+    wait_idle(page)
+    st = _wait(page, lambda s: s["mode"] == "wasm" and s["frames"] >= 1, "the browser decoder",
+               timeout=240)
+    assert wasm == ["ort-wasm-simd-threaded.wasm"], wasm
+    assert page.evaluate("() => window.__ksLive.wasmFrom") is None
+    z = np.asarray([float(t) for t in st["z"].split(",")], np.float32)
+    diff = np.abs(_pixels(page).astype(int) - b.decode(z[None])[0].astype(int))
+    assert diff.max() <= 2, f"browser and server decodes differ by {diff.max()}/255"
     page.close()
 
 

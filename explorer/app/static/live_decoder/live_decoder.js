@@ -44,12 +44,32 @@ function wasmAvailable() {
   }
 }
 
+// onnxruntime's WebAssembly, fetched gzipped (3.7 MB) and inflated here: Streamlit serves a
+// component's .wasm through its gzip layer, which compressed the 14 MB again on every request
+// (~0.24 s of server CPU each); a .gz file it sends as it is. null where the browser cannot
+// inflate it: onnxruntime then fetches the plain .wasm itself.
+async function wasmBinary() {
+  if (typeof DecompressionStream !== "function") return null;
+  try {
+    const r = await fetch(new URL("ort-wasm-simd-threaded.wasm.gz", VENDOR).href);
+    if (!r.ok || !r.body) return null;
+    const bin = await new Response(r.body.pipeThrough(new DecompressionStream("gzip")))
+      .arrayBuffer();
+    stats.wasmFrom = "gz";
+    return bin;
+  } catch (e) {
+    return null;
+  }
+}
+
 async function loadOrt() {
   if (!ortPromise) {
-    ortPromise = import(new URL("ort.wasm.bundle.min.mjs", VENDOR).href).then((ort) => {
+    ortPromise = Promise.all([import(new URL("ort.wasm.bundle.min.mjs", VENDOR).href),
+                              wasmBinary()]).then(([ort, bin]) => {
       ort.env.wasm.numThreads = 1;   // no cross-origin isolation: no threads anyway
       ort.env.wasm.proxy = false;
       ort.env.wasm.wasmPaths = { wasm: new URL("ort-wasm-simd-threaded.wasm", VENDOR).href };
+      if (bin) ort.env.wasm.wasmBinary = bin;
       return ort;
     });
   }
