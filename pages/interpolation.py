@@ -9,7 +9,7 @@ from explorer.render.path_map import path_picture
 from explorer.render.pictures import gif_bytes, sharp
 from explorer.latent.projection import place_by_neighbours
 from explorer.render.pictures import png_bytes
-from explorer.render.sheets import row_labelled_grid
+from explorer.render.sheets import wrapped_grid
 from explorer.app.widgets import (anchor_picker, closest_strip, crisp_image, current_bundle, esc,
                                   item_label)
 
@@ -65,10 +65,11 @@ def along_the_path() -> None:
 
     st.subheader("Decoded path and the closest real product at each step")
     labels = [f"{i + 1}{' *' if i in changes else ''}" for i in range(steps)]
-    strip = row_labelled_grid(np.stack([decoded, b.images.get(nearest)]),
-                              ["decoded", "closest"], labels,
-                              scale=2 if steps * b.image_size <= 512 else 1)
-    st.image(strip)   # its own size: pixels enlarged x2 by nearest neighbour, never smeared
+    # x2 by nearest neighbour when every step fits across the page, else x1 in blocks of
+    # steps one under the other: never wider than the page, so never shrunk by the browser
+    strip = wrapped_grid(np.stack([decoded, b.images.get(nearest)]), ["decoded", "closest"],
+                         labels)
+    st.image(strip)
     st.caption("A star (*) after a step number marks where the closest real product changes.")
     # made and sent only while open (a table redrawn at every change cost the browser ~60 ms)
     table = st.expander("Closest products, step by step", key="steps_table", on_change="rerun")

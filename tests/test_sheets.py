@@ -96,3 +96,23 @@ def test_to_png_bytes_round_trip():
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     back = Image.open(io.BytesIO(data))
     assert back.size == sheet.size and np.array_equal(np.asarray(back), np.asarray(sheet))
+
+
+def test_a_wide_strip_wraps_into_even_blocks_never_wider_than_the_page():
+    from explorer.render.sheets import wrapped_grid
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 255, (2, 24, 64, 64, 3), dtype=np.uint8)
+    labels = [str(i + 1) for i in range(24)]
+    few = wrapped_grid(rows[:, :4], ["decoded", "closest"], labels[:4], max_width=820)
+    assert few.width <= 820 and few.height > 2 * 128      # 4 steps fit at x2: one block
+    px = np.asarray(few)
+    tile = px[few.height - 2 - 128:few.height - 2, few.width - 2 - 128:few.width - 2]
+    assert np.array_equal(tile[0::2, 0::2], tile[1::2, 1::2])   # nearest neighbour, x2
+    many = wrapped_grid(rows, ["decoded", "closest"], labels, max_width=820)
+    assert many.width <= 820
+    # 24 steps at x1: 11 fit across, so three blocks of 8 (not 11 + 11 + 2), each two rows
+    # of 64 px under its own column labels
+    assert 3 * 2 * 64 < many.height < 3 * (2 * 66 + 30)
+    assert 8 * 66 <= many.width < 9 * 66 + 80
+    one = wrapped_grid(rows[:, :5], ["decoded", "closest"], labels[:5], max_width=10_000)
+    assert one.width > 5 * 128                             # room enough: x2 in one block

@@ -155,3 +155,33 @@ def row_labelled_grid(rows: np.ndarray, row_labels: Sequence[str],
         draw.text((pad, y + (h - text_h) // 2), str(row_labels[r]), fill=TEXT_COLOUR,
                   font=_font())
     return sheet
+
+
+def wrapped_grid(rows: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str],
+                 max_width: int = 820, pad: int = 2,
+                 bg: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """row_labelled_grid of rows [R, C, H, W, 3] no wider than max_width px, so that the page
+    never shrinks it: x2 (nearest neighbour) when all C columns fit at that size, else x1,
+    and columns that still do not fit continue in blocks of all R rows below, as even as can
+    be (24 columns: 1-8, 9-16, 17-24, each block with its own column labels)."""
+    arr = _as_uint8_rgb(rows, 2)
+    n_cols, w = arr.shape[1], arr.shape[3]
+    label_w = max([_text_width(str(t)) for t in row_labels] + [0]) + 2 * pad
+
+    def fits(scale: int) -> int:                  # columns per block at this scale
+        return max(1, (max_width - label_w - pad) // (w * scale + pad))
+    scale = 2 if fits(2) >= n_cols else 1
+    per = fits(scale)
+    per = -(-n_cols // -(-n_cols // per))          # blocks of even length: 6 + 6, not 11 + 1
+    blocks = [row_labelled_grid(arr[:, c:c + per], row_labels, list(col_labels)[c:c + per],
+                                scale=scale, pad=pad, bg=bg) for c in range(0, n_cols, per)]
+    if len(blocks) == 1:
+        return blocks[0]
+    gap = 3 * pad
+    sheet = Image.new("RGB", (max(b.width for b in blocks),
+                              sum(b.height for b in blocks) + gap * (len(blocks) - 1)), bg)
+    y = 0
+    for block in blocks:
+        sheet.paste(block, (0, y))
+        y += block.height + gap
+    return sheet
