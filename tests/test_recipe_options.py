@@ -62,6 +62,11 @@ def test_128_px_end_to_end(tmp_path):
     with torch.no_grad():
         assert b.model.reconstruct(x).shape == (2, 3, 128, 128)
     assert b.images.all().shape == (24, 128, 128, 3)
+    # the model card's held-out sheet stays as wide as the page: ten 128 px columns come in
+    # two blocks of five (original over reconstruction), never shrunk by the browser
+    from explorer.app import cache_pictures
+    sheet = np.asarray(cache_pictures.reconstruction_sheet(b))
+    assert sheet.shape[1] <= 820 and sheet.shape[0] > 4 * 128, sheet.shape
 
 
 def test_the_linear_fade_hands_the_code_to_the_conv_nets(tmp_path, monkeypatch):

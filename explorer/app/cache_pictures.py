@@ -88,7 +88,7 @@ def traversal_grid_png(bundle: Bundle, z: np.ndarray, dims, n_cols: int, labels)
 def _recon_sheet(path: str, key: str, n: int = 10):
     from explorer.data.splits import split_for
     from explorer.render.pictures import pixel_scale
-    from explorer.render.sheets import row_labelled_grid
+    from explorer.render.sheets import wrapped_grid
     bb = cache.get_bundle(path)
     tc = bb.info["train_config"]
     # the split the model was trained with (duplicates grouped, stratified), as evaluate has it
@@ -97,8 +97,9 @@ def _recon_sheet(path: str, key: str, n: int = 10):
     idx = np.random.default_rng(0).choice(pool, size=min(n, len(pool)), replace=False)
     orig = bb.images.get(idx)
     recon = bb.decode(bb.mu[idx])
-    return row_labelled_grid(np.stack([orig, recon]), ["original", "reconstruction"],
-                             scale=pixel_scale(bb.image_size, 96))
+    # at most as wide as the page (a 128 px catalogue's ten columns come in two blocks of five)
+    return wrapped_grid(np.stack([orig, recon]), ["original", "reconstruction"],
+                        max_scale=pixel_scale(bb.image_size, 96))
 
 
 def reconstruction_sheet(bundle: Bundle, n: int = 10) -> np.ndarray:

@@ -157,12 +157,13 @@ def row_labelled_grid(rows: np.ndarray, row_labels: Sequence[str],
     return sheet
 
 
-def wrapped_grid(rows: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str],
-                 max_width: int = 820, pad: int = 2,
+def wrapped_grid(rows: np.ndarray, row_labels: Sequence[str],
+                 col_labels: Sequence[str] | None = None, max_width: int = 820,
+                 max_scale: int = 2, pad: int = 2,
                  bg: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
     """row_labelled_grid of rows [R, C, H, W, 3] no wider than max_width px, so that the page
-    never shrinks it: x2 (nearest neighbour) when all C columns fit at that size, else x1,
-    and columns that still do not fit continue in blocks of all R rows below, as even as can
+    never shrinks it: enlarged by nearest neighbour by the largest power of two up to
+    max_scale at which all C columns fit, else x1, and columns that still do not fit continue in blocks of all R rows below, as even as can
     be (24 columns: 1-8, 9-16, 17-24, each block with its own column labels)."""
     arr = _as_uint8_rgb(rows, 2)
     n_cols, w = arr.shape[1], arr.shape[3]
@@ -170,10 +171,13 @@ def wrapped_grid(rows: np.ndarray, row_labels: Sequence[str], col_labels: Sequen
 
     def fits(scale: int) -> int:                  # columns per block at this scale
         return max(1, (max_width - label_w - pad) // (w * scale + pad))
-    scale = 2 if fits(2) >= n_cols else 1
+    scale = max(1, int(max_scale))
+    while scale > 1 and fits(scale) < n_cols:
+        scale //= 2
     per = fits(scale)
     per = -(-n_cols // -(-n_cols // per))          # blocks of even length: 6 + 6, not 11 + 1
-    blocks = [row_labelled_grid(arr[:, c:c + per], row_labels, list(col_labels)[c:c + per],
+    blocks = [row_labelled_grid(arr[:, c:c + per], row_labels,
+                                None if col_labels is None else list(col_labels)[c:c + per],
                                 scale=scale, pad=pad, bg=bg) for c in range(0, n_cols, per)]
     if len(blocks) == 1:
         return blocks[0]
