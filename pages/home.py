@@ -150,7 +150,9 @@ if gallery is not None and gallery.ndim == 5 and len(gallery):
                   "the silhouette comes first, then shading, then colour."))
     n_ep = len(gallery)
     rows = sorted(set(np.linspace(0, n_ep - 1, min(n_ep, 6)).round().astype(int)))
-    crisp_image(row_labelled_grid(gallery[rows, :8], [f"epoch {r + 1}" for r in rows]))
+    # up to 8 samples, as many as fit across the page at their own size (5 at 128 px)
+    per_row = int(np.clip(750 // (gallery.shape[3] + 2), 3, 8))
+    crisp_image(row_labelled_grid(gallery[rows, :per_row], [f"epoch {r + 1}" for r in rows]))
 
 st.page_link("pages/overview.py", label="Model card: settings, metrics and training curves",
              icon=":material/description:")
