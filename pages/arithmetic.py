@@ -62,7 +62,7 @@ def result_panel() -> None:
     pic = equation_picture(terms, b.decode(z[None])[0])
     st.image(pic)   # its own size: text and pixels stay sharp
     st.download_button("Download the equation (PNG)", png_bytes(pic), file_name="equation.png",
-                       mime="image/png")
+                       mime="image/png", on_click="ignore")
     _closest(z)
 
 

@@ -80,11 +80,13 @@ def along_the_path() -> None:
                           for i, (n, d) in enumerate(zip(nearest, dist[:, 0]))],
                          hide_index=True, width="stretch")
 
+    # made on the click, and a click runs nothing else: a rerun right after it could prune
+    # the file before the browser has fetched it (the download then lost its name)
     d1, d2 = st.columns(2)
-    d1.download_button("Download animated GIF", lambda: gif_bytes(decoded),   # made on the click
+    d1.download_button("Download animated GIF", lambda: gif_bytes(decoded), on_click="ignore",
                        file_name="interpolation.gif", mime="image/gif")
-    d2.download_button("Download strip (PNG)", png_bytes(strip), file_name="interpolation.png",
-                       mime="image/png")
+    d2.download_button("Download strip (PNG)", lambda: png_bytes(strip), on_click="ignore",
+                       file_name="interpolation.png", mime="image/png")
 
     if b.projections:
         st.subheader("The path on the catalogue map")

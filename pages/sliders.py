@@ -99,4 +99,4 @@ png = cache_pictures.traversal_grid_png(b, anchor.z, grid_dims, cols,
                                         [dim_label(d, names) for d in grid_dims])
 st.image(png)   # its own size: never smeared
 st.download_button("Download traversal grid (PNG)", png, file_name="traversal.png",
-                   mime="image/png")
+                   mime="image/png", on_click="ignore")

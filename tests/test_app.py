@@ -100,6 +100,8 @@ def test_moving_a_slider_changes_the_decoded_image():
     at = _open("pages/sliders.py")
     before = _image_urls(at, "decoded")
     assert len(before) == 1
+    grid = [d for d in at.get("download_button") if d.label.startswith("Download traversal")]
+    assert len(grid) == 1 and grid[0].proto.ignore_rerun      # a download reruns nothing
     sliders = [s for s in at.slider if s.key and s.key.startswith("d")]
     assert len(sliders) >= 1
     sliders[0].set_value(2.5)
@@ -171,6 +173,10 @@ def test_interpolation_strip_and_downloads(monkeypatch):
     labels = [d.label for d in at.get("download_button")]
     assert "Download animated GIF" in labels and "Download strip (PNG)" in labels
     assert made == []          # the GIF is made when the button is clicked, not on every run
+    # a download reruns nothing (a rerun right after the click could prune the made file
+    # before the browser fetched it), and both are made on the click
+    for d in at.get("download_button"):
+        assert d.proto.ignore_rerun and d.proto.deferred_file_id, d.label
     # the step-by-step table is made only while its expander is open (closed at first)
     assert [e.label for e in at.expander] == ["Closest products, step by step"]
     assert not at.dataframe
@@ -237,6 +243,7 @@ def test_anchor_pictures_are_enlarged_by_whole_pixels(page, alts, sent_media):
 def test_arithmetic_both_operations():
     at = _open("pages/arithmetic.py")
     assert any(d.label.startswith("Download the equation") for d in at.get("download_button"))
+    assert all(d.proto.ignore_rerun for d in at.get("download_button"))
     at.radio(key="op").set_value("A − B + C")
     at.run()
     assert not at.exception

@@ -128,6 +128,13 @@ def test_the_interpolation_gif_is_made_on_the_click_and_holds_every_step(server,
     with Image.open(path) as im:
         assert im.format == "GIF" and im.is_animated
         assert im.n_frames == 8 + 6                   # 8 steps (the default), then back
+    # the strip too, and the GIF again: each named (a rerun after a click used to be able to
+    # prune the made file before the browser fetched it, and the download lost its name)
+    for name, label in (("interpolation.png", "Download strip (PNG)"),
+                        ("interpolation.gif", "Download animated GIF")):
+        with page.expect_download(timeout=60_000) as dl:
+            page.get_by_role("button", name=label).click()
+        assert dl.value.suggested_filename == name
     assert_no_exception(page, "interpolation")
     page.close()
 

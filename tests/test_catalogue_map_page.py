@@ -284,6 +284,7 @@ def test_select_a_cluster_tag_it_undo_and_export(tag_db, monkeypatch):
     exports = [d for d in at.get("download_button") if d.label.endswith("Export all tags (CSV)")]
     assert len(exports) == 1
     assert exported == []      # the CSV is made when the button is clicked, not on every run
+    assert exports[0].proto.ignore_rerun           # and the click reruns nothing
     assert str(_store().path) in " ".join(t.value for t in at.text)
 
 

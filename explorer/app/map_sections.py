@@ -367,7 +367,7 @@ def tags_section(b, store, store_error: str | None, read_only: bool = False) -> 
         # made when clicked (Streamlit runs the callable then), not on every run of the page
         st.download_button(":material/download: Export all tags (CSV)", store.export_csv,
                            file_name=f"tags-{b.fingerprint}.csv", mime="text/csv",
-                           key="export")
+                           key="export", on_click="ignore")   # no rerun to race the fetch
         st.caption("Columns sku, tag, changed_at, changed_by; opens safely in spreadsheets.")
     with e2:
         up = st.file_uploader("Import tags from a CSV (columns sku and tag)", type=["csv"],
