@@ -9,9 +9,9 @@ the path part of the page (a fragment: decode, closest products, strip, map pict
 (run from the repository root.) The same harness for both: every session opens its page,
 waits until the picture is there (on Interpolation also the live decoder's first frame,
 its WebAssembly compiled) and every other session's page is too (pages that are still
-opening are not the rerun being measured), then moves the slider --moves times (ArrowRight, ArrowLeft,
-...), each time timing the key press until the picture (the minimal app's image; the
-Interpolation strip) has a new source, with a random pause of 0.3-0.8 s between moves. All
+opening are not the rerun being measured), then moves the slider --moves times
+(ArrowRight, ArrowLeft, ...), each time timing the key press until the picture (the
+minimal app's image; the Interpolation strip) has a new source, with a random pause of 0.3-0.8 s between moves. All
 sessions run at once in one Chromium (a browser context each) on this machine, so the figures
 include the browsers' own work. Prints median and 95th percentile per target and the load.
 """
@@ -91,7 +91,9 @@ async def run_target(target: str, sessions: int, moves: int, timeout: float,
         stop_app(proc)
     times.sort()
     p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))] if times else float("nan")
-    print(f"{target:>13}{'' if repo == REPO else f' ({repo})'}: {sessions} sessions x {moves} moves: {len(times)} timed, slider -> "
+    where = "" if repo == REPO else f" ({repo})"
+    print(f"{target:>13}{where}: {sessions} sessions x {moves} moves: {len(times)} timed, "
+          f"slider -> "
           f"new picture median {statistics.median(times) if times else float('nan'):.2f} s, "
           f"p95 {p95:.2f} s, max {max(times, default=float('nan')):.2f} s; {len(errors)} "
           f"error(s){': ' + errors[0] if errors else ''}; load {load0:.1f} -> "

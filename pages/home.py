@@ -7,7 +7,7 @@ from explorer.render.landing import hero_latent
 from explorer.app.live_decoder import Control, browser_session, live_sliders
 from explorer.latent.naming import SUGGESTED, dim_label
 from explorer.render.pictures import sharp
-from explorer.render.sheets import row_labelled_grid
+from explorer.render.sheets import PAGE_WIDTH, row_labelled_grid
 from explorer.app.widgets import crisp_image, current_bundle, esc, item_label
 
 # the heading paints before the bundle (and torch) are in memory: first paint < 3 s
@@ -151,7 +151,7 @@ if gallery is not None and gallery.ndim == 5 and len(gallery):
     n_ep = len(gallery)
     rows = sorted(set(np.linspace(0, n_ep - 1, min(n_ep, 6)).round().astype(int)))
     # up to 8 samples, as many as fit across the page at their own size (5 at 128 px)
-    per_row = int(np.clip(750 // (gallery.shape[3] + 2), 3, 8))
+    per_row = int(np.clip((PAGE_WIDTH - 70) // (gallery.shape[3] + 2), 3, 8))   # 70: labels
     crisp_image(row_labelled_grid(gallery[rows, :per_row], [f"epoch {r + 1}" for r in rows]))
 
 st.page_link("pages/overview.py", label="Model card: settings, metrics and training curves",

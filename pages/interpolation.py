@@ -6,9 +6,8 @@ from explorer.app import cache, cache_map, map_layers
 from explorer.latent.ops import change_points, interpolate
 from explorer.app.live_decoder import PATH_CONTROL, browser_session, live_path, point_on_path
 from explorer.render.path_map import path_picture
-from explorer.render.pictures import gif_bytes, sharp
+from explorer.render.pictures import gif_bytes, png_bytes, sharp
 from explorer.latent.projection import place_by_neighbours
-from explorer.render.pictures import png_bytes
 from explorer.render.sheets import wrapped_grid
 from explorer.app.widgets import (anchor_picker, closest_strip, crisp_image, current_bundle, esc,
                                   item_label)

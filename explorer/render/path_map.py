@@ -14,14 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageColor, ImageDraw
 
+from explorer.render import map_overlays
 from explorer.render.pictures import font
 
 START_COLOUR, END_COLOUR = (68, 1, 84), (253, 231, 37)      # viridis' two ends
 LINE_COLOUR = (68, 68, 68)
-STAR_COLOUR = (228, 87, 46)
-UNLIKE_COLOUR = (214, 39, 40)      # a photo flagged as unlike the catalogue
+# the Catalogue map's own overlay colours: a photo's star, red when unlike the catalogue
+STAR_COLOUR = ImageColor.getrgb(map_overlays.PHOTO_COLOUR)
+UNLIKE_COLOUR = ImageColor.getrgb(map_overlays.UNLIKE_COLOUR)
 
 
 @dataclass(frozen=True)

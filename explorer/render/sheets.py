@@ -157,14 +157,18 @@ def row_labelled_grid(rows: np.ndarray, row_labels: Sequence[str],
     return sheet
 
 
+PAGE_WIDTH = 820    # px a picture may take across the app's main column without being shrunk
+
+
 def wrapped_grid(rows: np.ndarray, row_labels: Sequence[str],
-                 col_labels: Sequence[str] | None = None, max_width: int = 820,
+                 col_labels: Sequence[str] | None = None, max_width: int = PAGE_WIDTH,
                  max_scale: int = 2, pad: int = 2,
                  bg: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
     """row_labelled_grid of rows [R, C, H, W, 3] no wider than max_width px, so that the page
     never shrinks it: enlarged by nearest neighbour by the largest power of two up to
-    max_scale at which all C columns fit, else x1, and columns that still do not fit continue in blocks of all R rows below, as even as can
-    be (24 columns: 1-8, 9-16, 17-24, each block with its own column labels)."""
+    max_scale at which all C columns fit, else x1; columns that still do not fit continue in
+    blocks of all R rows below, as even as can be (24 columns: 1-8, 9-16, 17-24, each block
+    with its own column labels)."""
     arr = _as_uint8_rgb(rows, 2)
     n_cols, w = arr.shape[1], arr.shape[3]
     label_w = max([_text_width(str(t)) for t in row_labels] + [0]) + 2 * pad
