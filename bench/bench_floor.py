@@ -11,8 +11,8 @@ waits until the picture is there (on Interpolation also the live decoder's first
 its WebAssembly compiled) and every other session's page is too (pages that are still
 opening are not the rerun being measured), then moves the slider --moves times
 (ArrowRight, ArrowLeft, ...), each time timing the key press until the picture (the
-minimal app's image; the Interpolation strip) has a new source, with a random pause of 0.3-0.8 s between moves. All
-sessions run at once in one Chromium (a browser context each) on this machine, so the figures
+minimal app's image; the Interpolation strip) has a new source, with a random pause of
+0.3-0.8 s between moves. All sessions run at once in one Chromium (a browser context each) on this machine, so the figures
 include the browsers' own work. Prints median and 95th percentile per target and the load.
 """
 from __future__ import annotations
