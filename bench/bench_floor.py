@@ -6,13 +6,13 @@ the path part of the page (a fragment: decode, closest products, strip, map pict
     python -m bench.bench_floor [--sessions 10] [--moves 6] [--target minimal,interpolation]
                                 [--repo CHECKOUT]
 
-(run from the repository root.) The same harness for both: every session opens its page,
-waits until the picture is there (on Interpolation also the live decoder's first frame,
-its WebAssembly compiled) and every other session's page is too (pages that are still
-opening are not the rerun being measured), then moves the slider --moves times
-(ArrowRight, ArrowLeft, ...), each time timing the key press until the picture (the
-minimal app's image; the Interpolation strip) has a new source, with a random pause of
-0.3-0.8 s between moves. All sessions run at once in one Chromium (a browser context each) on this machine, so the figures
+(run from the repository root.) The same harness for both: every session opens its page, waits
+until the picture is there (on Interpolation also the live decoder's first frame, its
+WebAssembly compiled) and every other session's page is too (pages that are still opening are
+not the rerun being measured), then moves the slider --moves times (ArrowRight, ArrowLeft,
+...), each time timing the key press until the picture (the minimal app's image; the
+Interpolation strip) has a new source, with a random pause of 0.3-0.8 s between moves. All
+sessions run at once in one Chromium (a browser context each) on this machine, so the figures
 include the browsers' own work. Prints median and 95th percentile per target and the load.
 """
 from __future__ import annotations
