@@ -86,6 +86,31 @@ def test_active_dims_and_kl_known_answer(trained):
     assert model["kl"] == pytest.approx(9.0 + 0.5 * (math.exp(-0.5) - 0.5), abs=1e-4)
 
 
+def test_posteriors_on_the_log_variance_floor_are_reported(trained, result):
+    """A model whose encoder asks for log-variances below the hard floor (as a long faded run
+    on the demo catalogue did: -12 for every item and dimension) is reported as such, with
+    its KL blank; a model off the floor gets no line."""
+    from explorer.evaluation.report import posterior_report
+    from explorer.models.base import LOGVAR_FLOOR
+    assert result["posterior"]["share"] < 0.5 and posterior_report([result]) == []
+    bundle = load_bundle(trained / "b")
+    _set_encoder(bundle.model, [1.0, -1.0, 0.5, 0.0], [-30.0] * 4, keep_linear=(0, 1, 2, 3))
+    res = evaluate_bundle(bundle, seed=0)
+    assert res["posterior"] == {"floor": LOGVAR_FLOOR, "share": 1.0, "dims": 4}
+    assert res["rows"][0]["kl"] is None                    # counted as deterministic codes
+    (line,) = posterior_report([res])
+    assert line.startswith("b: every posterior log-variance sits on the encoder's floor (-12;")
+    assert "4 of 4 dimensions" in line
+    # half the dimensions on it: a share, and the dimensions wholly on it
+    _set_encoder(bundle.model, [1.0, -1.0, 0.5, 0.0], [-30.0, -30.0, -1.0, -2.0],
+                 keep_linear=(0, 1, 2, 3))
+    res = evaluate_bundle(bundle, seed=0)
+    assert res["posterior"]["share"] == 0.5 and res["posterior"]["dims"] == 2
+    assert res["rows"][0]["kl"] is not None
+    assert "50% of the posterior log-variances sit" in posterior_report([res])[0]
+    assert posterior_report([res], share=0.6) == []
+
+
 def test_evaluation_table_has_model_and_pca_rows(result):
     df = evaluation_table([result, result])
     assert len(df) == 4

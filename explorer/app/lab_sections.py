@@ -29,7 +29,7 @@ def categorical_columns(bundle: Bundle) -> list[str]:
 # ---------------------------------------------------------------------------- metrics tab
 def metrics_section(b: Bundle) -> None:
     """Evaluate the bundle (and any chosen others) on request; table, notes and MIG chart."""
-    from explorer.evaluation.report import evaluation_table
+    from explorer.evaluation.report import evaluation_table, posterior_report
     ss = st.session_state
     st.caption("Reconstruction, KL, k-NN accuracy of metadata attributes and, when the "
                "catalogue has ground-truth factor_ columns, MIG, SAP, DCI and modularity; "
@@ -101,6 +101,8 @@ def metrics_section(b: Bundle) -> None:
         st.caption("k-NN (k=5, train → validation split); majority-class baseline: "
                    + ", ".join(f"{esc(c)} {v:.3f}" for c, v in majority.items()
                                if v is not None))
+    for line in posterior_report(results):
+        st.caption(":material/info: " + esc(line))
     if not any(r.get("factor_columns") for r in results):
         st.caption("No ground-truth factor_ columns in this catalogue: MIG, SAP, DCI and "
                    "modularity need them.")

@@ -8,7 +8,8 @@ import sys
 from explorer.bundle.core import BundleError, check_catalogue_matches, load_bundle
 from explorer.data.catalogue import Catalogue, CatalogueError
 from explorer.evaluation.evaluate import evaluate_bundle
-from explorer.evaluation.report import evaluation_table, format_table, json_safe, knn_report
+from explorer.evaluation.report import (evaluation_table, format_table, json_safe, knn_report,
+                                        posterior_report)
 
 
 def add_arguments(parser) -> None:
@@ -67,7 +68,7 @@ def run(args) -> int:
             print(f"error: {b.path}: {e}", file=sys.stderr)
             return 2
     print(format_table(evaluation_table(results, majority=True)))
-    for line in knn_report(results, args.k):
+    for line in knn_report(results, args.k) + posterior_report(results):
         print(line)
     if args.json:
         from explorer.data.atomic import atomic_write_text

@@ -91,6 +91,18 @@ def reconstruct_split(model, images: np.ndarray, idx: np.ndarray, batch_size: in
             "sharp": ratio_from_sums(g_rec, g_orig)}
 
 
+def posterior_floor(logvar: np.ndarray) -> dict[str, float]:
+    """How many of a model's posterior log-variances [B, D] sit on the encoder's floor
+    (LOGVAR_FLOOR, a hard clamp): "share" of all values, and "dims", the dimensions where every
+    item's does. A model held there keeps no posterior noise: its codes act as an
+    autoencoder's, its KL is counted as for deterministic codes, and the prior's scale no
+    longer describes them (sliders and maps use the catalogue's own spread)."""
+    from explorer.models.base import LOGVAR_FLOOR
+    at = np.asarray(logvar) <= LOGVAR_FLOOR + 1e-4
+    return {"floor": LOGVAR_FLOOR, "share": float(at.mean()) if at.size else 0.0,
+            "dims": int(at.all(axis=0).sum()) if at.size else 0}
+
+
 def _num_or_none(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
@@ -254,6 +266,7 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
     factors = metadata[f_cols].to_numpy(dtype=np.float64)[metric_idx] if f_cols else None
 
     model_row = _row(bundle.kind, False, dims)
+    posterior = None
     pca_row = _row("PCA", True, dims)
 
     # reconstruction, KL and active dimensions on the validation split
@@ -265,6 +278,8 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
                          sharp=_num_or_none(rec["sharp"]),
                          active_dims=count_active(rec["mu"], None if det else rec["logvar"]),
                          kl=None if det else float(kl_per_dim(rec["mu"], rec["logvar"]).sum()))
+        if not bundle.model.deterministic:
+            posterior = posterior_floor(rec["logvar"])
     say(f"{bundle.path}: fitting the PCA baseline on {len(pca_fit)} training images")
     pca, pca_mse, pca_colour = pca_baseline(images, pca_fit, val, dims, seed)
     if len(val):
@@ -313,4 +328,5 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
             "duplicates": {"items_with_an_earlier_twin": n_dup, "val_left_out": n_twins},
             "knn_split": {"stratify": stratify or col or None, "n_train": int(len(knn_tr_idx)),
                           "n_val": int(len(knn_val_idx))},
-            "seconds": round(time.perf_counter() - t0, 2), "rows": [row for _, row in rows]}
+            "posterior": posterior, "seconds": round(time.perf_counter() - t0, 2),
+            "rows": [row for _, row in rows]}

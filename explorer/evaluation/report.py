@@ -1,6 +1,7 @@
 """The evaluation's results as a table and as plain text: `evaluation_table` (a DataFrame for
 the app and the command line), `format_table` (aligned text), `knn_report` (how the k-NN columns
-were scored) and `json_safe` (the results as JSON values)."""
+were scored), `posterior_report` (models whose posteriors sit on the log-variance floor) and
+`json_safe` (the results as JSON values)."""
 from __future__ import annotations
 
 import math
@@ -113,6 +114,25 @@ def knn_report(results: list[dict[str, Any]], k: int) -> list[str]:
             continue
         seen.add(key)
         lines += [f"{_plain(res['name'])}: {text[0]}"] + text[1:]
+    return lines
+
+
+def posterior_report(results: list[dict[str, Any]], share: float = 0.5) -> list[str]:
+    """A line for each bundle whose posterior log-variances mostly sit on the encoder's floor
+    (evaluate.posterior_floor): its KL and active dims then say little."""
+    lines = []
+    for res in results:
+        p = res.get("posterior") or {}
+        if p.get("share", 0.0) < share:
+            continue
+        how_many = ("every posterior log-variance sits" if p["share"] >= 1.0
+                    else f"{p['share']:.0%} of the posterior log-variances sit")
+        lines.append(
+            f"{_plain(res['name'])}: {how_many} on the encoder's "
+            f"floor ({p['floor']:g}; {p['dims']} of {res['latent_dim']} dimensions wholly): "
+            "the codes act as an autoencoder's, so KL and active dims say little (active: by "
+            "the variance of the means when every one does); the sliders and maps use the "
+            "catalogue's own spread")
     return lines
 
 

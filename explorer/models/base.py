@@ -32,6 +32,9 @@ from explorer.models.losses import recon_nll, squared_error  # noqa: F401 (re-ex
 RECON_LOSSES = ("gaussian", "bernoulli", "mse")
 SCHEDULES = ("steps", "fraction")
 LOGVAR_INIT = -6.0  # the posterior log-variance a linear-path model starts from (sd 0.05)
+# the encoders' log-variance floor: a hard clamp, so a posterior held there gets no gradient
+# back from the KL; `evaluate` says when a model's posteriors sit on it
+LOGVAR_FLOOR = -12.0
 
 
 MAX_IMAGE_SIZE = 1024
@@ -355,7 +358,7 @@ class AutoEncoder(nn.Module):
         mu, logvar = h.chunk(2, dim=1)
         if self.cfg.linear_path:
             mu = mu + self.linear_code(x)
-        return mu, logvar.clamp(-12.0, 8.0)
+        return mu, logvar.clamp(LOGVAR_FLOOR, 8.0)
 
     def linear_code(self, x: torch.Tensor) -> torch.Tensor:
         """The linear encoder path, always in float32: its weights times the pixels and its
