@@ -261,3 +261,22 @@ def test_the_recipe_keeps_part_of_pcas_proportions():
     mcfg, _ = model_settings(TrainConfig(), {"linear_whiten": 1.0}, blocks_catalogue(8), False, 1)
     assert mcfg.linear_whiten == 1.0
     assert make_config("beta-vae", {}).linear_whiten == 1.0
+
+
+def test_the_log_variance_floor_is_a_setting_old_configs_keep_at_minus_12():
+    from explorer.models.base import LOGVAR_FLOOR
+    tiny = {**TINY_MODEL, "image_size": 32}
+    assert make_config("beta-vae", tiny).logvar_floor == LOGVAR_FLOOR == -12.0  # no key: old
+    for floor in (-12.0, -20.0):
+        cfg = make_config("beta-vae", {**tiny, "logvar_floor": floor})
+        assert make_config("beta-vae", cfg.to_dict()).logvar_floor == floor
+        model = build_model("beta-vae", cfg)
+        with torch.no_grad():
+            last = model.encoder.fc[-1]
+            last.weight.zero_()
+            last.bias[:] = -40.0                           # asks for far below any floor
+            _, logvar = model.encode(torch.rand(3, 3, 32, 32))
+        assert torch.equal(logvar, torch.full_like(logvar, floor))
+    for bad in (-31.0, -3.0, float("nan"), True):
+        with pytest.raises(ValueError, match="logvar_floor"):
+            make_config("beta-vae", {**tiny, "logvar_floor": bad})

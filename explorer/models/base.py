@@ -32,8 +32,8 @@ from explorer.models.losses import recon_nll, squared_error  # noqa: F401 (re-ex
 RECON_LOSSES = ("gaussian", "bernoulli", "mse")
 SCHEDULES = ("steps", "fraction")
 LOGVAR_INIT = -6.0  # the posterior log-variance a linear-path model starts from (sd 0.05)
-# the encoders' log-variance floor: a hard clamp, so a posterior held there gets no gradient
-# back from the KL; `evaluate` says when a model's posteriors sit on it
+# the encoders' default log-variance floor (ModelConfig.logvar_floor): a hard clamp, so a
+# posterior held there gets no gradient back from the KL; `evaluate` says when one sits on it
 LOGVAR_FLOOR = -12.0
 
 
@@ -81,6 +81,9 @@ class ModelConfig:
     # components spend little of the code on colour, which a catalogue's shoppers see first
     linear_chroma: float = 1.0
     res_blocks: int = 0            # residual blocks after every conv stage
+    # the posterior log-variance's lower clamp (sd e^(floor/2)); a model that wants more
+    # precision per code than this shrinks its codes instead (see `evaluate`)
+    logvar_floor: float = LOGVAR_FLOOR
 
     kind: ClassVar[str] = "base"
 
@@ -133,6 +136,8 @@ class ModelConfig:
             raise ValueError(f"linear_chroma must be in (0, 10], got {self.linear_chroma}")
         if not 0 <= self.res_blocks <= 8:
             raise ValueError(f"res_blocks must be in 0..8, got {self.res_blocks}")
+        if not -30.0 <= self.logvar_floor <= -4.0:
+            raise ValueError(f"logvar_floor must be in [-30, -4], got {self.logvar_floor}")
         if self.linear_path and self.recon_loss == "bernoulli":
             raise ValueError("linear_path decodes to pixels, not logits: use recon_loss "
                              "gaussian or mse with it")
@@ -358,7 +363,7 @@ class AutoEncoder(nn.Module):
         mu, logvar = h.chunk(2, dim=1)
         if self.cfg.linear_path:
             mu = mu + self.linear_code(x)
-        return mu, logvar.clamp(LOGVAR_FLOOR, 8.0)
+        return mu, logvar.clamp(self.cfg.logvar_floor, 8.0)
 
     def linear_code(self, x: torch.Tensor) -> torch.Tensor:
         """The linear encoder path, always in float32: its weights times the pixels and its
