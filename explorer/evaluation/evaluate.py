@@ -93,10 +93,11 @@ def reconstruct_split(model, images: np.ndarray, idx: np.ndarray, batch_size: in
 
 def posterior_floor(logvar: np.ndarray, floor: float | None = None) -> dict[str, float]:
     """How many of a model's posterior log-variances [B, D] sit on the encoder's floor
-    (the model's logvar_floor, a hard clamp; default LOGVAR_FLOOR): "share" of all values, and "dims", the dimensions where every
-    item's does. A model held there keeps no posterior noise: its codes act as an
-    autoencoder's, its KL is counted as for deterministic codes, and the prior's scale no
-    longer describes them (sliders and maps use the catalogue's own spread)."""
+    (the model's logvar_floor, a hard clamp; default LOGVAR_FLOOR): "share" of all values,
+    and "dims", the dimensions where every item's does. A model held there keeps no posterior
+    noise: its codes act as an autoencoder's, its KL is counted as for deterministic codes,
+    and the prior's scale no longer describes them (sliders and maps use the catalogue's own
+    spread)."""
     from explorer.models.base import LOGVAR_FLOOR
     floor = LOGVAR_FLOOR if floor is None else float(floor)
     at = np.asarray(logvar) <= floor + 1e-4
