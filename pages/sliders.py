@@ -95,8 +95,10 @@ cols = st.select_slider("Columns", options=[5, 7, 9, 11], value=7, key="grid_col
 
 
 grid_dims = tuple(order[:n_rows])
-png = cache_pictures.traversal_grid_png(b, anchor.z, grid_dims, cols,
-                                        [dim_label(d, names) for d in grid_dims])
-st.image(png)   # its own size: never smeared
-st.download_button("Download traversal grid (PNG)", png, file_name="traversal.png",
-                   mime="image/png", on_click="ignore")
+grid_labels = [dim_label(d, names) for d in grid_dims]
+# its own size, never smeared: columns that do not fit the page continue below
+st.image(cache_pictures.traversal_grid_png(b, anchor.z, grid_dims, cols, grid_labels))
+st.download_button("Download traversal grid (PNG)",       # the whole grid in one block
+                   lambda: cache_pictures.traversal_grid_png(b, anchor.z, grid_dims, cols,
+                                                             grid_labels, whole=True),
+                   file_name="traversal.png", mime="image/png", on_click="ignore")

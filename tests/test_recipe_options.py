@@ -67,6 +67,17 @@ def test_128_px_end_to_end(tmp_path):
     from explorer.app import cache_pictures
     sheet = np.asarray(cache_pictures.reconstruction_sheet(b))
     assert sheet.shape[1] <= 820 and sheet.shape[0] > 4 * 128, sheet.shape
+    # so does the Factor sliders' traversal grid: 7 columns of 128 px continue below (4 + 3),
+    # while its download holds the whole grid in one block
+    import io
+
+    from PIL import Image
+    z, dims, labels = b.mu[0], (0, 1, 2), ["dim 0", "dim 1", "dim 2"]
+    shown = Image.open(io.BytesIO(cache_pictures.traversal_grid_png(b, z, dims, 7, labels)))
+    whole = Image.open(io.BytesIO(cache_pictures.traversal_grid_png(b, z, dims, 7, labels,
+                                                                   whole=True)))
+    assert shown.width <= 820 and shown.height > 6 * 128, shown.size     # two blocks of 3 rows
+    assert whole.width > 7 * 128 and 3 * 128 < whole.height < 4 * 128, whole.size
 
 
 def test_the_linear_fade_hands_the_code_to_the_conv_nets(tmp_path, monkeypatch):

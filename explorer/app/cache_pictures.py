@@ -62,25 +62,36 @@ def tool_pictures(bundle: Bundle, items, labels) -> dict[str, bytes]:
 
 # ---------------------------------------------------------------------------- factor sliders
 @st.cache_data(max_entries=32, show_spinner="Decoding the grid …")
-def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, labels: tuple):
+def _grid_images(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int) -> np.ndarray:
     from explorer.latent.ops import traversal
-    from explorer.render.pictures import png_bytes
-    from explorer.render.sheets import row_labelled_grid
     bb = cache.get_bundle(path)
     z = np.frombuffer(z_bytes, np.float32)
-    values = np.linspace(-3, 3, n_cols)
-    grid = traversal(z, list(dims), values, scale=cache.factor_scale(bb))
-    imgs = bb.decode(grid.reshape(-1, grid.shape[-1])).reshape(len(dims), n_cols,
+    grid = traversal(z, list(dims), np.linspace(-3, 3, n_cols), scale=cache.factor_scale(bb))
+    return bb.decode(grid.reshape(-1, grid.shape[-1])).reshape(len(dims), n_cols,
                                                                 *bb.images[0].shape)
-    sheet = row_labelled_grid(imgs, list(labels), [f"{v:+.1f}" for v in values], scale=1)
-    return png_bytes(sheet)
 
 
-def traversal_grid_png(bundle: Bundle, z: np.ndarray, dims, n_cols: int, labels) -> bytes:
+@st.cache_data(max_entries=32, show_spinner=False)
+def _grid_png(path: str, key: str, z_bytes: bytes, dims: tuple, n_cols: int, labels: tuple,
+              whole: bool) -> bytes:
+    from explorer.render.pictures import png_bytes
+    from explorer.render.sheets import row_labelled_grid, wrapped_grid
+    imgs = _grid_images(path, key, z_bytes, dims, n_cols)
+    cols = [f"{v:+.1f}" for v in np.linspace(-3, 3, n_cols)]
+    if whole:
+        return png_bytes(row_labelled_grid(imgs, list(labels), cols, scale=1))
+    return png_bytes(wrapped_grid(imgs, list(labels), cols, max_scale=1))
+
+
+def traversal_grid_png(bundle: Bundle, z: np.ndarray, dims, n_cols: int, labels,
+                       whole: bool = False) -> bytes:
     """PNG: one row per latent dimension in dims, n_cols values from -3 to +3 around z, in
-    the catalogue's standard deviations along each (cache.factor_scale)."""
+    the catalogue's standard deviations along each (cache.factor_scale). At the images' own
+    size: no wider than the page, the columns continuing in a block below where they do not
+    fit (a 128 px catalogue's 7 columns: 4 + 3), or with whole=True in one block (the
+    download)."""
     return _grid_png(str(bundle.path), bundle.key, np.asarray(z, np.float32).tobytes(),
-                     tuple(int(d) for d in dims), int(n_cols), tuple(labels))
+                     tuple(int(d) for d in dims), int(n_cols), tuple(labels), bool(whole))
 
 
 # ---------------------------------------------------------------------------- model card
