@@ -91,17 +91,15 @@ def reconstruct_split(model, images: np.ndarray, idx: np.ndarray, batch_size: in
             "sharp": ratio_from_sums(g_rec, g_orig)}
 
 
-def posterior_floor(logvar: np.ndarray, floor: float | None = None) -> dict[str, float]:
+def posterior_floor(logvar: np.ndarray, floor: float) -> dict[str, float]:
     """How many of a model's posterior log-variances [B, D] sit on the encoder's floor
-    (the model's logvar_floor, a hard clamp; default LOGVAR_FLOOR): "share" of all values,
+    (the model's logvar_floor, a hard clamp): "share" of all values,
     and "dims", the dimensions where every item's does. A model held there keeps no posterior
     noise: its codes act as an autoencoder's, its KL is counted as for deterministic codes,
     and the prior's scale no longer describes them (sliders and maps use the catalogue's own
     spread)."""
-    from explorer.models.base import LOGVAR_FLOOR
-    floor = LOGVAR_FLOOR if floor is None else float(floor)
     at = np.asarray(logvar) <= floor + 1e-4
-    return {"floor": floor, "share": float(at.mean()) if at.size else 0.0,
+    return {"floor": float(floor), "share": float(at.mean()) if at.size else 0.0,
             "dims": int(at.all(axis=0).sum()) if at.size else 0}
 
 
@@ -281,8 +279,7 @@ def evaluate_bundle(bundle: Bundle, seed: int = 0, max_items: int = 10000,
                          active_dims=count_active(rec["mu"], None if det else rec["logvar"]),
                          kl=None if det else float(kl_per_dim(rec["mu"], rec["logvar"]).sum()))
         if not bundle.model.deterministic:
-            posterior = posterior_floor(rec["logvar"],
-                                        getattr(bundle.model.cfg, "logvar_floor", None))
+            posterior = posterior_floor(rec["logvar"], bundle.model.cfg.logvar_floor)
     say(f"{bundle.path}: fitting the PCA baseline on {len(pca_fit)} training images")
     pca, pca_mse, pca_colour = pca_baseline(images, pca_fit, val, dims, seed)
     if len(val):
