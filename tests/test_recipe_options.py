@@ -12,6 +12,7 @@ from explorer.bundle.core import load_bundle
 from explorer.evaluation.evaluate import evaluate_bundle
 from explorer.metrics.sharpness import sharpness_ratio
 from explorer.models import MODEL_KINDS
+from explorer.models.code_scale import kl_best_scale
 from explorer.data.synthetic import generate
 from explorer.training.config import TrainConfig
 from explorer.training.loop import train
@@ -130,6 +131,13 @@ def test_the_linear_fade_hands_the_code_to_the_conv_nets(tmp_path, monkeypatch):
     assert "linear paths faded out from 20% to 60% of the run" in describe_bundle(faded)
     assert "faded" not in describe_bundle(plain)
     b = load_bundle(faded)
+    # the conv encoder's residual codes start at 0: after the fade they are put back at the
+    # prior's scale (explorer.models.code_scale), the same pictures and neighbours
+    settled = b.info["metrics"]["code_scale"]
+    assert settled["applied"] and settled["kl_after"] < settled["kl_before"]
+    assert any(f"codes rescaled x{settled['factor']:.3g}" in s for s in lines)
+    assert kl_best_scale(torch.from_numpy(b.mu), torch.from_numpy(b.logvar)) == \
+        pytest.approx(1.0, rel=0.2)   # all the items, measured on 80% of them
     codes = b.model.encode(torch.rand(4, 3, 32, 32))[0]
     assert codes.abs().sum() > 0 and torch.isfinite(codes).all()   # the conv nets carry it
     with pytest.raises(TrainingError, match="no-linear-path"):

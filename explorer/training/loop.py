@@ -23,6 +23,7 @@ from explorer.bundle.write import check_out_target, write_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.data.splits import split_for
 from explorer.models import build_model
+from explorer.models.code_scale import settle_code_scale
 from explorer.training.budget import plan_run_budget, projection_seconds
 from explorer.training.checkpoint import (CKPT_DIR, checkpoint_tensors, chosen_settings,
                                           resume_checkpoint, save_checkpoint)
@@ -387,6 +388,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                    "planned_steps": planned_steps}
         if rank_checksums:
             metrics["rank_weight_checksums"] = rank_checksums
+        metrics["code_scale"] = settle_code_scale(model, data, train_idx, cfg.seed, log)
         if state["history"] and "val" in state["history"][-1]:
             metrics["val"] = state["history"][-1]["val"]
         metrics.update(throughput(state["history"]))
