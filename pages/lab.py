@@ -62,6 +62,8 @@ def information_section() -> None:
         st.info("This model's codes are deterministic (no posterior variance), so the KL to "
                 "the prior means nothing here; factors are ordered by the variance of their "
                 "means instead.")
+    for line in lab_sections.posterior_floor_lines(b):
+        st.warning(line)
     fig = lab_figures.information_figure(labels, order, kl, var)
     st.plotly_chart(fig, width="stretch", key="info_chart",
                     alt="bar charts of mean KL and variance of means per latent dimension")

@@ -120,3 +120,45 @@ def test_posteriors_on_the_floor_are_left_as_trained_and_deterministic_models_sk
 
     assert settle_code_scale(_model("wae-mmd"), data, idx) is None
     assert settle_code_scale(_model(), data, idx[:0]) is None
+
+
+def test_a_fading_run_holds_its_codes_at_the_prior_scale_with_its_average_and_adam():
+    import copy
+    from explorer.models.code_scale import hold_code_scale
+    data = _data()
+    idx = np.arange(len(data))
+    m = _model(linear_path=True)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    m.train()
+    m.loss(_x(data[:16])).loss.backward()
+    opt.step()                                            # Adam has moments for every weight
+    with torch.no_grad():
+        m.eval()
+        rescale_codes(m, 0.1 * kl_best_scale(*m.encode(_x(data))))   # codes 10x too small
+    avg = copy.deepcopy(m)
+    d = m.cfg.latent_dim
+    head, first = m.encoder.fc[-1], m.decoder.fc[0]
+    m0, v0 = (opt.state[head.weight]["exp_avg"].clone(),
+              opt.state[head.weight]["exp_avg_sq"].clone())
+    f0 = opt.state[first.weight]["exp_avg"].clone()
+    with torch.no_grad():
+        m.eval(), avg.eval()
+        pictures, avg_pictures = m.reconstruct(_x(data)), avg.reconstruct(_x(data))
+    m.train()
+    said: list[str] = []
+    k = hold_code_scale(m, data, idx, 0, opt, (avg,), said.append)
+    assert k == pytest.approx(10.0, rel=0.05) and m.training
+    assert said and "rescaled x" in said[0]
+    with torch.no_grad():
+        m.eval(), avg.eval()
+        assert torch.allclose(m.reconstruct(_x(data)), pictures, atol=1e-5)
+        assert torch.allclose(avg.reconstruct(_x(data)), avg_pictures, atol=1e-5)
+        assert kl_best_scale(*m.encode(_x(data))) == pytest.approx(1.0, rel=1e-3)
+    st = opt.state[head.weight]
+    assert torch.allclose(st["exp_avg"][:d], m0[:d] / k) and torch.equal(st["exp_avg"][d:],
+                                                                         m0[d:])
+    assert torch.allclose(st["exp_avg_sq"][:d], v0[:d] / k ** 2)
+    assert torch.allclose(opt.state[first.weight]["exp_avg"], f0 * k)
+    kept = {n: t.clone() for n, t in m.state_dict().items()}
+    assert hold_code_scale(m, data, idx, 0, opt, (avg,), said.append) is None   # held now
+    assert all(torch.equal(kept[n], t) for n, t in m.state_dict().items()) and len(said) == 1

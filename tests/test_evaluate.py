@@ -189,3 +189,33 @@ def test_shipped_study_bundle_keeps_its_disentanglement_above_pca():
     assert model["mig"] >= 0.25 and model["mig"] > pca["mig"] + 0.1, (model["mig"], pca["mig"])
     assert model["dci_d"] > pca["dci_d"], (model["dci_d"], pca["dci_d"])
     assert model["psnr"] > pca["psnr"] + 3.0
+
+
+def test_the_lab_warns_when_the_stored_posteriors_sit_on_the_floor(trained, tmp_path,
+                                                                    monkeypatch):
+    """The Information tab's KL and KL-active counts measure the floor for such a bundle (5.5
+    nats a dimension at -12): it says so above them; a bundle off the floor gets no warning."""
+    import hashlib
+    import json
+    import shutil
+    from safetensors.numpy import load_file, save_file
+    from tests.helpers import open_page
+    monkeypatch.setenv("KICKSPACE_DATA_DIR", str(tmp_path / "data"))
+    dst = tmp_path / "floored"
+    shutil.copytree(trained / "b", dst, ignore=shutil.ignore_patterns("checkpoint"))
+    emb = load_file(str(dst / "embeddings.safetensors"))
+    emb["logvar"] = np.full_like(emb["logvar"], -12.0)
+    save_file(emb, str(dst / "embeddings.safetensors"))
+    raw = (dst / "embeddings.safetensors").read_bytes()
+    info = json.loads((dst / "bundle.json").read_text())
+    info["files"]["embeddings.safetensors"] = {"bytes": len(raw),
+                                               "sha256": hashlib.sha256(raw).hexdigest()}
+    (dst / "bundle.json").write_text(json.dumps(info))
+
+    def warnings(bundle) -> list[str]:
+        return [w.value for w in open_page(bundle, "pages/lab.py").warning]
+
+    (line,) = [w for w in warnings(dst) if "floor" in w]
+    assert line.startswith("floored: every posterior log-variance sits on the encoder's floor "
+                           "(-12; 4 of 4 dimensions wholly)")
+    assert not [w for w in warnings(trained / "b") if "floor" in w]

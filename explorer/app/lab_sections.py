@@ -26,6 +26,19 @@ def categorical_columns(bundle: Bundle) -> list[str]:
     return schema.categorical_columns(bundle.metadata)
 
 
+def posterior_floor_lines(b: Bundle) -> list[str]:
+    """The Information tab's warning when most of the bundle's stored posterior log-variances
+    sit on the encoder's floor: its KL and KL-active counts then measure the floor (about
+    5.5 nats a dimension at -12), not information (explorer.evaluation.evaluate)."""
+    if b.model.deterministic:
+        return []
+    from explorer.evaluation.evaluate import posterior_floor
+    from explorer.evaluation.report import posterior_report
+    p = posterior_floor(np.asarray(b.logvar), b.model.cfg.logvar_floor)
+    return posterior_report([{"name": b.path.name, "latent_dim": b.latent_dim,
+                              "posterior": p}])
+
+
 # ---------------------------------------------------------------------------- metrics tab
 def metrics_section(b: Bundle) -> None:
     """Evaluate the bundle (and any chosen others) on request; table, notes and MIG chart."""

@@ -62,6 +62,61 @@ def rescale_codes(model: AutoEncoder, k: float) -> None:
         model.lin_dec.weight.div_(k)
 
 
+def _sample(idx: np.ndarray, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng([seed, 6021]).permutation(np.asarray(idx))[:SAMPLE])
+
+
+@torch.no_grad()
+def _codes(model: AutoEncoder, data: torch.Tensor, pick: np.ndarray
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, logvar) in float32 on the CPU for the images data[pick], in eval mode."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    mus, lvs = [], []
+    for start in range(0, len(pick), 256):
+        part = torch.from_numpy(pick[start:start + 256]).to(data.device)
+        x = data[part].to(device).permute(0, 3, 1, 2).float().div_(255.0)
+        mu, logvar = model.encode(x)
+        mus.append(mu.float().cpu())
+        lvs.append(logvar.float().cpu())
+    model.train(was_training)
+    return torch.cat(mus), torch.cat(lvs)
+
+
+@torch.no_grad()
+def hold_code_scale(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, seed: int,
+                    opt: torch.optim.Optimizer | None = None,
+                    copies: tuple[AutoEncoder, ...] | None = (), log=None,
+                    beyond: float = SETTLE_BEYOND) -> float | None:
+    """During a run (each epoch of a fade): when the KL's best scale k of the model's codes is
+    beyond [1 / beyond, beyond], rescale them by k in the model, in each of `copies` (the
+    weight average) and in Adam's moments (a weight multiplied by k has its gradient divided
+    by k), so that the codes never drift far from the prior's scale and their log-variances
+    stay off the floor. Every rank measures the same sample of the same weights, so all
+    agree. log: told of each rescale. Returns k when it was applied, else None."""
+    if getattr(model, "deterministic", False) or len(idx) == 0:
+        return None
+    k = kl_best_scale(*_codes(model, data, _sample(idx, seed)))
+    if 1.0 / beyond <= k <= beyond:
+        return None
+    d = model.cfg.latent_dim
+    for m in (model, *(copies or ())):
+        rescale_codes(m, k)
+    if opt is not None:
+        head, first = _encoder_head(model), model.decoder.fc[0]
+        for p, rows, f in ((head.weight, slice(0, d), k), (head.bias, slice(0, d), k),
+                           (first.weight, slice(None), 1.0 / k)):
+            st = opt.state.get(p, {})
+            if "exp_avg" in st:
+                st["exp_avg"][rows] /= f
+                st["exp_avg_sq"][rows] /= f * f
+    if log is not None:
+        log(f"codes rescaled x{k:.3g} to hold them at the prior's scale while the linear paths "
+            f"fade (the same pictures; log-variances kept off the floor)")
+    return k
+
+
 @torch.no_grad()
 def settle_code_scale(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, seed: int = 0,
                       log=None, beyond: float = SETTLE_BEYOND) -> dict[str, Any] | None:
@@ -74,20 +129,10 @@ def settle_code_scale(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, s
     rescaled or the rescale was refused."""
     if getattr(model, "deterministic", False) or len(idx) == 0:
         return None
-    pick = np.sort(np.random.default_rng([seed, 6021]).permutation(np.asarray(idx))[:SAMPLE])
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
+    pick = _sample(idx, seed)
 
     def codes() -> tuple[torch.Tensor, torch.Tensor]:
-        mus, lvs = [], []
-        for start in range(0, len(pick), 256):
-            part = torch.from_numpy(pick[start:start + 256]).to(data.device)
-            x = data[part].to(device).permute(0, 3, 1, 2).float().div_(255.0)
-            mu, logvar = model.encode(x)
-            mus.append(mu.float().cpu())
-            lvs.append(logvar.float().cpu())
-        return torch.cat(mus), torch.cat(lvs)
+        return _codes(model, data, pick)
 
     def kl(m: torch.Tensor, lv: torch.Tensor) -> float:
         return float(0.5 * (m.pow(2) + lv.exp() - 1.0 - lv).sum(1).mean())
@@ -103,7 +148,6 @@ def settle_code_scale(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, s
         if after >= before:  # codes held narrow by the clamp: the KL gains nothing
             model.load_state_dict(saved)
             applied, after = False, before
-    model.train(was_training)
     if log is not None and not (1.0 / beyond <= k <= beyond):
         log(f"codes rescaled x{k:.3g} to the prior's scale (the KL's best; the same images "
             f"and neighbours): KL {before:.1f} -> {after:.1f} nats on {len(pick)} training "

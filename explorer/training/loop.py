@@ -23,7 +23,7 @@ from explorer.bundle.write import check_out_target, write_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.data.splits import split_for
 from explorer.models import build_model
-from explorer.models.code_scale import settle_code_scale
+from explorer.models.code_scale import hold_code_scale, settle_code_scale
 from explorer.training.budget import plan_run_budget, projection_seconds
 from explorer.training.checkpoint import (CKPT_DIR, checkpoint_tensors, chosen_settings,
                                           resume_checkpoint, save_checkpoint)
@@ -77,8 +77,7 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                             "(drop --no-linear-path, or --linear-fade)")
 
     # --time-limit bounds the whole command: the training gets what the encoding and the maps
-    # after it will not need (explorer.training.budget); `cfg` from here on carries the
-    # training's share
+    # after it will not need (explorer.training.budget); `cfg` from here carries its share
     asked, t_start = cfg, time.monotonic()
     budget = plan_run_budget(cfg.time_limit, len(catalogue), catalogue.size, cfg.projections,
                              writes_bundle=cfg.write_bundle)
@@ -176,16 +175,14 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     if state["epoch"] < cfg.epochs:
         where = f"{device.type}" + (f" ({torch.cuda.get_device_name(device)})"
                                     if device.type == "cuda" else "") + f" x{world}"
-        state.setdefault("trained_on", [])
-        if where not in state["trained_on"]:
+        if where not in state.setdefault("trained_on", []):
             state["trained_on"].append(where)
     steps_per_epoch = math.ceil(math.ceil(n_train / world) / cfg.batch_size)
     planned_steps = cfg.epochs * steps_per_epoch
     if (rank == 0 and mcfg.linear_path and cfg.linear_fade == 0 and cfg.linear_lr == 0
             and cfg.time_limit == 0 and planned_steps >= LONG_RUN_STEPS and not resume):
-        log(f"a long run ({planned_steps:,} steps) with frozen linear paths: their codes keep "
-            f"PCA's neighbours; --linear-fade 0.5 hands the code to the conv nets by half-way "
-            f"(README, 'The demo bundle')")
+        log(f"a long run ({planned_steps:,} steps) with frozen linear paths keeps PCA's "
+            f"neighbours; --linear-fade 0.5 hands the code to the conv nets (README, 'Training')")
     dataset_size = n_train
     interrupted = False
     seconds_at_start = state["seconds"]
@@ -306,6 +303,9 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 bar.close()
             dt = time.perf_counter() - t0 - paused
             state["seconds"] += dt
+            if cfg.linear_fade > 0 and state["linear_scale"] < 1.0:  # the PCA start fading
+                hold_code_scale(model, data, train_idx, cfg.seed, opt, ema and (ema.model,),
+                                log if rank == 0 else None)
             if rank == 0 and seen > 0:  # (a limit reached at an epoch's start: no row)
                 row = {"epoch": epoch + 1, "step": state["step"], "seconds": round(dt, 2),
                        "images_per_s": round(seen * world / max(dt, 1e-9), 1),
