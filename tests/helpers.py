@@ -58,3 +58,9 @@ def open_page(bundle: Path | str, page: str):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def sidebar_link(page, name: str):
+    """The sidebar's link to a page, by its exact title (the home page also links to some
+    pages in its body, so a page-wide search can find two once that part has drawn)."""
+    return page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=name, exact=True)

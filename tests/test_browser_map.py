@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from bench import mapdrive
+from tests.helpers import sidebar_link
 from tests.test_browser import (assert_no_exception, browser, chromium_path_module,  # noqa: F401
                                 server, shots, wait_idle)
 
@@ -40,7 +41,7 @@ def _open_map(browser, url: str, query: str = "", viewport=(1400, 1600)):  # noq
         # the server learns app.py's page routes (st.navigation) on its first run: wait for
         # them (once a server: later pages go straight to the map)
         page.goto(url + "/")
-        page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
+        sidebar_link(page, "Catalogue map").wait_for(timeout=120_000)
         wait_idle(page, 120)
         _ROUTED.add(url)
     page.goto(f"{url}/catalogue_map{query}")
@@ -425,14 +426,14 @@ def test_interpolation_path_on_top_and_contours_under_the_points(map_server, bro
     import io
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(map_server + "/")
-    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
-    page.get_by_role("link", name="Interpolation", exact=True).click()
+    sidebar_link(page, "Catalogue map").wait_for(timeout=120_000)
+    sidebar_link(page, "Interpolation").click()
     wait_idle(page, 120)
     # this heading comes after the page has kept its path for the map
     page.get_by_role("heading", name="Decoded path and the closest real product at each "
                      "step").first.wait_for(timeout=120_000)
     wait_idle(page, 120)
-    page.get_by_role("link", name="Catalogue map", exact=True).click()   # same session
+    sidebar_link(page, "Catalogue map").click()   # same session
     wait_idle(page, 180)
     frame = mapdrive.map_frame(page)
     page.get_by_text("Density contours", exact=True).click()

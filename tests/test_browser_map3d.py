@@ -18,6 +18,7 @@ from bench import mapdrive
 from tests.test_browser import (assert_no_exception, browser, chromium_path_module,  # noqa: F401
                                 server, shots, wait_idle)
 from tests.test_browser_map import _selected, map_server  # noqa: F401
+from tests.helpers import sidebar_link
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +27,7 @@ def _open_3d(page, map_server: str, query: str = ""):
     """The map page in 3-D (after the home page, whose first run teaches the server the page
     routes), its scripts settled and no exception shown: -> the 3-D view's frame."""
     page.goto(map_server + "/")
-    page.get_by_role("link", name="Catalogue map", exact=True).wait_for(timeout=120_000)
+    sidebar_link(page, "Catalogue map").wait_for(timeout=120_000)
     wait_idle(page, 120)
     page.goto(f"{map_server}/catalogue_map?dims=3-D{query}")
     frame = mapdrive.map3d_frame(page)

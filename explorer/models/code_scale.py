@@ -85,39 +85,6 @@ def _codes(model: AutoEncoder, data: torch.Tensor, pick: np.ndarray
 
 
 @torch.no_grad()
-def hold_code_scale(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, seed: int,
-                    opt: torch.optim.Optimizer | None = None,
-                    copies: tuple[AutoEncoder, ...] | None = (), log=None,
-                    beyond: float = SETTLE_BEYOND) -> float | None:
-    """During a run (each epoch of a fade): when the KL's best scale k of the model's codes is
-    beyond [1 / beyond, beyond], rescale them by k in the model, in each of `copies` (the
-    weight average) and in Adam's moments (a weight multiplied by k has its gradient divided
-    by k), so that the codes never drift far from the prior's scale and their log-variances
-    stay off the floor. Every rank measures the same sample of the same weights, so all
-    agree. log: told of each rescale. Returns k when it was applied, else None."""
-    if getattr(model, "deterministic", False) or len(idx) == 0:
-        return None
-    k = kl_best_scale(*_codes(model, data, _sample(idx, seed)))
-    if 1.0 / beyond <= k <= beyond:
-        return None
-    d = model.cfg.latent_dim
-    for m in (model, *(copies or ())):
-        rescale_codes(m, k)
-    if opt is not None:
-        head, first = _encoder_head(model), model.decoder.fc[0]
-        for p, rows, f in ((head.weight, slice(0, d), k), (head.bias, slice(0, d), k),
-                           (first.weight, slice(None), 1.0 / k)):
-            st = opt.state.get(p, {})
-            if "exp_avg" in st:
-                st["exp_avg"][rows] /= f
-                st["exp_avg_sq"][rows] /= f * f
-    if log is not None:
-        log(f"codes rescaled x{k:.3g} to hold them at the prior's scale while the linear paths "
-            f"fade (the same pictures; log-variances kept off the floor)")
-    return k
-
-
-@torch.no_grad()
 def settle_code_scale(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, seed: int = 0,
                       log=None, beyond: float = SETTLE_BEYOND) -> dict[str, Any] | None:
     """Measure the model's codes on up to SAMPLE of the images data[idx] (uint8 [N, S, S, 3])

@@ -23,7 +23,7 @@ from explorer.bundle.write import check_out_target, write_bundle
 from explorer.data.catalogue import Catalogue
 from explorer.data.splits import split_for
 from explorer.models import build_model
-from explorer.models.code_scale import hold_code_scale, settle_code_scale
+from explorer.models.code_scale import settle_code_scale
 from explorer.training.budget import plan_run_budget, projection_seconds
 from explorer.training.checkpoint import (CKPT_DIR, checkpoint_tensors, chosen_settings,
                                           resume_checkpoint, save_checkpoint)
@@ -303,9 +303,6 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                 bar.close()
             dt = time.perf_counter() - t0 - paused
             state["seconds"] += dt
-            if cfg.linear_fade > 0 and state["linear_scale"] < 1.0:  # the PCA start fading
-                hold_code_scale(model, data, train_idx, cfg.seed, opt, ema and (ema.model,),
-                                log if rank == 0 else None)
             if rank == 0 and seen > 0:  # (a limit reached at an epoch's start: no row)
                 row = {"epoch": epoch + 1, "step": state["step"], "seconds": round(dt, 2),
                        "images_per_s": round(seen * world / max(dt, 1e-9), 1),
