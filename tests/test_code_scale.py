@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from explorer.models import build_model
+from explorer.models.base import gaussian_kl
 from explorer.models.code_scale import kl_best_scale, rescale_codes, settle_code_scale
 from tests.helpers import TINY_MODEL, blocks_catalogue
 
@@ -32,7 +33,7 @@ def _x(data: torch.Tensor) -> torch.Tensor:
 
 
 def _kl(mu: torch.Tensor, lv: torch.Tensor) -> float:
-    return float(0.5 * (mu.pow(2) + lv.exp() - 1.0 - lv).sum(1).mean())
+    return float(gaussian_kl(mu, lv).sum(1).mean())
 
 
 @pytest.mark.parametrize("kind, linear_path", [("beta-vae", False), ("beta-vae", True),

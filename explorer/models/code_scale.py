@@ -8,8 +8,8 @@ Nothing in the reconstruction holds that scale, and the KL's pull back is weak b
 sharp likelihood; a run whose linear paths fade out loses the PCA start that set it, and its
 codes are left at the conv encoder's residual scale (0.02-0.46 sd on the demo catalogue,
 against the prior's 1). `settle_code_scale` puts such a model at the KL's best isotropic
-scale before its bundle is written, so that prior units (the training gallery's samples, the
-naming check's traversals, the lab's KL and active dimensions) mean what they say.
+scale before its bundle is written, so that prior units (the naming check's traversals, the
+lab's KL and active dimensions) mean what they say in the bundle.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from explorer.models.base import AutoEncoder
+from explorer.models.base import AutoEncoder, gaussian_kl
 
 # a bundle's codes are rescaled only when the best scale is off by more than this factor
 # either way (a run that kept its scale is written as trained, weight for weight)
@@ -66,22 +66,12 @@ def _sample(idx: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng([seed, 6021]).permutation(np.asarray(idx))[:SAMPLE])
 
 
-@torch.no_grad()
 def _codes(model: AutoEncoder, data: torch.Tensor, pick: np.ndarray
            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu, logvar) in float32 on the CPU for the images data[pick], in eval mode."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    mus, lvs = [], []
-    for start in range(0, len(pick), 256):
-        part = torch.from_numpy(pick[start:start + 256]).to(data.device)
-        x = data[part].to(device).permute(0, 3, 1, 2).float().div_(255.0)
-        mu, logvar = model.encode(x)
-        mus.append(mu.float().cpu())
-        lvs.append(logvar.float().cpu())
-    model.train(was_training)
-    return torch.cat(mus), torch.cat(lvs)
+    """(mu, logvar) of the images data[pick], float32 on the CPU."""
+    from explorer.bundle.encode import encode_images
+    images = data[torch.from_numpy(pick).to(data.device)].cpu().numpy()
+    return tuple(torch.from_numpy(a) for a in encode_images(model, images))
 
 
 @torch.no_grad()
@@ -98,20 +88,18 @@ def settle_code_scale(model: AutoEncoder, data: torch.Tensor, idx: np.ndarray, s
         return None
     pick = _sample(idx, seed)
 
-    def codes() -> tuple[torch.Tensor, torch.Tensor]:
-        return _codes(model, data, pick)
-
     def kl(m: torch.Tensor, lv: torch.Tensor) -> float:
-        return float(0.5 * (m.pow(2) + lv.exp() - 1.0 - lv).sum(1).mean())
+        return float(gaussian_kl(m, lv).sum(1).mean())
 
-    mu, logvar = codes()
+    mu, logvar = _codes(model, data, pick)
     k = kl_best_scale(mu, logvar)
     before = after = kl(mu, logvar)
     applied = not (1.0 / beyond <= k <= beyond)
     if applied:
         saved = {name: t.clone() for name, t in model.state_dict().items()}
         rescale_codes(model, k)
-        after = kl(*codes())  # measured again: a posterior on the clamp stays there
+        # measured again: a posterior on the clamp stays there
+        after = kl(*_codes(model, data, pick))
         if after >= before:  # codes held narrow by the clamp: the KL gains nothing
             model.load_state_dict(saved)
             applied, after = False, before

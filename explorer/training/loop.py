@@ -77,7 +77,8 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
                             "(drop --no-linear-path, or --linear-fade)")
 
     # --time-limit bounds the whole command: the training gets what the encoding and the maps
-    # after it will not need (explorer.training.budget); `cfg` from here carries its share
+    # after it will not need (explorer.training.budget); `cfg` from here on carries the
+    # training's share
     asked, t_start = cfg, time.monotonic()
     budget = plan_run_budget(cfg.time_limit, len(catalogue), catalogue.size, cfg.projections,
                              writes_bundle=cfg.write_bundle)
@@ -175,14 +176,16 @@ def train(catalogue: Catalogue, cfg: TrainConfig, model_values: dict[str, Any], 
     if state["epoch"] < cfg.epochs:
         where = f"{device.type}" + (f" ({torch.cuda.get_device_name(device)})"
                                     if device.type == "cuda" else "") + f" x{world}"
-        if where not in state.setdefault("trained_on", []):
+        state.setdefault("trained_on", [])
+        if where not in state["trained_on"]:
             state["trained_on"].append(where)
     steps_per_epoch = math.ceil(math.ceil(n_train / world) / cfg.batch_size)
     planned_steps = cfg.epochs * steps_per_epoch
     if (rank == 0 and mcfg.linear_path and cfg.linear_fade == 0 and cfg.linear_lr == 0
             and cfg.time_limit == 0 and planned_steps >= LONG_RUN_STEPS and not resume):
-        log(f"a long run ({planned_steps:,} steps) with frozen linear paths keeps PCA's "
-            f"neighbours; --linear-fade 0.5 hands the code to the conv nets (README, 'Training')")
+        log(f"a long run ({planned_steps:,} steps) with frozen linear paths: their codes keep "
+            f"PCA's neighbours; --linear-fade 0.5 hands the code to the conv nets by half-way "
+            f"(README, 'The demo bundle')")
     dataset_size = n_train
     interrupted = False
     seconds_at_start = state["seconds"]
