@@ -66,12 +66,23 @@ def _sample(idx: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng([seed, 6021]).permutation(np.asarray(idx))[:SAMPLE])
 
 
+@torch.no_grad()
 def _codes(model: AutoEncoder, data: torch.Tensor, pick: np.ndarray
            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu, logvar) of the images data[pick], float32 on the CPU."""
-    from explorer.bundle.encode import encode_images
-    images = data[torch.from_numpy(pick).to(data.device)].cpu().numpy()
-    return tuple(torch.from_numpy(a) for a in encode_images(model, images))
+    """(mu, logvar) in float32 on the CPU for the images data[pick], in eval mode (its own
+    loop: the models layer does not build on explorer.bundle's encode_images)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    mus, lvs = [], []
+    for start in range(0, len(pick), 256):
+        part = torch.from_numpy(pick[start:start + 256]).to(data.device)
+        x = data[part].to(device).permute(0, 3, 1, 2).float().div_(255.0)
+        mu, logvar = model.encode(x)
+        mus.append(mu.float().cpu())
+        lvs.append(logvar.float().cpu())
+    model.train(was_training)
+    return torch.cat(mus), torch.cat(lvs)
 
 
 @torch.no_grad()
