@@ -4,7 +4,9 @@ and bench/shot_map3d.py):
 
     python3 bench/shot_docs.py --out docs
 
-writes screen_similar.png (Find similar on its first product, whole page),
+writes screen_home.png (the first page, above the fold, once its live decoder is drawn),
+screen_sliders.png and screen_interpolation.png (whole pages once drawn),
+screen_similar.png (Find similar on its first product, whole page),
 screen_hygiene_audit.png (the silhouette label audit, top of the page) and screen_unlike.png
 (a Fashion-MNIST sandal uploaded in Query by photo, which is unlike the demo's catalogue; needs
 the dataset-fashion-mnist package). A fresh data folder is used, so the pictures show no earlier
@@ -38,6 +40,29 @@ def _settled(page, timeout: float = 300) -> None:
     while page.locator("[data-testid='stSpinner']").count() and time.monotonic() < deadline:
         time.sleep(0.5)
     wait_idle(page, timeout)
+
+
+def _home(page, url: str, out: Path) -> None:
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url)
+    page.locator("canvas[aria-label='decoded sneaker'], img[alt='decoded sneaker']").first \
+        .wait_for(timeout=180_000)
+    _settled(page)
+    time.sleep(3)                                   # the strips' pictures
+    page.screenshot(path=str(out / "screen_home.png"))
+    print("home: drawn")
+
+
+def _whole(page, url: str, path: str, ready: list[str], out: Path) -> None:
+    """A whole page at 1400 px once every text in ready is shown and nothing spins."""
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    page.goto(f"{url}/{path}")
+    for text in ready:
+        page.get_by_text(text).first.wait_for(timeout=180_000)
+    _settled(page)
+    time.sleep(3)                                   # the pictures
+    page.screenshot(path=str(out / f"screen_{path}.png"), full_page=True)
+    print(f"{path}: drawn")
 
 
 def _similar(page, url: str, out: Path) -> None:
@@ -96,7 +121,14 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page()
-            for name, shot in (("similar", lambda: _similar(page, url, out)),
+            for name, shot in (("home", lambda: _home(page, url, out)),
+                               ("sliders", lambda: _whole(
+                                   page, url, "sliders",
+                                   ["Closest real products", "Traversal grid"], out)),
+                               ("interpolation", lambda: _whole(
+                                   page, url, "interpolation",
+                                   ["The path on the catalogue map"], out)),
+                               ("similar", lambda: _similar(page, url, out)),
                                ("audit", lambda: _audit(page, url, out)),
                                ("unlike", lambda: _unlike(page, url, out, tmp))):
                 t = time.perf_counter()
