@@ -226,11 +226,12 @@ def test_linear_chroma_takes_the_pca_in_a_colour_weighted_basis():
 
 def test_old_configs_rebuild_the_old_nets():
     # bundles saved before the recipe options keep their architecture: the new fields default
-    # to the old nets (no linear path, no residual blocks) and the shipped bundles load
+    # to the old nets (no linear path, no residual blocks; the study bundle), the demo, trained
+    # with the recipe, keeps its linear paths, and both encode as their stored codes
     from explorer.bundle.core import load_bundle
-    for name in ("demo", "study"):
+    for name, linear in (("demo", True), ("study", False)):
         b = load_bundle(f"checkpoints/{name}")
-        assert not b.model.cfg.linear_path and b.model.cfg.res_blocks == 0
+        assert b.model.cfg.linear_path == linear and b.model.cfg.res_blocks == 0, name
         x = torch.from_numpy(b.images.all()[:4]).permute(0, 3, 1, 2).float() / 255.0
         with torch.no_grad():  # the demo packs its images as WebP: close, not equal
             mu = b.model.encode(x)[0].numpy()
